@@ -1,0 +1,203 @@
+//! Module addresses (`namespace/name/system`) and their parts, validated once here so that code past
+//! the edge never re-checks a string. The rules are the Terraform registry's (PROTOCOL.md §3).
+
+use std::fmt;
+
+/// Why an address part was refused; the message names the part and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error(
+        "invalid {part} `{value}`: must be 1-64 letters, digits, `-` or `_`, starting and ending with a letter or digit"
+    )]
+    Name { part: &'static str, value: String },
+    #[error("invalid system `{0}`: must be 1-64 lowercase letters or digits (e.g. `aws`)")]
+    System(String),
+    #[error("invalid module address `{0}`: expected `namespace/name/system`")]
+    Shape(String),
+}
+
+/// Shows a value in an error without letting a hostile one flood a log line or a response.
+fn shown(value: &str) -> String {
+    const MAX: usize = 80;
+    if value.chars().count() <= MAX {
+        value.to_owned()
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+fn is_valid_name(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let inner_ok = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    (1..=64).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes.iter().all(inner_ok)
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $type:ident, $part:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $type(String);
+
+        impl $type {
+            pub fn new(value: &str) -> Result<Self, AddressError> {
+                if is_valid_name(value) {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(AddressError::Name { part: $part, value: shown(value) })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A registry namespace: the owner of modules, and the unit publish scopes are granted on.
+    Namespace,
+    "namespace"
+);
+name_type!(
+    /// A module's name within its namespace.
+    ModuleName,
+    "name"
+);
+
+/// A module's target system (the registry protocol's "provider" part), e.g. `aws`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct System(String);
+
+impl System {
+    pub fn new(value: &str) -> Result<Self, AddressError> {
+        let valid = (1..=64).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(AddressError::System(shown(value)))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `namespace/name/system`: one module, all its versions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModuleAddress {
+    pub namespace: Namespace,
+    pub name: ModuleName,
+    pub system: System,
+}
+
+impl ModuleAddress {
+    /// Builds an address from its three parts, reporting the first part that breaks its rule.
+    pub fn new(namespace: &str, name: &str, system: &str) -> Result<Self, AddressError> {
+        Ok(Self {
+            namespace: Namespace::new(namespace)?,
+            name: ModuleName::new(name)?,
+            system: System::new(system)?,
+        })
+    }
+}
+
+impl std::str::FromStr for ModuleAddress {
+    type Err = AddressError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = value.split('/').collect();
+        match parts.as_slice() {
+            [namespace, name, system] => Self::new(namespace, name, system),
+            _ => Err(AddressError::Shape(shown(value))),
+        }
+    }
+}
+
+impl fmt::Display for ModuleAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.namespace, self.name, self.system)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_registry_rule() {
+        let long_ok = "a".repeat(64);
+        let too_long = "a".repeat(65);
+        let cases: &[(&str, bool)] = &[
+            ("a", true),
+            ("vpc", true),
+            ("my-module_2", true),
+            ("A9", true),
+            (&long_ok, true),
+            ("", false),
+            (&too_long, false),
+            ("-lead", false),
+            ("trail_", false),
+            ("has space", false),
+            ("dot.ted", false),
+            ("slash/ed", false),
+            ("ünï", false),
+        ];
+        for (value, ok) in cases {
+            assert_eq!(Namespace::new(value).is_ok(), *ok, "namespace {value:?}");
+            assert_eq!(ModuleName::new(value).is_ok(), *ok, "name {value:?}");
+        }
+    }
+
+    #[test]
+    fn system_is_lowercase_alphanumeric() {
+        for (value, ok) in [
+            ("aws", true),
+            ("k8s", true),
+            ("AWS", false),
+            ("my-cloud", false),
+            ("", false),
+        ] {
+            assert_eq!(System::new(value).is_ok(), ok, "{value:?}");
+        }
+        assert!(System::new(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn address_parses_and_displays() {
+        let address: ModuleAddress = "platform/vpc/aws".parse().expect("valid");
+        assert_eq!(address.to_string(), "platform/vpc/aws");
+        assert_eq!(
+            "platform/vpc".parse::<ModuleAddress>(),
+            Err(AddressError::Shape("platform/vpc".into()))
+        );
+    }
+
+    #[test]
+    fn error_names_the_part_and_truncates_hostile_values() {
+        let error = ModuleAddress::new("ok", "bad name", "aws").unwrap_err();
+        assert!(error.to_string().starts_with("invalid name `bad name`"), "{error}");
+        let error = Namespace::new(&"x".repeat(10_000)).unwrap_err();
+        assert!(error.to_string().len() < 300);
+    }
+}

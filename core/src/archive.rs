@@ -1,0 +1,652 @@
+//! Module archives (`.tar.gz`): a safe reader that checks every entry before anything trusts the
+//! upload, and a deterministic packer. The reader never writes to disk and never follows a link; it
+//! stops as soon as a limit is crossed, so a gzip or tar bomb costs at most the limit.
+
+use crate::module::ModuleFiles;
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use std::collections::BTreeSet;
+use std::io::{self, Read};
+use std::path::{Component, Path};
+
+/// How much an archive may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes after decompression, tar headers included.
+    pub max_unpacked_bytes: u64,
+    /// Entries of every kind (files, directories, links).
+    pub max_entries: usize,
+    /// Size of one `.tf` or README file read for analysis.
+    pub max_analysed_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_unpacked_bytes: 1 << 30,
+            max_entries: 10_000,
+            max_analysed_file_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Why an archive was refused. `Undecodable` errors mean the bytes are not a `.tar.gz` at all; the
+/// others mean a readable archive that holds something a registry must not accept.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ArchiveError {
+    #[error("the body is not gzip-compressed (expected a .tar.gz archive)")]
+    NotGzip,
+    #[error("the archive could not be read: {0}")]
+    Undecodable(String),
+    #[error("the archive has data after its end")]
+    TrailingData,
+    #[error("the archive unpacks to more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the archive has more than {limit} entries")]
+    TooManyEntries { limit: usize },
+    #[error("archive entry name is not valid UTF-8: `{0}`")]
+    NonUtf8Name(String),
+    #[error("archive entry `{0}` has an absolute path")]
+    AbsolutePath(String),
+    #[error("archive entry `{0}` leaves the module root through `..`")]
+    ParentTraversal(String),
+    #[error("archive entry `{path}` is a {kind} and links to `{target}`, outside the module root")]
+    LinkEscapes {
+        path: String,
+        kind: &'static str,
+        target: String,
+    },
+    #[error("archive entry `{path}` is written through the symbolic link `{link}`")]
+    ThroughLink { path: String, link: String },
+    #[error("archive entry `{path}` is a {kind}, which a module may not contain")]
+    ForbiddenType { path: String, kind: &'static str },
+    #[error("archive entry `{0}` appears more than once")]
+    Duplicate(String),
+    #[error("`{path}` is larger than {limit} bytes, too large to analyse")]
+    FileTooLarge { path: String, limit: u64 },
+    #[error("`{0}` is not valid UTF-8 text")]
+    NonUtf8File(String),
+    #[error("the archive has no .tf file at its root (a module's .tf files must not be inside a folder)")]
+    NoRootTerraform,
+}
+
+/// What a checked archive holds: the files analysis needs, and its size.
+#[derive(Debug)]
+pub struct Inspected {
+    pub files: ModuleFiles,
+    pub entries: usize,
+    pub unpacked_bytes: u64,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Counts decompressed bytes and fails the read once the limit is crossed.
+struct Limited<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+}
+
+#[derive(Debug)]
+struct LimitExceeded;
+
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unpacked size limit exceeded")
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.read += count as u64;
+        if self.read > self.limit {
+            return Err(io::Error::other(LimitExceeded));
+        }
+        Ok(count)
+    }
+}
+
+fn read_error(error: io::Error, limits: &Limits) -> ArchiveError {
+    let over_limit = error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<LimitExceeded>());
+    if over_limit {
+        ArchiveError::TooLarge {
+            limit: limits.max_unpacked_bytes,
+        }
+    } else {
+        ArchiveError::Undecodable(error.to_string())
+    }
+}
+
+/// Shows an entry name in an error without letting a hostile one flood a response.
+fn shown(name: &str) -> String {
+    if name.chars().count() <= 200 {
+        name.to_owned()
+    } else {
+        format!("{}…", name.chars().take(200).collect::<String>())
+    }
+}
+
+/// Normalises an entry path relative to the archive root: `./a//b/` → `a/b`. Refuses absolute
+/// paths and `..`.
+fn normalise(raw: &str) -> Result<String, ArchiveError> {
+    if raw.starts_with('/') || raw.starts_with('\\') || raw.as_bytes().get(1) == Some(&b':') {
+        return Err(ArchiveError::AbsolutePath(shown(raw)));
+    }
+    let mut parts = Vec::new();
+    for component in Path::new(raw).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str().unwrap_or_default()),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(ArchiveError::ParentTraversal(shown(raw))),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(ArchiveError::AbsolutePath(shown(raw)));
+            }
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Whether `target`, read relative to `base_dir` (a normalised directory inside the root), stays
+/// inside the root.
+fn stays_inside(base_dir: &str, target: &str) -> bool {
+    if target.starts_with('/') || target.starts_with('\\') {
+        return false;
+    }
+    let mut depth: Vec<&str> = base_dir.split('/').filter(|p| !p.is_empty()).collect();
+    for component in Path::new(target).components() {
+        match component {
+            Component::Normal(part) => depth.push(part.to_str().unwrap_or_default()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(parent, _)| parent)
+}
+
+/// Whether a normalised path is one analysis reads: `.tf` files and the README at the root and
+/// directly inside `modules/<name>/`.
+fn is_analysed(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    let file = match parts.as_slice() {
+        [file] => file,
+        ["modules", _, file] => file,
+        _ => return false,
+    };
+    file.ends_with(".tf") || file.eq_ignore_ascii_case("readme.md")
+}
+
+/// Reads a `.tar.gz` module archive and checks every entry: names, types, links, counts and sizes.
+/// Returns the `.tf` and README files of the root and of `modules/*`, as text.
+pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, ArchiveError> {
+    if !compressed.starts_with(&GZIP_MAGIC) {
+        return Err(ArchiveError::NotGzip);
+    }
+    let decoder = GzDecoder::new(compressed);
+    let limited = Limited {
+        inner: decoder,
+        read: 0,
+        limit: limits.max_unpacked_bytes,
+    };
+    let mut archive = tar::Archive::new(limited);
+    let mut files = ModuleFiles::new();
+    let mut seen = BTreeSet::new();
+    let mut symlinks: Vec<String> = Vec::new();
+    let mut entries = 0usize;
+    let mut has_root_terraform = false;
+
+    let iter = archive
+        .entries()
+        .map_err(|error| read_error(error, limits))?;
+    for entry in iter {
+        let mut entry = entry.map_err(|error| read_error(error, limits))?;
+        entries += 1;
+        if entries > limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: limits.max_entries,
+            });
+        }
+        let raw_path = entry.path_bytes();
+        let raw = std::str::from_utf8(&raw_path)
+            .map_err(|_| ArchiveError::NonUtf8Name(shown(&String::from_utf8_lossy(&raw_path))))?
+            .to_owned();
+        let path = normalise(&raw)?;
+        if path.is_empty() {
+            // The archive root itself (`./`).
+            continue;
+        }
+        if let Some(link) = symlinks
+            .iter()
+            .find(|link| path.starts_with(link.as_str()) && path[link.len()..].starts_with('/'))
+        {
+            return Err(ArchiveError::ThroughLink {
+                path: shown(&path),
+                link: shown(link),
+            });
+        }
+        let entry_type = entry.header().entry_type();
+        if !seen.insert(path.clone()) && !entry_type.is_dir() {
+            return Err(ArchiveError::Duplicate(shown(&path)));
+        }
+        match entry_type {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Directory => continue,
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let kind = if entry_type.is_symlink() {
+                    "symbolic link"
+                } else {
+                    "hard link"
+                };
+                let target_bytes = entry.link_name_bytes().unwrap_or_default();
+                let target = String::from_utf8_lossy(&target_bytes).into_owned();
+                // A symlink's target is relative to its own folder; a hard link's to the root.
+                let base = if entry_type.is_symlink() {
+                    parent_of(&path)
+                } else {
+                    ""
+                };
+                if target.is_empty() || !stays_inside(base, &target) {
+                    return Err(ArchiveError::LinkEscapes {
+                        path: shown(&path),
+                        kind,
+                        target: shown(&target),
+                    });
+                }
+                if entry_type.is_symlink() {
+                    symlinks.push(path);
+                }
+                continue;
+            }
+            other => {
+                let kind = match other {
+                    tar::EntryType::Char => "character device",
+                    tar::EntryType::Block => "block device",
+                    tar::EntryType::Fifo => "named pipe (FIFO)",
+                    _ => "special entry",
+                };
+                return Err(ArchiveError::ForbiddenType {
+                    path: shown(&path),
+                    kind,
+                });
+            }
+        }
+        if !path.contains('/') && path.ends_with(".tf") {
+            has_root_terraform = true;
+        }
+        if is_analysed(&path) {
+            let size = entry.header().size().unwrap_or(u64::MAX);
+            if size > limits.max_analysed_file_bytes {
+                return Err(ArchiveError::FileTooLarge {
+                    path: shown(&path),
+                    limit: limits.max_analysed_file_bytes,
+                });
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|error| read_error(error, limits))?;
+            let text = String::from_utf8(bytes).map_err(|_| ArchiveError::NonUtf8File(path.clone()))?;
+            files.insert(path, text);
+        }
+    }
+
+    // After the end-of-archive marker only zero padding may follow, and after the gzip stream nothing.
+    let mut limited = archive.into_inner();
+    let mut rest = [0u8; 8192];
+    loop {
+        let count = limited
+            .read(&mut rest)
+            .map_err(|error| read_error(error, limits))?;
+        if count == 0 {
+            break;
+        }
+        if rest[..count].iter().any(|b| *b != 0) {
+            return Err(ArchiveError::TrailingData);
+        }
+    }
+    let unpacked_bytes = limited.read;
+    if !limited.inner.into_inner().is_empty() {
+        return Err(ArchiveError::TrailingData);
+    }
+    if !has_root_terraform {
+        return Err(ArchiveError::NoRootTerraform);
+    }
+    Ok(Inspected {
+        files,
+        entries,
+        unpacked_bytes,
+    })
+}
+
+/// Names never packed: version control, Terraform's working files, state, and the importer's manifest.
+fn is_packing_excluded(name: &str) -> bool {
+    matches!(
+        name,
+        ".git" | ".terraform" | ".terraform.lock.hcl" | crate::manifest::MODULE_MANIFEST
+    ) || name.ends_with(".tfstate")
+        || name.ends_with(".tfstate.backup")
+}
+
+/// Packs a directory into a `.tar.gz` that depends only on the files' paths, contents and
+/// executable bit: sorted entries, zero timestamps and owners. Symbolic links are refused, so the
+/// archive holds exactly what the reader will accept.
+pub fn pack_dir(dir: &Path) -> io::Result<Vec<u8>> {
+    let mut paths = Vec::new();
+    collect(dir, Path::new(""), &mut paths)?;
+    paths.sort();
+    let encoder = GzEncoder::new(Vec::new(), Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    builder.mode(tar::HeaderMode::Deterministic);
+    for relative in paths {
+        let full = dir.join(&relative);
+        let metadata = std::fs::metadata(&full)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        if metadata.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder.append_data(&mut header, format!("{}/", relative.display()), io::empty())?;
+        } else {
+            let executable = is_executable(&metadata);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(if executable { 0o755 } else { 0o644 });
+            header.set_size(metadata.len());
+            builder.append_data(&mut header, &relative, std::fs::File::open(&full)?)?;
+        }
+    }
+    builder.into_inner()?.finish()
+}
+
+#[cfg(unix)]
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+fn collect(root: &Path, relative: &Path, out: &mut Vec<std::path::PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(root.join(relative))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name_text) = name.to_str() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("file name {name:?} is not valid UTF-8"),
+            ));
+        };
+        if is_packing_excluded(name_text) {
+            continue;
+        }
+        let path = relative.join(&name);
+        let file_type = entry.file_type()?;
+        if file_type.is_symlink() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a symbolic link; modules are packed without links", path.display()),
+            ));
+        }
+        out.push(path.clone());
+        if file_type.is_dir() {
+            collect(root, &path, out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a `.tar.gz` from raw entries, so tests can make archives no honest packer would.
+    pub(crate) fn tar_gz(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, data, link) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            // Written raw so that `..` and absolute names reach the archive unchanged.
+            let name = header.as_old_mut().name.as_mut();
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if let Some(link) = link {
+                let link_name = header.as_old_mut().linkname.as_mut();
+                link_name[..link.len()].copy_from_slice(link.as_bytes());
+            }
+            header.set_cksum();
+            builder.append(&header, *data).expect("in-memory append");
+        }
+        let tar = builder.into_inner().expect("in-memory tar");
+        gzip(&tar)
+    }
+
+    pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(bytes).expect("in-memory gzip");
+        encoder.finish().expect("in-memory gzip")
+    }
+
+    const FILE: tar::EntryType = tar::EntryType::Regular;
+
+    fn inspect(bytes: &[u8]) -> Result<Inspected, ArchiveError> {
+        inspect_module(bytes, &Limits::default())
+    }
+
+    #[test]
+    fn accepts_a_plain_module_and_collects_analysed_files() {
+        let archive = tar_gz(&[
+            ("./", tar::EntryType::Directory, b"", None),
+            ("./main.tf", FILE, b"variable \"x\" {}", None),
+            ("README.md", FILE, b"# hi", None),
+            ("modules/sub/main.tf", FILE, b"", None),
+            ("modules/sub/deep/ignored.tf", FILE, b"", None),
+            ("examples/basic/main.tf", FILE, b"", None),
+            ("files/script.sh", FILE, b"#!/bin/sh", None),
+        ]);
+        let inspected = inspect(&archive).expect("valid module");
+        let names: Vec<&str> = inspected.files.keys().map(String::as_str).collect();
+        assert_eq!(names, ["README.md", "main.tf", "modules/sub/main.tf"]);
+        assert_eq!(inspected.entries, 7);
+    }
+
+    #[test]
+    fn rejects_each_unsafe_entry() {
+        let dir = tar::EntryType::Directory;
+        let cases: Vec<(Vec<u8>, ArchiveError)> = vec![
+            (
+                tar_gz(&[("main.tf", FILE, b"", None), ("../evil.tf", FILE, b"", None)]),
+                ArchiveError::ParentTraversal("../evil.tf".into()),
+            ),
+            (
+                tar_gz(&[("main.tf", FILE, b"", None), ("a/../../x", FILE, b"", None)]),
+                ArchiveError::ParentTraversal("a/../../x".into()),
+            ),
+            (
+                tar_gz(&[("/etc/cron.d/x", FILE, b"", None)]),
+                ArchiveError::AbsolutePath("/etc/cron.d/x".into()),
+            ),
+            (
+                tar_gz(&[("link", tar::EntryType::Symlink, b"", Some("/etc/passwd"))]),
+                ArchiveError::LinkEscapes {
+                    path: "link".into(),
+                    kind: "symbolic link",
+                    target: "/etc/passwd".into(),
+                },
+            ),
+            (
+                tar_gz(&[("a/link", tar::EntryType::Symlink, b"", Some("../../x"))]),
+                ArchiveError::LinkEscapes {
+                    path: "a/link".into(),
+                    kind: "symbolic link",
+                    target: "../../x".into(),
+                },
+            ),
+            (
+                tar_gz(&[("hard", tar::EntryType::Link, b"", Some("../outside"))]),
+                ArchiveError::LinkEscapes {
+                    path: "hard".into(),
+                    kind: "hard link",
+                    target: "../outside".into(),
+                },
+            ),
+            (
+                tar_gz(&[
+                    ("d", dir, b"", None),
+                    ("d/link", tar::EntryType::Symlink, b"", Some("..")),
+                    ("d/link/main.tf", FILE, b"", None),
+                ]),
+                ArchiveError::ThroughLink {
+                    path: "d/link/main.tf".into(),
+                    link: "d/link".into(),
+                },
+            ),
+            (
+                tar_gz(&[("tty", tar::EntryType::Char, b"", None)]),
+                ArchiveError::ForbiddenType {
+                    path: "tty".into(),
+                    kind: "character device",
+                },
+            ),
+            (
+                tar_gz(&[("disk", tar::EntryType::Block, b"", None)]),
+                ArchiveError::ForbiddenType {
+                    path: "disk".into(),
+                    kind: "block device",
+                },
+            ),
+            (
+                tar_gz(&[("pipe", tar::EntryType::Fifo, b"", None)]),
+                ArchiveError::ForbiddenType {
+                    path: "pipe".into(),
+                    kind: "named pipe (FIFO)",
+                },
+            ),
+            (
+                tar_gz(&[("main.tf", FILE, b"", None), ("./main.tf", FILE, b"", None)]),
+                ArchiveError::Duplicate("main.tf".into()),
+            ),
+            (
+                tar_gz(&[("sub/main.tf", FILE, b"", None)]),
+                ArchiveError::NoRootTerraform,
+            ),
+        ];
+        for (archive, expected) in cases {
+            assert_eq!(inspect(&archive).unwrap_err(), expected);
+        }
+    }
+
+    #[test]
+    fn symlink_inside_the_root_is_accepted() {
+        let archive = tar_gz(&[
+            ("main.tf", FILE, b"", None),
+            ("modules/a/main.tf", FILE, b"", None),
+            ("modules/b", tar::EntryType::Symlink, b"", Some("a")),
+        ]);
+        inspect(&archive).expect("a link within the module is fine");
+    }
+
+    #[test]
+    fn rejects_bytes_that_are_not_a_tar_gz() {
+        assert_eq!(inspect(b"hello").unwrap_err(), ArchiveError::NotGzip);
+        assert!(matches!(
+            inspect(&gzip(&[7u8; 1024])).unwrap_err(),
+            ArchiveError::Undecodable(_)
+        ));
+        let archive = tar_gz(&[("main.tf", FILE, b"x", None)]);
+        assert!(matches!(
+            inspect(&archive[..archive.len() / 2]).unwrap_err(),
+            ArchiveError::Undecodable(_)
+        ));
+        let mut trailing = archive.clone();
+        trailing.extend_from_slice(b"garbage");
+        assert_eq!(inspect(&trailing).unwrap_err(), ArchiveError::TrailingData);
+    }
+
+    #[test]
+    fn stops_at_the_unpacked_limit_and_the_entry_limit() {
+        let zeros = vec![0u8; 4 << 20];
+        let bomb = tar_gz(&[("main.tf", FILE, b"", None), ("big.bin", FILE, &zeros, None)]);
+        let limits = Limits {
+            max_unpacked_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(
+            inspect_module(&bomb, &limits).unwrap_err(),
+            ArchiveError::TooLarge { limit: 1 << 20 }
+        );
+        let names: Vec<String> = (0..20).map(|i| format!("f{i}.tf")).collect();
+        let entries: Vec<(&str, tar::EntryType, &[u8], Option<&str>)> =
+            names.iter().map(|n| (n.as_str(), FILE, &b""[..], None)).collect();
+        let limits = Limits {
+            max_entries: 10,
+            ..Limits::default()
+        };
+        assert_eq!(
+            inspect_module(&tar_gz(&entries), &limits).unwrap_err(),
+            ArchiveError::TooManyEntries { limit: 10 }
+        );
+    }
+
+    #[test]
+    fn rejects_non_utf8_names_and_texts() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.as_old_mut().name[..3].copy_from_slice(b"\xff.t");
+        header.set_cksum();
+        builder.append(&header, &b""[..]).expect("in-memory");
+        let archive = gzip(&builder.into_inner().expect("in-memory"));
+        assert!(matches!(inspect(&archive).unwrap_err(), ArchiveError::NonUtf8Name(_)));
+        let archive = tar_gz(&[("main.tf", FILE, b"\xff\xfe", None)]);
+        assert_eq!(inspect(&archive).unwrap_err(), ArchiveError::NonUtf8File("main.tf".into()));
+    }
+
+    #[test]
+    fn packing_is_deterministic_and_readable() {
+        let dir = tempdir();
+        std::fs::create_dir_all(dir.join("modules/sub")).expect("mkdir");
+        std::fs::write(dir.join("main.tf"), "output \"x\" { value = 1 }").expect("write");
+        std::fs::write(dir.join("modules/sub/main.tf"), "").expect("write");
+        std::fs::write(dir.join(crate::manifest::MODULE_MANIFEST), "namespace: x").expect("write");
+        std::fs::create_dir_all(dir.join(".terraform")).expect("mkdir");
+        let first = pack_dir(&dir).expect("pack");
+        let second = pack_dir(&dir).expect("pack");
+        assert_eq!(first, second);
+        let inspected = inspect(&first).expect("packed archives pass the reader");
+        assert!(inspected.files.contains_key("modules/sub/main.tf"));
+        assert_eq!(inspected.entries, 4, "main.tf, modules/, modules/sub/, modules/sub/main.tf");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    fn tempdir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "quarry-core-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+}

@@ -1,0 +1,9 @@
+//! Quarry's domain: what the registry and the `scaffold` CLI both need.
+//! Pure logic over values; no HTTP server, no terminal, no global state.
+
+pub mod address;
+pub mod archive;
+pub mod digest;
+pub mod manifest;
+pub mod module;
+pub mod version;

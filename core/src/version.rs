@@ -1,0 +1,115 @@
+//! Module and blueprint versions: semantic versioning 2.0 (`MAJOR.MINOR.PATCH[-pre][+build]`),
+//! nothing looser (no `v` prefix, no missing parts, no leading zeros).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid version `{value}`: {reason} (expected semantic version MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)")]
+pub struct VersionError {
+    value: String,
+    reason: String,
+}
+
+/// A validated semantic version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(semver::Version);
+
+impl Version {
+    pub fn parse(value: &str) -> Result<Self, VersionError> {
+        let shown: String = value.chars().take(80).collect();
+        if value.len() > 128 {
+            return Err(VersionError {
+                value: shown,
+                reason: "longer than 128 characters".into(),
+            });
+        }
+        semver::Version::parse(value)
+            .map(Self)
+            .map_err(|error| VersionError {
+                value: shown,
+                reason: error.to_string(),
+            })
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        !self.0.pre.is_empty()
+    }
+
+    pub fn semver(&self) -> &semver::Version {
+        &self.0
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for Version {
+    type Err = VersionError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value)
+    }
+}
+
+/// The version a registry calls "latest": the newest stable one, or the newest prerelease when
+/// nothing stable exists.
+pub fn latest<'a>(versions: impl IntoIterator<Item = &'a Version>) -> Option<&'a Version> {
+    let mut newest_stable: Option<&Version> = None;
+    let mut newest_any: Option<&Version> = None;
+    for version in versions {
+        if newest_any.is_none_or(|best| version > best) {
+            newest_any = Some(version);
+        }
+        if !version.is_prerelease() && newest_stable.is_none_or(|best| version > best) {
+            newest_stable = Some(version);
+        }
+    }
+    newest_stable.or(newest_any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_full_semantic_versions() {
+        for (value, ok) in [
+            ("1.0.0", true),
+            ("0.0.1", true),
+            ("1.2.3-beta.1", true),
+            ("1.2.3+build.5", true),
+            ("1.2.3-rc.1+sha.abc", true),
+            ("v1.0.0", false),
+            ("1.0", false),
+            ("1", false),
+            ("01.0.0", false),
+            ("1.0.0-", false),
+            ("latest", false),
+            ("", false),
+        ] {
+            assert_eq!(Version::parse(value).is_ok(), ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn error_says_what_was_expected() {
+        let error = Version::parse("v1.0.0").unwrap_err().to_string();
+        assert!(error.contains("invalid version `v1.0.0`"), "{error}");
+        assert!(error.contains("MAJOR.MINOR.PATCH"), "{error}");
+    }
+
+    #[test]
+    fn latest_prefers_stable_over_newer_prerelease() {
+        let versions: Vec<Version> = ["1.0.0", "1.2.0", "2.0.0-beta.1", "1.1.9"]
+            .iter()
+            .map(|v| Version::parse(v).expect("valid"))
+            .collect();
+        assert_eq!(latest(&versions).map(ToString::to_string).as_deref(), Some("1.2.0"));
+        let only_pre = [Version::parse("0.1.0-alpha").expect("valid")];
+        assert_eq!(latest(&only_pre).map(ToString::to_string).as_deref(), Some("0.1.0-alpha"));
+        assert_eq!(latest(&[]), None);
+    }
+}

@@ -1,0 +1,311 @@
+//! The registry's configuration: flags, `QUARRY_*` environment variables and `quarry.toml`, in that
+//! order of precedence, resolved once at start into one `Config` that is passed down.
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Who may read modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadAccess {
+    /// Anyone may read; publishing still needs a token.
+    Public,
+    /// Every JSON read needs a token with the `read` scope; archive URLs are signed.
+    Token,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options shared by every `quarry` command: where the data lives.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Configuration file [default: ./quarry.toml when it exists]
+    #[arg(long, env = "QUARRY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database and archives [default: ./data]
+    #[arg(long, env = "QUARRY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… [default: sqlite in the data directory]
+    #[arg(long, env = "QUARRY_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Archive storage URL: file:///PATH [default: the data directory's `objects/`]
+    #[arg(long, env = "QUARRY_STORAGE", global = true)]
+    pub storage: Option<String>,
+    /// Log format
+    #[arg(long, env = "QUARRY_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Options of `quarry serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "QUARRY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The registry's URL as clients reach it (e.g. https://registry.example.com); absolute URLs
+    /// handed out (archive downloads) start with it. Relative URLs are used when unset.
+    #[arg(long, env = "QUARRY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Who may read modules [default: public]
+    #[arg(long, env = "QUARRY_READ_ACCESS", value_enum)]
+    pub read_access: Option<ReadAccess>,
+    /// Key for signing archive URLs (at least 32 characters). Replicas must share it. When unset a
+    /// random key is kept in the data directory.
+    #[arg(long, env = "QUARRY_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+    /// How long a signed archive URL stays valid, in seconds [default: 300]
+    #[arg(long, env = "QUARRY_SIGNED_URL_TTL")]
+    pub signed_url_ttl: Option<u64>,
+    /// Largest accepted upload, compressed, in bytes [default: 104857600]
+    #[arg(long, env = "QUARRY_MAX_ARCHIVE_BYTES")]
+    pub max_archive_bytes: Option<u64>,
+    /// Largest accepted archive once unpacked, in bytes [default: 1073741824]
+    #[arg(long, env = "QUARRY_MAX_UNPACKED_BYTES")]
+    pub max_unpacked_bytes: Option<u64>,
+    /// Publish every module found under this directory that is not published yet (repeatable)
+    #[arg(long, env = "QUARRY_IMPORT", value_delimiter = ',')]
+    pub import: Vec<PathBuf>,
+}
+
+/// `quarry.toml`: the same settings as the flags, by the flags' names with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    storage: Option<String>,
+    log_format: Option<LogFormat>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    read_access: Option<ReadAccess>,
+    signing_key: Option<String>,
+    signed_url_ttl: Option<u64>,
+    max_archive_bytes: Option<u64>,
+    max_unpacked_bytes: Option<u64>,
+    #[serde(default)]
+    import: Vec<PathBuf>,
+}
+
+/// Everything a command needs, resolved.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub storage_url: Option<String>,
+    pub log_format: LogFormat,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub read_access: ReadAccess,
+    pub signing_key: Option<String>,
+    pub signed_url_ttl: u64,
+    pub max_archive_bytes: u64,
+    pub max_unpacked_bytes: u64,
+    pub import: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("storage_url", &self.storage_url)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("read_access", &self.read_access)
+            .field("signing_key", &self.signing_key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides a password in a database URL so the configuration can be logged.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn read_file_config(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => {
+            let default = PathBuf::from("quarry.toml");
+            if !default.exists() {
+                return Ok(FileConfig::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        path,
+        message: error.to_string(),
+    })
+}
+
+impl Config {
+    /// Resolves the configuration: each value from the flag or env var when given, else from the
+    /// file, else the default.
+    pub fn resolve(store: &StoreArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = read_file_config(store.config.as_deref())?;
+        let data_dir = store
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = store
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("quarry.db").display()));
+        let public_url = serve
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .map(|url| url.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public URL `{url}` must start with http:// or https://"
+            )));
+        }
+        let signing_key = serve.signing_key.clone().or(file.signing_key);
+        if let Some(key) = &signing_key
+            && key.len() < 32
+        {
+            return Err(ConfigError::Invalid(
+                "the signing key must be at least 32 characters long".into(),
+            ));
+        }
+        let import = if serve.import.is_empty() {
+            file.import
+        } else {
+            serve.import.clone()
+        };
+        Ok(Self {
+            data_dir,
+            database_url,
+            storage_url: store.storage.clone().or(file.storage),
+            log_format: store
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            listen: serve
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url,
+            read_access: serve
+                .read_access
+                .or(file.read_access)
+                .unwrap_or(ReadAccess::Public),
+            signing_key,
+            signed_url_ttl: serve.signed_url_ttl.or(file.signed_url_ttl).unwrap_or(300),
+            max_archive_bytes: serve
+                .max_archive_bytes
+                .or(file.max_archive_bytes)
+                .unwrap_or(100 << 20),
+            max_unpacked_bytes: serve
+                .max_unpacked_bytes
+                .or(file.max_unpacked_bytes)
+                .unwrap_or(1 << 30),
+            import,
+        })
+    }
+
+    /// A configuration for tests and tools: everything under `data_dir`, defaults elsewhere.
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        let store = StoreArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            data_dir: Some(data_dir.to_owned()),
+            ..StoreArgs::default()
+        };
+        Self::resolve(&store, &ServeArgs::default())
+            .expect("defaults and an empty file are a valid configuration")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_file_and_file_beats_default() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("quarry.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\nread_access = \"token\"\nsigned_url_ttl = 60\n",
+        )
+        .expect("write");
+        let store = StoreArgs {
+            config: Some(path),
+            ..StoreArgs::default()
+        };
+        let serve = ServeArgs {
+            signed_url_ttl: Some(30),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(&store, &serve).expect("valid");
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.read_access, ReadAccess::Token);
+        assert_eq!(config.signed_url_ttl, 30);
+        assert_eq!(config.max_archive_bytes, 100 << 20);
+        assert_eq!(config.database_url, "sqlite://data/quarry.db");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("quarry.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").expect("write");
+        let store = StoreArgs {
+            config: Some(path),
+            ..StoreArgs::default()
+        };
+        let error = Config::resolve(&store, &ServeArgs::default())
+            .err()
+            .expect("invalid")
+            .to_string();
+        assert!(error.contains("unknown field `lisen`"), "{error}");
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://quarry:secret@db:5432/quarry"),
+            "postgres://quarry:***@db:5432/quarry"
+        );
+        assert_eq!(redact_url("sqlite://data/quarry.db"), "sqlite://data/quarry.db");
+    }
+}

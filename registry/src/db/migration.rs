@@ -1,0 +1,111 @@
+//! Schema migrations, as code, the same on SQLite and PostgreSQL. One alteration per statement and
+//! foreign keys only at table creation (sea-query's SQLite backend cannot do more).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateModulesAndTokens)]
+    }
+}
+
+#[derive(DeriveMigrationName)]
+struct CreateModulesAndTokens;
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateModulesAndTokens {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("modules")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len("namespace", 64))
+                    .col(string_len("name", 64))
+                    .col(string_len("system", 64))
+                    .col(text("description"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("modules_address")
+                    .table("modules")
+                    .col("namespace")
+                    .col("name")
+                    .col("system")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("module_versions")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(integer("module_id"))
+                    .col(string_len("version", 128))
+                    .col(string_len("archive_sha256", 64))
+                    .col(big_integer("archive_size"))
+                    .col(json("analysis"))
+                    .col(string_len("published_by", 128))
+                    .col(timestamp_with_time_zone("published_at"))
+                    .col(boolean("deprecated").default(false))
+                    .col(boolean("yanked").default(false))
+                    .col(big_integer("downloads").default(0))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("module_versions_module")
+                            .from("module_versions", "module_id")
+                            .to("modules", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("module_versions_version")
+                    .table("module_versions")
+                    .col("module_id")
+                    .col("version")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("tokens")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len_uniq("name", 128))
+                    .col(string_len_uniq("key_id", 32))
+                    .col(string_len("secret_sha256", 64))
+                    .col(text("scopes"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("revoked_at"))
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["module_versions", "modules", "tokens"] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,320 @@
+//! Typed queries over the entities; the service layer calls these and never builds SQL itself.
+
+use super::entities::{module, module_version, token};
+use quarry_core::address::ModuleAddress;
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::{ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use std::collections::HashMap;
+
+pub async fn find_module(
+    db: &impl ConnectionTrait,
+    address: &ModuleAddress,
+) -> Result<Option<module::Model>, DbErr> {
+    module::Entity::find()
+        .filter(module::Column::Namespace.eq(address.namespace.as_str()))
+        .filter(module::Column::Name.eq(address.name.as_str()))
+        .filter(module::Column::System.eq(address.system.as_str()))
+        .one(db)
+        .await
+}
+
+/// Every version of a module, yanked ones included only when asked.
+pub async fn module_versions(
+    db: &impl ConnectionTrait,
+    module_id: i32,
+    include_yanked: bool,
+) -> Result<Vec<module_version::Model>, DbErr> {
+    let mut query =
+        module_version::Entity::find().filter(module_version::Column::ModuleId.eq(module_id));
+    if !include_yanked {
+        query = query.filter(module_version::Column::Yanked.eq(false));
+    }
+    query.all(db).await
+}
+
+pub async fn find_version(
+    db: &impl ConnectionTrait,
+    module_id: i32,
+    version: &str,
+) -> Result<Option<module_version::Model>, DbErr> {
+    module_version::Entity::find()
+        .filter(module_version::Column::ModuleId.eq(module_id))
+        .filter(module_version::Column::Version.eq(version))
+        .one(db)
+        .await
+}
+
+/// The outcome of inserting a version row.
+pub enum Inserted {
+    Created(module_version::Model),
+    AlreadyExists,
+}
+
+/// A version about to be recorded; its archive is already in storage.
+pub struct NewVersion<'a> {
+    pub address: &'a ModuleAddress,
+    pub description: &'a str,
+    pub version: &'a str,
+    pub archive_sha256: &'a str,
+    pub archive_size: i64,
+    pub analysis: serde_json::Value,
+    pub published_by: &'a str,
+}
+
+/// Records a version. The unique index on (module, version) decides between concurrent publishes
+/// of the same version: exactly one insert wins, the others learn the version exists. Each step is
+/// one statement, so SQLite writers queue on its busy timeout instead of deadlocking.
+pub async fn insert_version(
+    db: &DatabaseConnection,
+    new: NewVersion<'_>,
+) -> Result<Inserted, DbErr> {
+    let now = chrono::Utc::now();
+    let module = match find_module(db, new.address).await? {
+        Some(existing) => existing,
+        None => {
+            let inserted = module::ActiveModel {
+                namespace: Set(new.address.namespace.to_string()),
+                name: Set(new.address.name.to_string()),
+                system: Set(new.address.system.to_string()),
+                description: Set(new.description.to_owned()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await;
+            match inserted {
+                Ok(model) => model,
+                // Another publish created the module first.
+                Err(error) if super::is_unique_violation(&error) => find_module(db, new.address)
+                    .await?
+                    .ok_or_else(|| DbErr::RecordNotFound("module row vanished".into()))?,
+                Err(error) => return Err(error),
+            }
+        }
+    };
+    let inserted = module_version::ActiveModel {
+        module_id: Set(module.id),
+        version: Set(new.version.to_owned()),
+        archive_sha256: Set(new.archive_sha256.to_owned()),
+        archive_size: Set(new.archive_size),
+        analysis: Set(new.analysis),
+        published_by: Set(new.published_by.to_owned()),
+        published_at: Set(now),
+        deprecated: Set(false),
+        yanked: Set(false),
+        downloads: Set(0),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    let created = match inserted {
+        Ok(model) => model,
+        Err(error) if super::is_unique_violation(&error) => return Ok(Inserted::AlreadyExists),
+        Err(error) => return Err(error),
+    };
+    // The newest publish describes the module.
+    if !new.description.is_empty() && module.description != new.description {
+        module::Entity::update_many()
+            .col_expr(module::Column::Description, Expr::value(new.description))
+            .filter(module::Column::Id.eq(module.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(Inserted::Created(created))
+}
+
+/// Which modules a listing or search covers.
+#[derive(Debug, Default, Clone)]
+pub struct ModuleFilter {
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub system: Option<String>,
+    /// Case-insensitive substring over namespace, name, system and description.
+    pub query: Option<String>,
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.to_lowercase().chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One page of modules with their visible (not yanked) versions, and whether more follow.
+pub async fn list_modules(
+    db: &DatabaseConnection,
+    filter: &ModuleFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<(module::Model, Vec<module_version::Model>)>, bool), DbErr> {
+    let mut query = module::Entity::find();
+    if let Some(namespace) = &filter.namespace {
+        query = query.filter(module::Column::Namespace.eq(namespace.as_str()));
+    }
+    if let Some(name) = &filter.name {
+        query = query.filter(module::Column::Name.eq(name.as_str()));
+    }
+    if let Some(system) = &filter.system {
+        query = query.filter(module::Column::System.eq(system.as_str()));
+    }
+    if let Some(text) = filter.query.as_deref().filter(|text| !text.trim().is_empty()) {
+        let pattern = like_pattern(text.trim());
+        let mut any = Condition::any();
+        for column in [
+            module::Column::Namespace,
+            module::Column::Name,
+            module::Column::System,
+            module::Column::Description,
+        ] {
+            any = any.add(
+                Expr::expr(Func::lower(Expr::col(column)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+            );
+        }
+        query = query.filter(any);
+    }
+    let mut modules = query
+        .order_by_asc(module::Column::Namespace)
+        .order_by_asc(module::Column::Name)
+        .order_by_asc(module::Column::System)
+        .offset(offset)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = modules.len() as u64 > limit;
+    modules.truncate(limit as usize);
+    let ids: Vec<i32> = modules.iter().map(|module| module.id).collect();
+    let mut by_module: HashMap<i32, Vec<module_version::Model>> = HashMap::new();
+    if !ids.is_empty() {
+        for version in module_version::Entity::find()
+            .filter(module_version::Column::ModuleId.is_in(ids))
+            .filter(module_version::Column::Yanked.eq(false))
+            .all(db)
+            .await?
+        {
+            by_module.entry(version.module_id).or_default().push(version);
+        }
+    }
+    Ok((
+        modules
+            .into_iter()
+            .map(|module| {
+                let versions = by_module.remove(&module.id).unwrap_or_default();
+                (module, versions)
+            })
+            .collect(),
+        has_more,
+    ))
+}
+
+/// Systems published under `namespace/name`, for the detail's `providers` list.
+pub async fn systems_of(
+    db: &impl ConnectionTrait,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<String>, DbErr> {
+    let modules = module::Entity::find()
+        .filter(module::Column::Namespace.eq(namespace))
+        .filter(module::Column::Name.eq(name))
+        .order_by_asc(module::Column::System)
+        .all(db)
+        .await?;
+    Ok(modules.into_iter().map(|module| module.system).collect())
+}
+
+pub async fn count_downloads(
+    db: &impl ConnectionTrait,
+    version_id: i32,
+) -> Result<(), DbErr> {
+    module_version::Entity::update_many()
+        .col_expr(
+            module_version::Column::Downloads,
+            Expr::col(module_version::Column::Downloads).add(1),
+        )
+        .filter(module_version::Column::Id.eq(version_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every archive digest some version points at (for garbage collection and integrity checks).
+pub async fn referenced_archives(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    let versions = module_version::Entity::find().all(db).await?;
+    Ok(versions
+        .into_iter()
+        .map(|version| version.archive_sha256)
+        .collect())
+}
+
+pub async fn count_modules(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    module::Entity::find().count(db).await
+}
+
+pub async fn insert_token(
+    db: &impl ConnectionTrait,
+    name: &str,
+    key_id: &str,
+    secret_sha256: &str,
+    scopes: &str,
+) -> Result<token::Model, DbErr> {
+    token::ActiveModel {
+        name: Set(name.to_owned()),
+        key_id: Set(key_id.to_owned()),
+        secret_sha256: Set(secret_sha256.to_owned()),
+        scopes: Set(scopes.to_owned()),
+        created_at: Set(chrono::Utc::now()),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn find_token_by_key(
+    db: &impl ConnectionTrait,
+    key_id: &str,
+) -> Result<Option<token::Model>, DbErr> {
+    token::Entity::find()
+        .filter(token::Column::KeyId.eq(key_id))
+        .one(db)
+        .await
+}
+
+pub async fn find_token_by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<token::Model>, DbErr> {
+    token::Entity::find()
+        .filter(token::Column::Name.eq(name))
+        .one(db)
+        .await
+}
+
+pub async fn list_tokens(db: &impl ConnectionTrait) -> Result<Vec<token::Model>, DbErr> {
+    token::Entity::find()
+        .order_by_asc(token::Column::Name)
+        .all(db)
+        .await
+}
+
+/// Marks a token revoked; returns whether an active token of that name existed.
+pub async fn revoke_token(db: &impl ConnectionTrait, name: &str) -> Result<bool, DbErr> {
+    let result = token::Entity::update_many()
+        .col_expr(token::Column::RevokedAt, Expr::value(chrono::Utc::now()))
+        .filter(token::Column::Name.eq(name))
+        .filter(token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}

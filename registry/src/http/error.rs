@@ -1,0 +1,145 @@
+//! How errors become responses, in one place.
+//!
+//! Policy: every error is `{"errors": ["…"]}` with a 4xx or 5xx status. A 4xx message tells the
+//! client what was wrong with its request (which part, which file, which rule) so it can fix it.
+//! A 5xx message says only that the server failed; the cause is logged, never sent, so no
+//! internals (SQL, paths, connection strings) leak to clients.
+
+use crate::service::publish::PublishError;
+use crate::service::signing::SignatureError;
+use crate::service::tokens::TokenError;
+use crate::storage::StorageError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use quarry_core::address::AddressError;
+use quarry_core::archive::ArchiveError;
+use quarry_core::version::VersionError;
+use std::fmt;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    messages: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            messages: vec![message.into()],
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// A server-side failure: the cause goes to the log, the client gets a generic message.
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal server error; the cause is in the registry's log",
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.messages.join("; "))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"quarry\""),
+            ));
+        }
+        response.json(serde_json::json!({ "errors": self.messages }))
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<AddressError> for ApiError {
+    fn from(error: AddressError) -> Self {
+        Self::bad_request(error.to_string())
+    }
+}
+
+impl From<VersionError> for ApiError {
+    fn from(error: VersionError) -> Self {
+        Self::bad_request(error.to_string())
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(error: SignatureError) -> Self {
+        Self::forbidden(error.to_string())
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Invalid | TokenError::Revoked(_) => Self::unauthorized(error.to_string()),
+            TokenError::Database(error) => Self::internal(&error),
+            other => Self::bad_request(other.to_string()),
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(error: PublishError) -> Self {
+        let status = match &error {
+            PublishError::VersionExists { .. } => StatusCode::CONFLICT,
+            PublishError::TooLarge { .. } | PublishError::Archive(ArchiveError::TooLarge { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            PublishError::Archive(
+                ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
+            ) => StatusCode::BAD_REQUEST,
+            PublishError::Archive(_) | PublishError::Analysis(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            PublishError::Database(_) | PublishError::Storage(_) | PublishError::Task(_) => {
+                return Self::internal(&error);
+            }
+        };
+        Self::new(status, error.to_string())
+    }
+}
+
+/// Answers 404s for unknown routes in the registry's error shape.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
+}

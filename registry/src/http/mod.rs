@@ -1,0 +1,59 @@
+//! The HTTP surface: routes, one file per resource. Handlers parse requests and shape responses;
+//! the decisions are the service layer's.
+
+pub mod archives;
+pub mod auth;
+pub mod discovery;
+pub mod error;
+pub mod modules;
+
+use crate::service::Registry;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use error::ApiError;
+
+/// Registers every route and the JSON error handlers for malformed paths and query strings.
+pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config: &mut web::ServiceConfig| {
+        config
+            .app_data(web::Data::new(registry))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                ApiError::bad_request(format!("invalid query string: {error}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|error, _| {
+                ApiError::bad_request(format!("invalid path: {error}")).into()
+            }))
+            .service(discovery::discovery)
+            .service(discovery::health)
+            .service(web::scope("/v1/modules").configure(modules::routes))
+            .service(web::scope("/v1/archives").configure(archives::routes))
+            .default_service(web::to(error::not_found));
+    }
+}
+
+/// Logs one line per request: method, path (never the query string, which may hold a signature),
+/// status and duration. Headers, and so tokens, are never logged.
+pub async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let path = request.path().to_owned();
+    let peer = request
+        .peer_addr()
+        .map(|address| address.ip().to_string())
+        .unwrap_or_default();
+    let response = next.call(request).await?;
+    tracing::info!(
+        method,
+        path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        peer,
+        "request"
+    );
+    Ok(response)
+}

@@ -1,0 +1,458 @@
+//! The module endpoints under `/v1/modules/`: Terraform's module registry protocol (versions,
+//! download) and the public registry's read API (list, search, detail), plus publishing.
+
+use super::auth;
+use super::error::ApiError;
+use crate::db::queries::ModuleFilter;
+use crate::service::Registry;
+use crate::service::modules::{ModuleDetail, ModuleSummary};
+use crate::service::publish::PublishRequest;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use quarry_core::address::{ModuleAddress, Namespace};
+use quarry_core::module::ModuleInfo;
+use quarry_core::version::Version;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("", web::get().to(list_all))
+        .route("/", web::get().to(list_all))
+        .route("/search", web::get().to(search))
+        .route("/{namespace}", web::get().to(list_namespace))
+        .route("/{namespace}/{name}", web::get().to(list_name))
+        .route("/{namespace}/{name}/{system}", web::get().to(latest_detail))
+        .route("/{namespace}/{name}/{system}/versions", web::get().to(versions))
+        .route("/{namespace}/{name}/{system}/download", web::get().to(download_latest))
+        .route("/{namespace}/{name}/{system}/{version}", web::get().to(version_detail))
+        .route("/{namespace}/{name}/{system}/{version}", web::post().to(publish))
+        .route("/{namespace}/{name}/{system}/{version}/download", web::get().to(download));
+}
+
+const DEFAULT_PAGE: u64 = 15;
+const MAX_PAGE: u64 = 100;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    offset: Option<u64>,
+    limit: Option<u64>,
+    provider: Option<String>,
+    namespace: Option<String>,
+    q: Option<String>,
+}
+
+fn address(path: &(String, String, String)) -> Result<ModuleAddress, ApiError> {
+    Ok(ModuleAddress::new(&path.0, &path.1, &path.2)?)
+}
+
+fn module_id(summary_namespace: &str, name: &str, system: &str, version: &str) -> String {
+    format!("{summary_namespace}/{name}/{system}/{version}")
+}
+
+fn summary_json(summary: &ModuleSummary) -> Value {
+    let module = &summary.module;
+    json!({
+        "id": module_id(&module.namespace, &module.name, &module.system, &summary.latest.version),
+        "owner": summary.latest.published_by,
+        "namespace": module.namespace,
+        "name": module.name,
+        "version": summary.latest.version,
+        "provider": module.system,
+        "description": module.description,
+        "source": "",
+        "published_at": summary.latest.published_at.to_rfc3339(),
+        "downloads": summary.downloads,
+        "verified": false,
+    })
+}
+
+async fn list_page(
+    registry: &Registry,
+    filter: ModuleFilter,
+    query: &ListQuery,
+) -> Result<HttpResponse, ApiError> {
+    let offset = query.offset.unwrap_or(0);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let page = registry.list_modules(&filter, offset, limit).await?;
+    let mut meta = json!({ "limit": limit, "current_offset": offset });
+    if page.has_more {
+        meta["next_offset"] = json!(offset + limit);
+    }
+    if offset > 0 {
+        meta["prev_offset"] = json!(offset.saturating_sub(limit));
+    }
+    let modules: Vec<Value> = page.modules.iter().map(summary_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "meta": meta, "modules": modules })))
+}
+
+fn validated_filter(query: &ListQuery) -> Result<ModuleFilter, ApiError> {
+    if let Some(namespace) = &query.namespace {
+        Namespace::new(namespace)?;
+    }
+    if let Some(system) = &query.provider {
+        quarry_core::address::System::new(system)?;
+    }
+    if query.q.as_deref().is_some_and(|q| q.len() > 256) {
+        return Err(ApiError::bad_request("search query `q` is longer than 256 characters"));
+    }
+    Ok(ModuleFilter {
+        namespace: query.namespace.clone(),
+        system: query.provider.clone(),
+        query: query.q.clone(),
+        ..ModuleFilter::default()
+    })
+}
+
+async fn list_all(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let filter = validated_filter(&query)?;
+    list_page(&registry, filter, &query).await
+}
+
+async fn search(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    if query.q.as_deref().is_none_or(|q| q.trim().is_empty()) {
+        return Err(ApiError::bad_request("search needs a query: `?q=<text>`"));
+    }
+    let filter = validated_filter(&query)?;
+    list_page(&registry, filter, &query).await
+}
+
+async fn list_namespace(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let namespace = Namespace::new(&path)?;
+    let mut filter = validated_filter(&query)?;
+    filter.namespace = Some(namespace.to_string());
+    list_page(&registry, filter, &query).await
+}
+
+async fn list_name(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String)>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let namespace = Namespace::new(&path.0)?;
+    let name = quarry_core::address::ModuleName::new(&path.1)?;
+    let mut filter = validated_filter(&query)?;
+    filter.namespace = Some(namespace.to_string());
+    filter.name = Some(name.to_string());
+    list_page(&registry, filter, &query).await
+}
+
+/// `GET …/versions`: the list terraform chooses a version from.
+async fn versions(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let address = address(&path)?;
+    let versions = registry
+        .module_versions(&address)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("module {address} not found")))?;
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|version| json!({ "version": version.to_string() }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "modules": [{ "source": address.to_string(), "versions": versions }]
+    })))
+}
+
+/// `GET …/{version}/download`: 204 with `X-Terraform-Get` naming the archive, the one answer
+/// every terraform and tofu client accepts.
+async fn download(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let (namespace, name, system, version) = path.into_inner();
+    let address = address(&(namespace, name, system))?;
+    let version = Version::parse(&version)?;
+    let record = registry
+        .find_version(&address, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{address} has no version {version}")))?;
+    let digest = quarry_core::digest::Sha256::from_hex(&record.row.archive_sha256)
+        .map_err(|error| ApiError::internal(&error))?;
+    let mut url = registry.archive_url(&digest);
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(&format!("checksum=sha256:{}", digest.to_hex()));
+    if let Err(error) = registry.record_download(&record).await {
+        tracing::warn!(%error, "could not count a download");
+    }
+    Ok(HttpResponse::NoContent()
+        .insert_header(("X-Terraform-Get", url))
+        .finish())
+}
+
+/// `GET …/download` without a version: 302 to the latest version's download endpoint.
+async fn download_latest(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let address = address(&path)?;
+    let record = registry
+        .latest_version(&address)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("module {address} not found")))?;
+    let base = registry.public_url.as_deref().unwrap_or("");
+    let location = format!("{base}/v1/modules/{address}/{}/download", record.version);
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .finish())
+}
+
+fn module_info_json(info: &ModuleInfo, name: &str) -> Value {
+    let inputs: Vec<Value> = info
+        .variables
+        .iter()
+        .map(|variable| {
+            json!({
+                "name": variable.name,
+                "type": variable.type_expr,
+                "description": variable.description,
+                // The public registry sends defaults as JSON text.
+                "default": variable.default.as_ref().map(Value::to_string).unwrap_or_default(),
+                "required": variable.required,
+                "sensitive": variable.sensitive,
+            })
+        })
+        .collect();
+    let outputs: Vec<Value> = info
+        .outputs
+        .iter()
+        .map(|output| {
+            json!({
+                "name": output.name,
+                "description": output.description,
+                "sensitive": output.sensitive,
+            })
+        })
+        .collect();
+    let dependencies: Vec<Value> = info
+        .module_calls
+        .iter()
+        .map(|call| json!({ "name": call.name, "source": call.source, "version": call.version.clone().unwrap_or_default() }))
+        .collect();
+    let provider_dependencies: Vec<Value> = info
+        .providers
+        .iter()
+        .map(|provider| {
+            let source = provider.source.clone().unwrap_or_default();
+            let namespace = source.split('/').rev().nth(1).unwrap_or("hashicorp");
+            json!({
+                "name": provider.name,
+                "namespace": namespace,
+                "source": source,
+                "version": provider.version.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let resources: Vec<Value> = info
+        .resources
+        .iter()
+        .map(|resource_type| json!({ "type": resource_type }))
+        .collect();
+    json!({
+        "path": info.path,
+        "name": name,
+        "readme": info.readme,
+        "empty": info.variables.is_empty() && info.outputs.is_empty() && info.resources.is_empty() && info.module_calls.is_empty(),
+        "inputs": inputs,
+        "outputs": outputs,
+        "dependencies": dependencies,
+        "provider_dependencies": provider_dependencies,
+        "resources": resources,
+        "data_sources": info.data_sources,
+        "terraform_version": info.terraform_version,
+        "inputs_schema": info.inputs_schema,
+    })
+}
+
+fn detail_json(detail: &ModuleDetail) -> Value {
+    let record = &detail.record;
+    let module = &record.module;
+    let submodules: Vec<Value> = detail
+        .analysis
+        .submodules
+        .iter()
+        .map(|sub| {
+            let name = sub.path.rsplit('/').next().unwrap_or(&sub.path);
+            module_info_json(sub, name)
+        })
+        .collect();
+    json!({
+        "id": module_id(&module.namespace, &module.name, &module.system, &record.row.version),
+        "owner": record.row.published_by,
+        "namespace": module.namespace,
+        "name": module.name,
+        "version": record.row.version,
+        "provider": module.system,
+        "description": module.description,
+        "source": "",
+        "published_at": record.row.published_at.to_rfc3339(),
+        "downloads": detail.downloads,
+        "verified": false,
+        "deprecated": record.row.deprecated,
+        "yanked": record.row.yanked,
+        "archive": { "sha256": record.row.archive_sha256, "size": record.row.archive_size },
+        "root": module_info_json(&detail.analysis.root, &module.name),
+        "submodules": submodules,
+        "examples": [],
+        "providers": detail.systems,
+        "versions": detail.versions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+async fn latest_detail(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let address = address(&path)?;
+    let detail = registry
+        .module_detail(&address, None)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("module {address} not found")))?;
+    Ok(HttpResponse::Ok().json(detail_json(&detail)))
+}
+
+async fn version_detail(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require_read(&request, &registry).await?;
+    let (namespace, name, system, version) = path.into_inner();
+    let address = address(&(namespace, name, system))?;
+    let version = Version::parse(&version)?;
+    let detail = registry
+        .module_detail(&address, Some(&version))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{address} has no version {version}")))?;
+    Ok(HttpResponse::Ok().json(detail_json(&detail)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PublishQuery {
+    description: Option<String>,
+}
+
+const ACCEPTED_TYPES: [&str; 5] = [
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-tar+gzip",
+    "application/x-compressed-tar",
+    "application/octet-stream",
+];
+
+/// `POST …/{version}` with the `.tar.gz` as the body.
+async fn publish(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+    query: web::Query<PublishQuery>,
+    mut body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (namespace, name, system, version) = path.into_inner();
+    // A bad token is refused before anything else is looked at.
+    auth::principal(&request, &registry).await?;
+    let address = address(&(namespace, name, system))?;
+    let principal = auth::require_publish(&request, &registry, &address.namespace).await?;
+    let version = Version::parse(&version)?;
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !ACCEPTED_TYPES.contains(&essence.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "content type `{}` is not accepted: send the module as a .tar.gz with \
+                     `Content-Type: application/gzip`",
+                    essence.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+    }
+    if registry.version_exists(&address, &version).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{address} {version} is already published; versions are immutable, publish a new version"),
+        ));
+    }
+    let limit = registry.max_archive_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the archive is larger than the limit of {limit} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut archive = BytesMut::with_capacity(declared.unwrap_or(64 * 1024).min(limit) as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::bad_request(format!("the upload was interrupted: {error}"))
+        })?;
+        if (archive.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        archive.extend_from_slice(&chunk);
+    }
+    if archive.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body is empty: send the module's .tar.gz archive as the request body",
+        ));
+    }
+    let published = registry
+        .publish(PublishRequest {
+            address: address.clone(),
+            version,
+            archive: archive.freeze(),
+            description: query.into_inner().description.filter(|d| !d.trim().is_empty()),
+            published_by: principal.token_name,
+        })
+        .await?;
+    let base = registry.public_url.as_deref().unwrap_or("");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("{base}/v1/modules/{}", published.id),
+        ))
+        .json(published))
+}

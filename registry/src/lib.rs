@@ -1,0 +1,39 @@
+//! Quarry's registry: a Terraform module registry over HTTP. `http` answers requests, `service`
+//! decides, `db` and `storage` keep the state.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod service;
+pub mod storage;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer, middleware};
+use service::Registry;
+use std::net::TcpListener;
+
+/// The actix application for a registry; used by `serve` and by the tests.
+pub fn app(
+    registry: Registry,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(middleware::from_fn(http::log_request))
+        .configure(http::configure(registry))
+}
+
+/// Serves the registry on an already bound listener until the process is stopped.
+pub async fn serve(registry: Registry, listener: TcpListener) -> std::io::Result<()> {
+    HttpServer::new(move || app(registry.clone()))
+        .listen(listener)?
+        .run()
+        .await
+}

@@ -1,0 +1,146 @@
+//! `quarry`: the registry's binary. Parses the command line, sets up logging, and hands over to
+//! the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use quarry_registry::config::{Config, LogFormat, ServeArgs, StoreArgs};
+use quarry_registry::service::{Registry, tokens};
+use std::io::Write;
+
+#[derive(Parser)]
+#[command(name = "quarry", version, about = "A private Terraform module registry")]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry
+    Serve(ServeArgs),
+    /// Apply database migrations and exit (run once before starting several replicas)
+    Migrate,
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret (once) on standard output
+    Create {
+        /// A unique name for the token, e.g. `ci-platform`
+        #[arg(long)]
+        name: String,
+        /// What the token may do: read, publish:<namespace>, publish:*, admin (repeatable)
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<String>,
+    },
+    /// List tokens (never their secrets)
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by name; it is refused from the next request on
+    Revoke { name: String },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let serve_args = match &cli.command {
+        Command::Serve(args) => args.clone(),
+        _ => ServeArgs::default(),
+    };
+    let config = Config::resolve(&cli.store, &serve_args)?;
+    init_logging(config.log_format);
+    let registry = Registry::start(&config).await?;
+    match cli.command {
+        Command::Serve(_) => serve(registry, &config).await,
+        Command::Migrate => {
+            eprintln!("migrations applied to {}", quarry_registry::config::redact_url(&config.database_url));
+            Ok(())
+        }
+        Command::Token(command) => token(&registry, command).await,
+    }
+}
+
+async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
+    for dir in &config.import {
+        let report = registry
+            .import_dir(dir)
+            .await
+            .with_context(|| format!("importing {}", dir.display()))?;
+        tracing::info!(
+            dir = %dir.display(),
+            published = report.published.len(),
+            already_published = report.already_published.len(),
+            "import finished"
+        );
+    }
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        read_access = ?config.read_access,
+        data_dir = %config.data_dir.display(),
+        "quarry is ready"
+    );
+    quarry_registry::serve(registry, listener).await?;
+    Ok(())
+}
+
+async fn token(registry: &Registry, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name, scopes } => {
+            let created = tokens::create(&registry.db, &name, &scopes).await?;
+            eprintln!(
+                "created token `{}` with scopes {}; it is shown only once:",
+                created.name,
+                scopes.join(", ")
+            );
+            println!("{}", created.secret);
+        }
+        TokenCommand::List { json } => {
+            let tokens = tokens::list(&registry.db).await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &tokens)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "{:<24} {:<10} {:<26} SCOPES", "NAME", "STATUS", "CREATED")?;
+                for token in tokens {
+                    let status = if token.revoked_at.is_some() { "revoked" } else { "active" };
+                    writeln!(
+                        out,
+                        "{:<24} {:<10} {:<26} {}",
+                        token.name,
+                        status,
+                        token.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                        token.scopes.join(" ")
+                    )?;
+                }
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            tokens::revoke(&registry.db, &name).await?;
+            eprintln!("revoked token `{name}`");
+        }
+    }
+    Ok(())
+}

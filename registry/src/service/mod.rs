@@ -1,0 +1,121 @@
+//! The registry's rules: who may do what, what a publish must satisfy, how versions are found.
+//! Nothing here knows HTTP; handlers call these and turn the results into responses.
+
+pub mod import;
+pub mod modules;
+pub mod publish;
+pub mod signing;
+pub mod tokens;
+
+use crate::config::{Config, ReadAccess};
+use crate::storage::{Storage, StorageError};
+use quarry_core::archive::Limits;
+use sea_orm::{DatabaseConnection, DbErr};
+use signing::UrlSigner;
+
+/// Everything a request needs, built once at start and shared by every worker.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    pub db: DatabaseConnection,
+    pub storage: Storage,
+    pub read_access: ReadAccess,
+    pub public_url: Option<String>,
+    pub signer: UrlSigner,
+    pub max_archive_bytes: u64,
+    pub limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database {url}: {source}")]
+    Database { url: String, source: DbErr },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("signing key {path}: {source}")]
+    SigningKey {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The signing key from the configuration, or one kept in the data directory (single node only:
+/// replicas must share a configured key).
+fn signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
+    if let Some(key) = &config.signing_key {
+        return Ok(key.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("signing.key");
+    let error = |source| StartError::SigningKey {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => Ok(key),
+        Ok(_) | Err(_) => {
+            use rand::RngCore;
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            let text = hex::encode(key);
+            std::fs::create_dir_all(&config.data_dir).map_err(error)?;
+            write_private(&path, text.as_bytes()).map_err(error)?;
+            Ok(text.into_bytes())
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+impl Registry {
+    /// Connects the database (applying migrations) and the storage named by the configuration.
+    pub async fn start(config: &Config) -> Result<Self, StartError> {
+        let database_error = |source| StartError::Database {
+            url: crate::config::redact_url(&config.database_url),
+            source,
+        };
+        let db = crate::db::connect(&config.database_url)
+            .await
+            .map_err(database_error)?;
+        crate::db::migrate(&db).await.map_err(database_error)?;
+        let storage = Storage::open(config.storage_url.as_deref(), &config.data_dir)?;
+        Ok(Self {
+            db,
+            storage,
+            read_access: config.read_access,
+            public_url: config.public_url.clone(),
+            signer: UrlSigner::new(&signing_key(config)?, config.signed_url_ttl),
+            max_archive_bytes: config.max_archive_bytes,
+            limits: Limits {
+                max_unpacked_bytes: config.max_unpacked_bytes,
+                ..Limits::default()
+            },
+        })
+    }
+
+    /// The URL a client fetches an archive from: relative unless a public URL is configured, and
+    /// signed when reads need a token.
+    pub fn archive_url(&self, digest: &quarry_core::digest::Sha256) -> String {
+        let base = self.public_url.as_deref().unwrap_or("");
+        let mut url = format!("{base}/v1/archives/{}.tar.gz", digest.to_hex());
+        if self.read_access == ReadAccess::Token {
+            url.push('?');
+            url.push_str(&self.signer.sign(digest, signing::now_unix()));
+        }
+        url
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading modules: versions, the version a download resolves to, listings, search and detail.
+
+use super::Registry;
+use crate::db::entities::{module, module_version};
+use crate::db::queries::{self, ModuleFilter};
+use quarry_core::address::ModuleAddress;
+use quarry_core::module::ModuleAnalysis;
+use quarry_core::version::{self, Version};
+use sea_orm::DbErr;
+
+/// One published version with its module.
+#[derive(Debug, Clone)]
+pub struct VersionRecord {
+    pub module: module::Model,
+    pub row: module_version::Model,
+    pub version: Version,
+}
+
+/// A listed module and the version that stands for it.
+#[derive(Debug)]
+pub struct ModuleSummary {
+    pub module: module::Model,
+    pub latest: module_version::Model,
+    pub downloads: i64,
+}
+
+#[derive(Debug)]
+pub struct ModulePage {
+    pub modules: Vec<ModuleSummary>,
+    pub has_more: bool,
+}
+
+/// Everything the detail endpoint shows of one version.
+#[derive(Debug)]
+pub struct ModuleDetail {
+    pub record: VersionRecord,
+    pub analysis: ModuleAnalysis,
+    pub versions: Vec<Version>,
+    pub systems: Vec<String>,
+    pub downloads: i64,
+}
+
+/// Parses stored version strings, newest last; rows that are not semver (none should be) are left out.
+fn sorted(rows: Vec<module_version::Model>) -> Vec<(Version, module_version::Model)> {
+    let mut parsed: Vec<(Version, module_version::Model)> = rows
+        .into_iter()
+        .filter_map(|row| Version::parse(&row.version).ok().map(|version| (version, row)))
+        .collect();
+    parsed.sort_by(|a, b| a.0.cmp(&b.0));
+    parsed
+}
+
+fn latest_row(rows: Vec<module_version::Model>) -> Option<(Version, module_version::Model)> {
+    let parsed = sorted(rows);
+    let versions: Vec<Version> = parsed.iter().map(|(version, _)| version.clone()).collect();
+    let latest = version::latest(&versions)?.clone();
+    parsed.into_iter().find(|(version, _)| *version == latest)
+}
+
+impl Registry {
+    /// The versions clients may choose from (not yanked), oldest first; `None` for an unknown module.
+    pub async fn module_versions(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<Vec<Version>>, DbErr> {
+        let Some(module) = queries::find_module(&self.db, address).await? else {
+            return Ok(None);
+        };
+        let rows = queries::module_versions(&self.db, module.id, false).await?;
+        Ok(Some(sorted(rows).into_iter().map(|(version, _)| version).collect()))
+    }
+
+    /// One version, yanked or not (a yanked version stays downloadable by its exact number).
+    pub async fn find_version(
+        &self,
+        address: &ModuleAddress,
+        version: &Version,
+    ) -> Result<Option<VersionRecord>, DbErr> {
+        let Some(module) = queries::find_module(&self.db, address).await? else {
+            return Ok(None);
+        };
+        let row = queries::find_version(&self.db, module.id, &version.to_string()).await?;
+        Ok(row.map(|row| VersionRecord {
+            module,
+            row,
+            version: version.clone(),
+        }))
+    }
+
+    /// The newest stable version that is not yanked (a prerelease only when nothing else exists).
+    pub async fn latest_version(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<VersionRecord>, DbErr> {
+        let Some(module) = queries::find_module(&self.db, address).await? else {
+            return Ok(None);
+        };
+        let rows = queries::module_versions(&self.db, module.id, false).await?;
+        Ok(latest_row(rows).map(|(version, row)| VersionRecord {
+            module,
+            row,
+            version,
+        }))
+    }
+
+    pub async fn record_download(&self, record: &VersionRecord) -> Result<(), DbErr> {
+        queries::count_downloads(&self.db, record.row.id).await
+    }
+
+    /// One page of modules matching the filter, each with its latest version.
+    pub async fn list_modules(
+        &self,
+        filter: &ModuleFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ModulePage, DbErr> {
+        let (rows, has_more) = queries::list_modules(&self.db, filter, offset, limit).await?;
+        let modules = rows
+            .into_iter()
+            .filter_map(|(module, versions)| {
+                let downloads = versions.iter().map(|version| version.downloads).sum();
+                latest_row(versions).map(|(_, latest)| ModuleSummary {
+                    module,
+                    latest,
+                    downloads,
+                })
+            })
+            .collect();
+        Ok(ModulePage { modules, has_more })
+    }
+
+    /// The detail of one version, or of the latest one when `version` is `None`.
+    pub async fn module_detail(
+        &self,
+        address: &ModuleAddress,
+        version: Option<&Version>,
+    ) -> Result<Option<ModuleDetail>, DbErr> {
+        let Some(module) = queries::find_module(&self.db, address).await? else {
+            return Ok(None);
+        };
+        let rows = queries::module_versions(&self.db, module.id, true).await?;
+        let downloads = rows.iter().map(|row| row.downloads).sum();
+        let parsed = sorted(rows);
+        let visible: Vec<Version> = parsed
+            .iter()
+            .filter(|(_, row)| !row.yanked)
+            .map(|(version, _)| version.clone())
+            .collect();
+        let wanted = match version {
+            Some(version) => version.clone(),
+            None => match version::latest(&visible) {
+                Some(latest) => latest.clone(),
+                None => return Ok(None),
+            },
+        };
+        let Some((version, row)) = parsed.into_iter().find(|(v, _)| *v == wanted) else {
+            return Ok(None);
+        };
+        let analysis: ModuleAnalysis = serde_json::from_value(row.analysis.clone())
+            .map_err(|error| DbErr::Json(error.to_string()))?;
+        let systems = queries::systems_of(&self.db, &module.namespace, &module.name).await?;
+        Ok(Some(ModuleDetail {
+            record: VersionRecord {
+                module,
+                row,
+                version,
+            },
+            analysis,
+            versions: visible,
+            systems,
+            downloads,
+        }))
+    }
+}

@@ -1,0 +1,269 @@
+//! API tokens and their scopes. A token is `qry_<key id>_<secret>`; the database keeps the key id
+//! (to find the row) and the SHA-256 of the whole token (compared in constant time). The secret is
+//! shown once at creation and never stored or logged.
+
+use crate::db::{self, entities::token};
+use quarry_core::address::Namespace;
+use rand::RngCore;
+use sea_orm::{DatabaseConnection, DbErr};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// What a token may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Read modules when reads need a token.
+    Read,
+    /// Publish, deprecate and yank in one namespace, or in all of them (`None`, written `publish:*`).
+    Publish(Option<Namespace>),
+    /// Everything, including managing tokens.
+    Admin,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid scope `{0}`: expected `read`, `publish:<namespace>`, `publish:*` or `admin`")]
+pub struct ScopeError(String);
+
+impl std::str::FromStr for Scope {
+    type Err = ScopeError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "read" => Ok(Self::Read),
+            "admin" => Ok(Self::Admin),
+            "publish:*" => Ok(Self::Publish(None)),
+            other => other
+                .strip_prefix("publish:")
+                .and_then(|namespace| Namespace::new(namespace).ok())
+                .map(|namespace| Self::Publish(Some(namespace)))
+                .ok_or_else(|| ScopeError(text.chars().take(80).collect())),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read => f.write_str("read"),
+            Self::Admin => f.write_str("admin"),
+            Self::Publish(None) => f.write_str("publish:*"),
+            Self::Publish(Some(namespace)) => write!(f, "publish:{namespace}"),
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_name: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// Every valid token may read: publishing and administration include reading.
+    pub fn can_read(&self) -> bool {
+        !self.scopes.is_empty()
+    }
+
+    pub fn can_publish(&self, namespace: &Namespace) -> bool {
+        self.scopes.iter().any(|scope| match scope {
+            Scope::Admin | Scope::Publish(None) => true,
+            Scope::Publish(Some(granted)) => granted == namespace,
+            Scope::Read => false,
+        })
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.scopes.contains(&Scope::Admin)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is not valid")]
+    Invalid,
+    #[error("the token `{0}` has been revoked")]
+    Revoked(String),
+    #[error("a token named `{0}` exists already")]
+    NameTaken(String),
+    #[error("no active token named `{0}`")]
+    NotFound(String),
+    #[error("invalid token name `{0}`: use 1-128 letters, digits, `-`, `_` or `.`")]
+    BadName(String),
+    #[error("a token needs at least one scope")]
+    NoScope,
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// A newly created token: the only moment the secret exists outside its holder.
+pub struct CreatedToken {
+    pub name: String,
+    pub secret: String,
+}
+
+impl fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("name", &self.name)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buffer);
+    hex::encode(buffer)
+}
+
+fn parse_scopes(text: &str) -> Vec<Scope> {
+    text.split_whitespace()
+        .filter_map(|scope| scope.parse().ok())
+        .collect()
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    name: &str,
+    scopes: &[String],
+) -> Result<CreatedToken, TokenError> {
+    let valid_name = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid_name {
+        return Err(TokenError::BadName(name.chars().take(80).collect()));
+    }
+    if scopes.is_empty() {
+        return Err(TokenError::NoScope);
+    }
+    let parsed: Vec<Scope> = scopes
+        .iter()
+        .map(|scope| scope.parse())
+        .collect::<Result<_, _>>()?;
+    if db::queries::find_token_by_name(db, name).await?.is_some() {
+        return Err(TokenError::NameTaken(name.to_owned()));
+    }
+    let key_id = random_hex(8);
+    let secret = format!("qry_{key_id}_{}", random_hex(32));
+    let scope_text = parsed
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match db::queries::insert_token(db, name, &key_id, &sha256_hex(&secret), &scope_text).await {
+        Ok(_) => Ok(CreatedToken {
+            name: name.to_owned(),
+            secret,
+        }),
+        Err(error) if db::is_unique_violation(&error) => Err(TokenError::NameTaken(name.to_owned())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Finds the principal a presented token belongs to.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    presented: &str,
+) -> Result<Principal, TokenError> {
+    let key_id = presented
+        .strip_prefix("qry_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(key_id, _)| key_id)
+        .filter(|key_id| key_id.len() == 16)
+        .ok_or(TokenError::Invalid)?;
+    let row: token::Model = db::queries::find_token_by_key(db, key_id)
+        .await?
+        .ok_or(TokenError::Invalid)?;
+    let matches: bool = sha256_hex(presented)
+        .as_bytes()
+        .ct_eq(row.secret_sha256.as_bytes())
+        .into();
+    if !matches {
+        return Err(TokenError::Invalid);
+    }
+    if row.revoked_at.is_some() {
+        return Err(TokenError::Revoked(row.name));
+    }
+    Ok(Principal {
+        scopes: parse_scopes(&row.scopes),
+        token_name: row.name,
+    })
+}
+
+/// A token as `token list` shows it: never the secret.
+#[derive(Debug, serde::Serialize)]
+pub struct TokenSummary {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<TokenSummary>, TokenError> {
+    Ok(db::queries::list_tokens(db)
+        .await?
+        .into_iter()
+        .map(|row| TokenSummary {
+            scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+            name: row.name,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        })
+        .collect())
+}
+
+pub async fn revoke(db: &DatabaseConnection, name: &str) -> Result<(), TokenError> {
+    if db::queries::revoke_token(db, name).await? {
+        Ok(())
+    } else {
+        Err(TokenError::NotFound(name.chars().take(128).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_and_display() {
+        for text in ["read", "admin", "publish:*", "publish:platform"] {
+            let scope: Scope = text.parse().expect("valid scope");
+            assert_eq!(scope.to_string(), text);
+        }
+        for text in ["write", "publish:", "publish:bad name", "READ"] {
+            assert!(text.parse::<Scope>().is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn publish_scope_is_limited_to_its_namespace() {
+        let namespace = |n: &str| Namespace::new(n).expect("valid");
+        let principal = Principal {
+            token_name: "ci".into(),
+            scopes: vec!["publish:a".parse().expect("valid")],
+        };
+        assert!(principal.can_publish(&namespace("a")));
+        assert!(!principal.can_publish(&namespace("b")));
+        assert!(principal.can_read());
+        let reader = Principal {
+            token_name: "r".into(),
+            scopes: vec![Scope::Read],
+        };
+        assert!(!reader.can_publish(&namespace("a")));
+        let everywhere = Principal {
+            token_name: "all".into(),
+            scopes: vec![Scope::Publish(None)],
+        };
+        assert!(everywhere.can_publish(&namespace("z")));
+        assert!(!everywhere.is_admin());
+    }
+}

@@ -1,0 +1,114 @@
+//! Archive storage over object_store: content-addressed `.tar.gz` files under
+//! `archives/sha256/<hex>.tar.gz`. Written once, never overwritten, streamed on read.
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload};
+use quarry_core::digest::Sha256;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("unsupported storage URL `{0}`: use file:///absolute/path")]
+    UnsupportedUrl(String),
+    #[error("cannot prepare the archive directory {path}: {source}")]
+    Prepare {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("object storage: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// A stored archive's bytes (or the requested part of them), streamed.
+pub struct ArchiveRead {
+    pub total_size: u64,
+    pub range: Range<u64>,
+    pub body: BoxStream<'static, Result<Bytes, StorageError>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+}
+
+fn archive_path(digest: &Sha256) -> StorePath {
+    StorePath::from(format!("archives/sha256/{}.tar.gz", digest.to_hex()))
+}
+
+impl Storage {
+    /// Opens the store named by `url`, or local files under `<data_dir>/objects` when none is given.
+    pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, StorageError> {
+        let root = match url {
+            None => data_dir.join("objects"),
+            Some(url) => match url.strip_prefix("file://") {
+                Some(path) if path.starts_with('/') => Path::new(path).to_owned(),
+                _ => return Err(StorageError::UnsupportedUrl(url.to_owned())),
+            },
+        };
+        std::fs::create_dir_all(&root).map_err(|source| StorageError::Prepare {
+            path: root.display().to_string(),
+            source,
+        })?;
+        let local = LocalFileSystem::new_with_prefix(&root)?;
+        Ok(Self {
+            store: Arc::new(local),
+        })
+    }
+
+    /// Stores an archive under its digest. Storing bytes that are already there is a no-op: the
+    /// name is the content, so the existing object is the same archive.
+    pub async fn put_archive(&self, digest: &Sha256, bytes: Bytes) -> Result<(), StorageError> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&archive_path(digest), PutPayload::from_bytes(bytes), options)
+            .await
+        {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The archive's size, or `None` when it is not stored.
+    pub async fn archive_size(&self, digest: &Sha256) -> Result<Option<u64>, StorageError> {
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(&archive_path(digest), options).await {
+            Ok(result) => Ok(Some(result.meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Streams an archive, or the byte range of it, or `None` when it is not stored.
+    pub async fn read_archive(
+        &self,
+        digest: &Sha256,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<ArchiveRead>, StorageError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(&archive_path(digest), options).await {
+            Ok(result) => Ok(Some(ArchiveRead {
+                total_size: result.meta.size,
+                range: result.range.clone(),
+                body: result.into_stream().map_err(StorageError::from).boxed(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
