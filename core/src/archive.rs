@@ -4,7 +4,7 @@
 
 use crate::module::ModuleFiles;
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 use std::collections::BTreeSet;
 use std::io::{self, Read};
@@ -417,35 +417,7 @@ fn collect(root: &Path, relative: &Path, out: &mut Vec<std::path::PathBuf>) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Builds a `.tar.gz` from raw entries, so tests can make archives no honest packer would.
-    pub(crate) fn tar_gz(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, kind, data, link) in entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_entry_type(*kind);
-            header.set_mode(0o644);
-            header.set_size(data.len() as u64);
-            // Written raw so that `..` and absolute names reach the archive unchanged.
-            let name = header.as_old_mut().name.as_mut();
-            name[..path.len()].copy_from_slice(path.as_bytes());
-            if let Some(link) = link {
-                let link_name = header.as_old_mut().linkname.as_mut();
-                link_name[..link.len()].copy_from_slice(link.as_bytes());
-            }
-            header.set_cksum();
-            builder.append(&header, *data).expect("in-memory append");
-        }
-        let tar = builder.into_inner().expect("in-memory tar");
-        gzip(&tar)
-    }
-
-    pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-        encoder.write_all(bytes).expect("in-memory gzip");
-        encoder.finish().expect("in-memory gzip")
-    }
+    use crate::test_support::{gzip, tar_gz};
 
     const FILE: tar::EntryType = tar::EntryType::Regular;
 

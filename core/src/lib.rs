@@ -6,4 +6,6 @@ pub mod archive;
 pub mod digest;
 pub mod manifest;
 pub mod module;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod version;

@@ -125,16 +125,22 @@ pub enum AnalysisError {
     /// HCL syntax error.
     #[error("{file}:{line}: {message}")]
     Parse {
+        /// The file's relative path, e.g. `modules/vpc/variables.tf`.
         file: String,
+        /// 1-based line of the problem (1 when unknown).
         line: usize,
+        /// What is wrong.
         message: String,
     },
     /// The file parses but does not make a valid module (a `variable` block without a label, an
     /// invalid type constraint, a duplicate variable, a default that is not a literal, ...).
     #[error("{file}:{line}: {message}")]
     Invalid {
+        /// The file's relative path, e.g. `modules/vpc/variables.tf`.
         file: String,
+        /// 1-based line of the problem (1 when unknown).
         line: usize,
+        /// What is wrong.
         message: String,
     },
 }
@@ -144,10 +150,10 @@ pub enum AnalysisError {
 /// # Errors
 ///
 /// [`AnalysisError::Parse`] for the first file that is not valid HCL, [`AnalysisError::Invalid`]
-/// for the first declaration that is not valid Terraform (in sorted path order).
+/// for the first declaration that is not valid Terraform (the root module first, then submodules
+/// by path; within a module, files in sorted path order).
 pub fn analyze(files: &ModuleFiles) -> Result<ModuleAnalysis, AnalysisError> {
     let mut groups: BTreeMap<String, ModuleSources<'_>> = BTreeMap::new();
-    groups.entry(String::new()).or_default();
     for (path, text) in files {
         let Some((dir, name)) = split_module_path(path) else {
             continue;
@@ -162,19 +168,12 @@ pub fn analyze(files: &ModuleFiles) -> Result<ModuleAnalysis, AnalysisError> {
         }
     }
 
-    let mut root = None;
-    let mut submodules = Vec::new();
-    for (dir, sources) in &groups {
-        if dir.is_empty() {
-            root = Some(analyze_module(dir, sources)?);
-        } else if !sources.tf.is_empty() {
-            submodules.push(analyze_module(dir, sources)?);
-        }
-    }
-    let root = match root {
-        Some(root) => root,
-        None => analyze_module("", &ModuleSources::default())?,
-    };
+    let root = analyze_module("", &groups.remove("").unwrap_or_default())?;
+    let submodules = groups
+        .iter()
+        .filter(|(_, sources)| !sources.tf.is_empty())
+        .map(|(dir, sources)| analyze_module(dir, sources))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ModuleAnalysis { root, submodules })
 }
 
