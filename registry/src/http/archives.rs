@@ -146,8 +146,9 @@ async fn archive(
     }
     if request.method() == Method::HEAD {
         let length = range.map_or(size, |range| range.end - range.start);
-        response.no_chunking(length);
-        return Ok(response.finish());
+        // Sized but empty: the HTTP/1 encoder writes the length and, for HEAD, never a body.
+        let nothing = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+        return Ok(response.body(SizedStream::new(length, nothing)));
     }
     let read = registry
         .storage

@@ -145,3 +145,12 @@ where
 pub fn error_message(body: &serde_json::Value) -> String {
     body["errors"][0].as_str().unwrap_or_default().to_owned()
 }
+
+/// A response header as text, or "" when absent.
+pub fn header(headers: &actix_web::http::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
