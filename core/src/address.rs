@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn error_names_the_part_and_truncates_hostile_values() {
         let error = ModuleAddress::new("ok", "bad name", "aws").unwrap_err();
-        assert!(error.to_string().starts_with("invalid name `bad name`"), "{error}");
+        assert!(
+            error.to_string().starts_with("invalid name `bad name`"),
+            "{error}"
+        );
         let error = Namespace::new(&"x".repeat(10_000)).unwrap_err();
         assert!(error.to_string().len() < 300);
     }

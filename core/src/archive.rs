@@ -67,7 +67,9 @@ pub enum ArchiveError {
     FileTooLarge { path: String, limit: u64 },
     #[error("`{0}` is not valid UTF-8 text")]
     NonUtf8File(String),
-    #[error("the archive has no .tf file at its root (a module's .tf files must not be inside a folder)")]
+    #[error(
+        "the archive has no .tf file at its root (a module's .tf files must not be inside a folder)"
+    )]
     NoRootTerraform,
 }
 
@@ -299,7 +301,8 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
             entry
                 .read_to_end(&mut bytes)
                 .map_err(|error| read_error(error, limits))?;
-            let text = String::from_utf8(bytes).map_err(|_| ArchiveError::NonUtf8File(path.clone()))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| ArchiveError::NonUtf8File(path.clone()))?;
             files.insert(path, text);
         }
     }
@@ -403,7 +406,10 @@ fn collect(root: &Path, relative: &Path, out: &mut Vec<std::path::PathBuf>) -> i
         if file_type.is_symlink() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{} is a symbolic link; modules are packed without links", path.display()),
+                format!(
+                    "{} is a symbolic link; modules are packed without links",
+                    path.display()
+                ),
             ));
         }
         out.push(path.clone());
@@ -447,7 +453,10 @@ mod tests {
         let dir = tar::EntryType::Directory;
         let cases: Vec<(Vec<u8>, ArchiveError)> = vec![
             (
-                tar_gz(&[("main.tf", FILE, b"", None), ("../evil.tf", FILE, b"", None)]),
+                tar_gz(&[
+                    ("main.tf", FILE, b"", None),
+                    ("../evil.tf", FILE, b"", None),
+                ]),
                 ArchiveError::ParentTraversal("../evil.tf".into()),
             ),
             (
@@ -558,7 +567,10 @@ mod tests {
     #[test]
     fn stops_at_the_unpacked_limit_and_the_entry_limit() {
         let zeros = vec![0u8; 4 << 20];
-        let bomb = tar_gz(&[("main.tf", FILE, b"", None), ("big.bin", FILE, &zeros, None)]);
+        let bomb = tar_gz(&[
+            ("main.tf", FILE, b"", None),
+            ("big.bin", FILE, &zeros, None),
+        ]);
         let limits = Limits {
             max_unpacked_bytes: 1 << 20,
             ..Limits::default()
@@ -568,8 +580,10 @@ mod tests {
             ArchiveError::TooLarge { limit: 1 << 20 }
         );
         let names: Vec<String> = (0..20).map(|i| format!("f{i}.tf")).collect();
-        let entries: Vec<(&str, tar::EntryType, &[u8], Option<&str>)> =
-            names.iter().map(|n| (n.as_str(), FILE, &b""[..], None)).collect();
+        let entries: Vec<(&str, tar::EntryType, &[u8], Option<&str>)> = names
+            .iter()
+            .map(|n| (n.as_str(), FILE, &b""[..], None))
+            .collect();
         let limits = Limits {
             max_entries: 10,
             ..Limits::default()
@@ -589,9 +603,15 @@ mod tests {
         header.set_cksum();
         builder.append(&header, &b""[..]).expect("in-memory");
         let archive = gzip(&builder.into_inner().expect("in-memory"));
-        assert!(matches!(inspect(&archive).unwrap_err(), ArchiveError::NonUtf8Name(_)));
+        assert!(matches!(
+            inspect(&archive).unwrap_err(),
+            ArchiveError::NonUtf8Name(_)
+        ));
         let archive = tar_gz(&[("main.tf", FILE, b"\xff\xfe", None)]);
-        assert_eq!(inspect(&archive).unwrap_err(), ArchiveError::NonUtf8File("main.tf".into()));
+        assert_eq!(
+            inspect(&archive).unwrap_err(),
+            ArchiveError::NonUtf8File("main.tf".into())
+        );
     }
 
     #[test]
@@ -607,7 +627,10 @@ mod tests {
         assert_eq!(first, second);
         let inspected = inspect(&first).expect("packed archives pass the reader");
         assert!(inspected.files.contains_key("modules/sub/main.tf"));
-        assert_eq!(inspected.entries, 4, "main.tf, modules/, modules/sub/, modules/sub/main.tf");
+        assert_eq!(
+            inspected.entries, 4,
+            "main.tf, modules/, modules/sub/, modules/sub/main.tf"
+        );
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

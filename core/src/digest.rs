@@ -60,6 +60,9 @@ mod tests {
         assert_eq!(Sha256::from_hex(&digest.to_hex()), Ok(digest));
         assert_eq!(Sha256::from_hex("abc"), Err(DigestError));
         assert_eq!(Sha256::from_hex(&"G".repeat(64)), Err(DigestError));
-        assert_eq!(Sha256::from_hex(&digest.to_hex().to_uppercase()), Err(DigestError));
+        assert_eq!(
+            Sha256::from_hex(&digest.to_hex().to_uppercase()),
+            Err(DigestError)
+        );
     }
 }

@@ -32,15 +32,9 @@ pub enum ManifestError {
     #[error("{file}: {message}")]
     Syntax { file: String, message: String },
     #[error("{file}: {source}")]
-    Address {
-        file: String,
-        source: AddressError,
-    },
+    Address { file: String, source: AddressError },
     #[error("{file}: {source}")]
-    Version {
-        file: String,
-        source: VersionError,
-    },
+    Version { file: String, source: VersionError },
 }
 
 impl ModuleManifest {
@@ -51,12 +45,13 @@ impl ModuleManifest {
                 file: file.to_owned(),
                 message: error.to_string(),
             })?;
-        let address = ModuleAddress::new(&raw.namespace, &raw.name, &raw.system).map_err(
-            |source| ManifestError::Address {
-                file: file.to_owned(),
-                source,
-            },
-        )?;
+        let address =
+            ModuleAddress::new(&raw.namespace, &raw.name, &raw.system).map_err(|source| {
+                ManifestError::Address {
+                    file: file.to_owned(),
+                    source,
+                }
+            })?;
         let version = Version::parse(&raw.version).map_err(|source| ManifestError::Version {
             file: file.to_owned(),
             source,
@@ -88,15 +83,32 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_the_problem() {
         let cases = [
-            ("namespace: p\nname: n\nsystem: aws\n", "missing field `version`"),
-            ("namespace: p\nname: n\nsystem: AWS\nversion: 1.0.0\n", "invalid system `AWS`"),
-            ("namespace: p\nname: n\nsystem: aws\nversion: v1\n", "invalid version `v1`"),
-            ("namespace: p\nname: n\nsystem: aws\nversion: 1.0.0\nextra: 1\n", "unknown field `extra`"),
+            (
+                "namespace: p\nname: n\nsystem: aws\n",
+                "missing field `version`",
+            ),
+            (
+                "namespace: p\nname: n\nsystem: AWS\nversion: 1.0.0\n",
+                "invalid system `AWS`",
+            ),
+            (
+                "namespace: p\nname: n\nsystem: aws\nversion: v1\n",
+                "invalid version `v1`",
+            ),
+            (
+                "namespace: p\nname: n\nsystem: aws\nversion: 1.0.0\nextra: 1\n",
+                "unknown field `extra`",
+            ),
         ];
         for (text, expected) in cases {
-            let error = ModuleManifest::parse(text, "x/module.yaml").unwrap_err().to_string();
+            let error = ModuleManifest::parse(text, "x/module.yaml")
+                .unwrap_err()
+                .to_string();
             assert!(error.starts_with("x/module.yaml: "), "{error}");
-            assert!(error.contains(expected), "{error} should contain {expected}");
+            assert!(
+                error.contains(expected),
+                "{error} should contain {expected}"
+            );
         }
     }
 }

@@ -4,7 +4,9 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid version `{value}`: {reason} (expected semantic version MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)")]
+#[error(
+    "invalid version `{value}`: {reason} (expected semantic version MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)"
+)]
 pub struct VersionError {
     value: String,
     reason: String,
@@ -107,9 +109,15 @@ mod tests {
             .iter()
             .map(|v| Version::parse(v).expect("valid"))
             .collect();
-        assert_eq!(latest(&versions).map(ToString::to_string).as_deref(), Some("1.2.0"));
+        assert_eq!(
+            latest(&versions).map(ToString::to_string).as_deref(),
+            Some("1.2.0")
+        );
         let only_pre = [Version::parse("0.1.0-alpha").expect("valid")];
-        assert_eq!(latest(&only_pre).map(ToString::to_string).as_deref(), Some("0.1.0-alpha"));
+        assert_eq!(
+            latest(&only_pre).map(ToString::to_string).as_deref(),
+            Some("0.1.0-alpha")
+        );
         assert_eq!(latest(&[]), None);
     }
 }

@@ -33,7 +33,12 @@ pub struct StoreArgs {
     #[arg(long, env = "QUARRY_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://PATH or postgres://… [default: sqlite in the data directory]
-    #[arg(long, env = "QUARRY_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "QUARRY_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Archive storage URL: file:///PATH [default: the data directory's `objects/`]
     #[arg(long, env = "QUARRY_STORAGE", global = true)]
@@ -119,7 +124,10 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("read_access", &self.read_access)
-            .field("signing_key", &self.signing_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -294,8 +302,7 @@ mod tests {
             ..StoreArgs::default()
         };
         let error = Config::resolve(&store, &ServeArgs::default())
-            .err()
-            .expect("invalid")
+            .expect_err("invalid")
             .to_string();
         assert!(error.contains("unknown field `lisen`"), "{error}");
     }
@@ -306,6 +313,9 @@ mod tests {
             redact_url("postgres://quarry:secret@db:5432/quarry"),
             "postgres://quarry:***@db:5432/quarry"
         );
-        assert_eq!(redact_url("sqlite://data/quarry.db"), "sqlite://data/quarry.db");
+        assert_eq!(
+            redact_url("sqlite://data/quarry.db"),
+            "sqlite://data/quarry.db"
+        );
     }
 }

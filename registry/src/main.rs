@@ -8,7 +8,11 @@ use quarry_registry::service::{Registry, tokens};
 use std::io::Write;
 
 #[derive(Parser)]
-#[command(name = "quarry", version, about = "A private Terraform module registry")]
+#[command(
+    name = "quarry",
+    version,
+    about = "A private Terraform module registry"
+)]
 struct Cli {
     #[command(flatten)]
     store: StoreArgs,
@@ -73,7 +77,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => serve(registry, &config).await,
         Command::Migrate => {
-            eprintln!("migrations applied to {}", quarry_registry::config::redact_url(&config.database_url));
+            eprintln!(
+                "migrations applied to {}",
+                quarry_registry::config::redact_url(&config.database_url)
+            );
             Ok(())
         }
         Command::Token(command) => token(&registry, command).await,
@@ -123,9 +130,17 @@ async fn token(registry: &Registry, command: TokenCommand) -> anyhow::Result<()>
                 serde_json::to_writer_pretty(&mut out, &tokens)?;
                 writeln!(out)?;
             } else {
-                writeln!(out, "{:<24} {:<10} {:<26} SCOPES", "NAME", "STATUS", "CREATED")?;
+                writeln!(
+                    out,
+                    "{:<24} {:<10} {:<26} SCOPES",
+                    "NAME", "STATUS", "CREATED"
+                )?;
                 for token in tokens {
-                    let status = if token.revoked_at.is_some() { "revoked" } else { "active" };
+                    let status = if token.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
                     writeln!(
                         out,
                         "{:<24} {:<10} {:<26} {}",

@@ -70,7 +70,11 @@ impl Storage {
         };
         match self
             .store
-            .put_opts(&archive_path(digest), PutPayload::from_bytes(bytes), options)
+            .put_opts(
+                &archive_path(digest),
+                PutPayload::from_bytes(bytes),
+                options,
+            )
             .await
         {
             Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),

@@ -23,7 +23,11 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
 
     let (status, body) = call_json(
         &service,
-        publish_request("/v1/modules/acme/small/aws/1.0.0", Some(&token), small_module()),
+        publish_request(
+            "/v1/modules/acme/small/aws/1.0.0",
+            Some(&token),
+            small_module(),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -32,7 +36,11 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
 
     let (status, body) = call_json(
         &service,
-        publish_request("/v1/modules/acme/small/aws/1.0.0", Some(&token), small_module()),
+        publish_request(
+            "/v1/modules/acme/small/aws/1.0.0",
+            Some(&token),
+            small_module(),
+        ),
     )
     .await;
     assert_eq!(status, 409);
@@ -41,9 +49,13 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
         "acme/small/aws 1.0.0 is already published; versions are immutable, publish a new version"
     );
 
-    let (status, body) = call_json(&service, get("/v1/modules/acme/small/aws/versions", None)).await;
+    let (status, body) =
+        call_json(&service, get("/v1/modules/acme/small/aws/versions", None)).await;
     assert_eq!(status, 200);
-    assert_eq!(body["modules"][0]["versions"], serde_json::json!([{ "version": "1.0.0" }]));
+    assert_eq!(
+        body["modules"][0]["versions"],
+        serde_json::json!([{ "version": "1.0.0" }])
+    );
 }
 
 #[actix_web::test]
@@ -53,21 +65,51 @@ async fn publish_rejects_bad_addresses_and_versions() {
     let service = quarry.service().await;
     let long = "a".repeat(65);
     let cases = [
-        ("/v1/modules/-bad/small/aws/1.0.0".to_owned(), "invalid namespace `-bad`"),
-        ("/v1/modules/acme/bad_/aws/1.0.0".to_owned(), "invalid name `bad_`"),
-        (format!("/v1/modules/acme/{long}/aws/1.0.0"), "invalid name `aaaa"),
-        ("/v1/modules/acme/small/AWS/1.0.0".to_owned(), "invalid system `AWS`"),
-        ("/v1/modules/acme/small/my-cloud/1.0.0".to_owned(), "invalid system `my-cloud`"),
-        ("/v1/modules/acme/small/aws/v1.0.0".to_owned(), "invalid version `v1.0.0`"),
-        ("/v1/modules/acme/small/aws/1.0".to_owned(), "invalid version `1.0`"),
-        ("/v1/modules/acme/small/aws/01.0.0".to_owned(), "invalid version `01.0.0`"),
+        (
+            "/v1/modules/-bad/small/aws/1.0.0".to_owned(),
+            "invalid namespace `-bad`",
+        ),
+        (
+            "/v1/modules/acme/bad_/aws/1.0.0".to_owned(),
+            "invalid name `bad_`",
+        ),
+        (
+            format!("/v1/modules/acme/{long}/aws/1.0.0"),
+            "invalid name `aaaa",
+        ),
+        (
+            "/v1/modules/acme/small/AWS/1.0.0".to_owned(),
+            "invalid system `AWS`",
+        ),
+        (
+            "/v1/modules/acme/small/my-cloud/1.0.0".to_owned(),
+            "invalid system `my-cloud`",
+        ),
+        (
+            "/v1/modules/acme/small/aws/v1.0.0".to_owned(),
+            "invalid version `v1.0.0`",
+        ),
+        (
+            "/v1/modules/acme/small/aws/1.0".to_owned(),
+            "invalid version `1.0`",
+        ),
+        (
+            "/v1/modules/acme/small/aws/01.0.0".to_owned(),
+            "invalid version `01.0.0`",
+        ),
     ];
     for (path, expected) in cases {
-        let (status, body) =
-            call_json(&service, publish_request(&path, Some(&token), small_module())).await;
+        let (status, body) = call_json(
+            &service,
+            publish_request(&path, Some(&token), small_module()),
+        )
+        .await;
         assert_eq!(status, 400, "{path}: {body}");
         let message = error_message(&body);
-        assert!(message.starts_with(expected), "{path}: `{message}` should start with `{expected}`");
+        assert!(
+            message.starts_with(expected),
+            "{path}: `{message}` should start with `{expected}`"
+        );
     }
 }
 
@@ -78,8 +120,11 @@ async fn publish_accepts_prerelease_and_build_metadata() {
     let service = quarry.service().await;
     for version in ["1.0.0-rc.1", "1.0.0+build.7", "2.0.0-beta.2+sha.1f"] {
         let path = format!("/v1/modules/acme/small/aws/{}", version.replace('+', "%2B"));
-        let (status, body) =
-            call_json(&service, publish_request(&path, Some(&token), small_module())).await;
+        let (status, body) = call_json(
+            &service,
+            publish_request(&path, Some(&token), small_module()),
+        )
+        .await;
         assert_eq!(status, 201, "{version}: {body}");
         assert_eq!(body["version"], version);
     }
@@ -93,33 +138,142 @@ async fn publish_rejects_unsafe_and_broken_archives() {
     let many: Vec<String> = (0..10_001).map(|i| format!("f/{i}")).collect();
     let mut many_entries: Vec<(&str, EntryType, &[u8], Option<&str>)> =
         vec![("main.tf", Regular, MAIN_TF, None)];
-    many_entries.extend(many.iter().map(|name| (name.as_str(), Regular, &b""[..], None)));
+    many_entries.extend(
+        many.iter()
+            .map(|name| (name.as_str(), Regular, &b""[..], None)),
+    );
     let valid = small_module();
     let mut trailing = valid.clone();
     trailing.extend_from_slice(b"trailing garbage");
 
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("not gzip", b"PK\x03\x04 a zip file".to_vec(), 400, "the body is not gzip-compressed (expected a .tar.gz archive)"),
-        ("gzip but not tar", gzip(&[0x42; 2048]), 400, "the archive could not be read"),
-        ("truncated", valid[..valid.len() / 2].to_vec(), 400, "the archive could not be read"),
-        ("trailing data", trailing, 400, "the archive has data after its end"),
-        ("parent traversal", with_main(&[("../../etc/cron.d/x", Regular, b"x", None)]), 422, "archive entry `../../etc/cron.d/x` leaves the module root through `..`"),
-        ("absolute path", with_main(&[("/etc/passwd", Regular, b"x", None)]), 422, "archive entry `/etc/passwd` has an absolute path"),
-        ("symlink escaping", with_main(&[("evil", Symlink, b"", Some("../../../etc"))]), 422, "archive entry `evil` is a symbolic link and links to `../../../etc`, outside the module root"),
-        ("absolute symlink", with_main(&[("evil", Symlink, b"", Some("/etc/shadow"))]), 422, "archive entry `evil` is a symbolic link and links to `/etc/shadow`, outside the module root"),
-        ("hard link escaping", with_main(&[("evil", Link, b"", Some("../secret"))]), 422, "archive entry `evil` is a hard link and links to `../secret`, outside the module root"),
-        ("file through a symlink", with_main(&[("d", Directory, b"", None), ("d/up", Symlink, b"", Some("..")), ("d/up/x.tf", Regular, b"", None)]), 422, "archive entry `d/up/x.tf` is written through the symbolic link `d/up`"),
-        ("character device", with_main(&[("dev/tty", Char, b"", None)]), 422, "archive entry `dev/tty` is a character device, which a module may not contain"),
-        ("block device", with_main(&[("dev/sda", Block, b"", None)]), 422, "archive entry `dev/sda` is a block device, which a module may not contain"),
-        ("fifo", with_main(&[("pipe", Fifo, b"", None)]), 422, "archive entry `pipe` is a named pipe (FIFO), which a module may not contain"),
-        ("too many entries", tar_gz(&many_entries), 422, "the archive has more than 10000 entries"),
-        ("no root .tf", tar_gz(&[("src/main.tf", Regular, MAIN_TF, None)]), 422, "the archive has no .tf file at its root (a module's .tf files must not be inside a folder)"),
-        ("hcl syntax error", tar_gz(&[("main.tf", Regular, MAIN_TF, None), ("variables.tf", Regular, b"variable \"a\" {\n  type = string\n\n", None)]), 422, "variables.tf:"),
-        ("hcl error in a submodule", tar_gz(&[("main.tf", Regular, MAIN_TF, None), ("modules/net/main.tf", Regular, b"resource \"x\" \"y\" {\n  a = \n}\n", None)]), 422, "modules/net/main.tf:2"),
+        (
+            "not gzip",
+            b"PK\x03\x04 a zip file".to_vec(),
+            400,
+            "the body is not gzip-compressed (expected a .tar.gz archive)",
+        ),
+        (
+            "gzip but not tar",
+            gzip(&[0x42; 2048]),
+            400,
+            "the archive could not be read",
+        ),
+        (
+            "truncated",
+            valid[..valid.len() / 2].to_vec(),
+            400,
+            "the archive could not be read",
+        ),
+        (
+            "trailing data",
+            trailing,
+            400,
+            "the archive has data after its end",
+        ),
+        (
+            "parent traversal",
+            with_main(&[("../../etc/cron.d/x", Regular, b"x", None)]),
+            422,
+            "archive entry `../../etc/cron.d/x` leaves the module root through `..`",
+        ),
+        (
+            "absolute path",
+            with_main(&[("/etc/passwd", Regular, b"x", None)]),
+            422,
+            "archive entry `/etc/passwd` has an absolute path",
+        ),
+        (
+            "symlink escaping",
+            with_main(&[("evil", Symlink, b"", Some("../../../etc"))]),
+            422,
+            "archive entry `evil` is a symbolic link and links to `../../../etc`, outside the module root",
+        ),
+        (
+            "absolute symlink",
+            with_main(&[("evil", Symlink, b"", Some("/etc/shadow"))]),
+            422,
+            "archive entry `evil` is a symbolic link and links to `/etc/shadow`, outside the module root",
+        ),
+        (
+            "hard link escaping",
+            with_main(&[("evil", Link, b"", Some("../secret"))]),
+            422,
+            "archive entry `evil` is a hard link and links to `../secret`, outside the module root",
+        ),
+        (
+            "file through a symlink",
+            with_main(&[
+                ("d", Directory, b"", None),
+                ("d/up", Symlink, b"", Some("..")),
+                ("d/up/x.tf", Regular, b"", None),
+            ]),
+            422,
+            "archive entry `d/up/x.tf` is written through the symbolic link `d/up`",
+        ),
+        (
+            "character device",
+            with_main(&[("dev/tty", Char, b"", None)]),
+            422,
+            "archive entry `dev/tty` is a character device, which a module may not contain",
+        ),
+        (
+            "block device",
+            with_main(&[("dev/sda", Block, b"", None)]),
+            422,
+            "archive entry `dev/sda` is a block device, which a module may not contain",
+        ),
+        (
+            "fifo",
+            with_main(&[("pipe", Fifo, b"", None)]),
+            422,
+            "archive entry `pipe` is a named pipe (FIFO), which a module may not contain",
+        ),
+        (
+            "too many entries",
+            tar_gz(&many_entries),
+            422,
+            "the archive has more than 10000 entries",
+        ),
+        (
+            "no root .tf",
+            tar_gz(&[("src/main.tf", Regular, MAIN_TF, None)]),
+            422,
+            "the archive has no .tf file at its root (a module's .tf files must not be inside a folder)",
+        ),
+        (
+            "hcl syntax error",
+            tar_gz(&[
+                ("main.tf", Regular, MAIN_TF, None),
+                (
+                    "variables.tf",
+                    Regular,
+                    b"variable \"a\" {\n  type = string\n\n",
+                    None,
+                ),
+            ]),
+            422,
+            "variables.tf:",
+        ),
+        (
+            "hcl error in a submodule",
+            tar_gz(&[
+                ("main.tf", Regular, MAIN_TF, None),
+                (
+                    "modules/net/main.tf",
+                    Regular,
+                    b"resource \"x\" \"y\" {\n  a = \n}\n",
+                    None,
+                ),
+            ]),
+            422,
+            "modules/net/main.tf:2",
+        ),
     ];
     for (index, (label, body, expected_status, expected_message)) in cases.into_iter().enumerate() {
         let path = format!("/v1/modules/acme/case/aws/1.0.{index}");
-        let (status, response) = call_json(&service, publish_request(&path, Some(&token), body)).await;
+        let (status, response) =
+            call_json(&service, publish_request(&path, Some(&token), body)).await;
         let message = error_message(&response);
         assert_eq!(status, expected_status, "{label}: {response}");
         assert!(
@@ -152,19 +306,39 @@ async fn publish_enforces_the_size_limits() {
             (state >> 24) as u8
         })
         .collect();
-    let big = tar_gz(&[("main.tf", Regular, MAIN_TF, None), ("noise.bin", Regular, &noise, None)]);
+    let big = tar_gz(&[
+        ("main.tf", Regular, MAIN_TF, None),
+        ("noise.bin", Regular, &noise, None),
+    ]);
     assert!(big.len() > 64 * 1024);
-    let (status, body) = call_json(&service, publish_request("/v1/modules/acme/big/aws/1.0.0", Some(&token), big)).await;
+    let (status, body) = call_json(
+        &service,
+        publish_request("/v1/modules/acme/big/aws/1.0.0", Some(&token), big),
+    )
+    .await;
     assert_eq!(status, 413);
-    assert_eq!(error_message(&body), "the archive is larger than the limit of 65536 bytes");
+    assert_eq!(
+        error_message(&body),
+        "the archive is larger than the limit of 65536 bytes"
+    );
 
     // A gzip bomb: small upload, large unpacked size.
     let zeros = vec![0u8; 4 * 1024 * 1024];
-    let bomb = tar_gz(&[("main.tf", Regular, MAIN_TF, None), ("zeros.bin", Regular, &zeros, None)]);
+    let bomb = tar_gz(&[
+        ("main.tf", Regular, MAIN_TF, None),
+        ("zeros.bin", Regular, &zeros, None),
+    ]);
     assert!(bomb.len() < 64 * 1024);
-    let (status, body) = call_json(&service, publish_request("/v1/modules/acme/bomb/aws/1.0.0", Some(&token), bomb)).await;
+    let (status, body) = call_json(
+        &service,
+        publish_request("/v1/modules/acme/bomb/aws/1.0.0", Some(&token), bomb),
+    )
+    .await;
     assert_eq!(status, 413);
-    assert_eq!(error_message(&body), "the archive unpacks to more than 1048576 bytes");
+    assert_eq!(
+        error_message(&body),
+        "the archive unpacks to more than 1048576 bytes"
+    );
 }
 
 #[actix_web::test]
@@ -177,25 +351,48 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
 
     let (status, body) = call_json(&service, publish_request(path, None, small_module())).await;
     assert_eq!(status, 401);
-    assert_eq!(error_message(&body), "publishing needs a token: send `Authorization: Bearer <token>`");
+    assert_eq!(
+        error_message(&body),
+        "publishing needs a token: send `Authorization: Bearer <token>`"
+    );
 
-    let (status, body) = call_json(&service, publish_request(path, Some("qry_0123456789abcdef_nope"), small_module())).await;
+    let (status, body) = call_json(
+        &service,
+        publish_request(path, Some("qry_0123456789abcdef_nope"), small_module()),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(error_message(&body), "the token is not valid");
 
     for (token, name) in [(&other, "other-team"), (&reader, "reader")] {
-        let (status, body) = call_json(&service, publish_request(path, Some(token), small_module())).await;
+        let (status, body) =
+            call_json(&service, publish_request(path, Some(token), small_module())).await;
         assert_eq!(status, 403);
         assert_eq!(
             error_message(&body),
-            format!("token `{name}` may not publish in namespace `acme`; it needs the scope `publish:acme`, `publish:*` or `admin`")
+            format!(
+                "token `{name}` may not publish in namespace `acme`; it needs the scope `publish:acme`, `publish:*` or `admin`"
+            )
         );
     }
 
-    quarry_registry::service::tokens::revoke(&quarry.registry.db, "other-team").await.expect("revoked");
-    let (status, body) = call_json(&service, publish_request("/v1/modules/other/x/aws/1.0.0", Some(&other), small_module())).await;
+    quarry_registry::service::tokens::revoke(&quarry.registry.db, "other-team")
+        .await
+        .expect("revoked");
+    let (status, body) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/other/x/aws/1.0.0",
+            Some(&other),
+            small_module(),
+        ),
+    )
+    .await;
     assert_eq!(status, 401);
-    assert_eq!(error_message(&body), "the token `other-team` has been revoked");
+    assert_eq!(
+        error_message(&body),
+        "the token `other-team` has been revoked"
+    );
 }
 
 #[actix_web::test]
@@ -210,11 +407,21 @@ async fn publish_rejects_wrong_content_type_and_empty_body() {
         .set_payload("{}");
     let (status, body) = call_json(&service, request).await;
     assert_eq!(status, 415);
-    assert!(error_message(&body).starts_with("content type `application/json` is not accepted"), "{body}");
+    assert!(
+        error_message(&body).starts_with("content type `application/json` is not accepted"),
+        "{body}"
+    );
 
-    let (status, body) = call_json(&service, publish_request("/v1/modules/acme/small/aws/1.0.0", Some(&token), Vec::new())).await;
+    let (status, body) = call_json(
+        &service,
+        publish_request("/v1/modules/acme/small/aws/1.0.0", Some(&token), Vec::new()),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(error_message(&body).starts_with("the body is empty"), "{body}");
+    assert!(
+        error_message(&body).starts_with("the body is empty"),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
@@ -228,6 +435,10 @@ async fn publish_accepts_links_that_stay_inside_the_module() {
         ("modules/b", Symlink, b"", Some("a")),
         ("copy.tf", Link, b"", Some("main.tf")),
     ]));
-    let (status, body) = call_json(&service, publish_request("/v1/modules/acme/links/aws/1.0.0", Some(&token), archive)).await;
+    let (status, body) = call_json(
+        &service,
+        publish_request("/v1/modules/acme/links/aws/1.0.0", Some(&token), archive),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
 }

@@ -11,12 +11,17 @@ use serde_json::{Value, json};
 /// Publishes `small_module()` (or `archive`) at each version under acme/<name>/aws.
 async fn publish_versions<S, B>(service: &S, token: &str, name: &str, versions: &[&str])
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
     B: actix_web::body::MessageBody,
 {
     for version in versions {
         let path = format!("/v1/modules/acme/{name}/aws/{version}");
-        let (status, body) = call_json(service, publish_request(&path, Some(token), small_module())).await;
+        let (status, body) =
+            call_json(service, publish_request(&path, Some(token), small_module())).await;
         assert_eq!(status, 201, "{path}: {body}");
     }
 }
@@ -25,9 +30,16 @@ where
 async fn discovery_names_the_modules_service() {
     let quarry = start().await;
     let service = quarry.service().await;
-    let response = test::call_service(&service, get("/.well-known/terraform.json", None).to_request()).await;
+    let response = test::call_service(
+        &service,
+        get("/.well-known/terraform.json", None).to_request(),
+    )
+    .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(header(response.headers(), "content-type"), "application/json");
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/json"
+    );
     let body: Value = test::read_body_json(response).await;
     assert_eq!(body, json!({ "modules.v1": "/v1/modules/" }));
 }
@@ -44,9 +56,13 @@ async fn versions_lists_every_version_and_unknown_modules_are_404() {
         body["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }, { "version": "1.1.0" }, { "version": "2.0.0-beta.1" }])
     );
-    let (status, body) = call_json(&service, get("/v1/modules/acme/nothing/aws/versions", None)).await;
+    let (status, body) =
+        call_json(&service, get("/v1/modules/acme/nothing/aws/versions", None)).await;
     assert_eq!(status, 404);
-    assert_eq!(body, json!({ "errors": ["module acme/nothing/aws not found"] }));
+    assert_eq!(
+        body,
+        json!({ "errors": ["module acme/nothing/aws not found"] })
+    );
     let (status, body) = call_json(&service, get("/v1/nowhere", None)).await;
     assert_eq!(status, 404);
     assert_eq!(body, json!({ "errors": ["no such endpoint"] }));
@@ -59,18 +75,36 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
     let service = quarry.service().await;
     publish_versions(&service, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
 
-    let response = test::call_service(&service, get("/v1/modules/acme/net/aws/1.2.0/download", None).to_request()).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/1.2.0/download", None).to_request(),
+    )
+    .await;
     assert_eq!(response.status(), 204);
     let location = header(response.headers(), "x-terraform-get");
     let digest = quarry_core::digest::Sha256::of(&small_module()).to_hex();
-    assert_eq!(location, format!("/v1/archives/{digest}.tar.gz?checksum=sha256:{digest}"));
+    assert_eq!(
+        location,
+        format!("/v1/archives/{digest}.tar.gz?checksum=sha256:{digest}")
+    );
 
     // The latest download redirects to the newest stable version, not the prerelease.
-    let response = test::call_service(&service, get("/v1/modules/acme/net/aws/download", None).to_request()).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/download", None).to_request(),
+    )
+    .await;
     assert_eq!(response.status(), 302);
-    assert_eq!(header(response.headers(), "location"), "/v1/modules/acme/net/aws/1.2.0/download");
+    assert_eq!(
+        header(response.headers(), "location"),
+        "/v1/modules/acme/net/aws/1.2.0/download"
+    );
 
-    let (status, body) = call_json(&service, get("/v1/modules/acme/net/aws/9.9.9/download", None)).await;
+    let (status, body) = call_json(
+        &service,
+        get("/v1/modules/acme/net/aws/9.9.9/download", None),
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(error_message(&body), "acme/net/aws has no version 9.9.9");
 
@@ -80,13 +114,21 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
 
 #[actix_web::test]
 async fn download_url_uses_the_public_url_when_configured() {
-    let quarry = start_with(|config| config.public_url = Some("https://registry.example.com".into())).await;
+    let quarry =
+        start_with(|config| config.public_url = Some("https://registry.example.com".into())).await;
     let token = quarry.token("ci", &["publish:acme"]).await;
     let service = quarry.service().await;
     publish_versions(&service, &token, "net", &["1.0.0"]).await;
-    let response = test::call_service(&service, get("/v1/modules/acme/net/aws/1.0.0/download", None).to_request()).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/1.0.0/download", None).to_request(),
+    )
+    .await;
     let location = header(response.headers(), "x-terraform-get");
-    assert!(location.starts_with("https://registry.example.com/v1/archives/"), "{location}");
+    assert!(
+        location.starts_with("https://registry.example.com/v1/archives/"),
+        "{location}"
+    );
 }
 
 #[actix_web::test]
@@ -106,25 +148,39 @@ async fn archives_are_immutable_cacheable_and_ranged() {
     let declared = response.response().body().size();
     assert_eq!(declared, BodySize::Sized(archive.len() as u64));
     assert_eq!(header(&headers, "etag"), format!("\"{digest}\"").as_str());
-    assert_eq!(header(&headers, "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(
+        header(&headers, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(header(&headers, "accept-ranges"), "bytes");
     assert_eq!(test::read_body(response).await.as_ref(), archive.as_slice());
 
-    let head = test::TestRequest::default().method(actix_web::http::Method::HEAD).uri(&path);
+    let head = test::TestRequest::default()
+        .method(actix_web::http::Method::HEAD)
+        .uri(&path);
     let response = test::call_service(&service, head.to_request()).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.response().body().size(), BodySize::Sized(archive.len() as u64));
+    assert_eq!(
+        response.response().body().size(),
+        BodySize::Sized(archive.len() as u64)
+    );
 
     let ranged = get(&path, None).insert_header(("range", "bytes=10-19"));
     let response = test::call_service(&service, ranged.to_request()).await;
     assert_eq!(response.status(), 206);
-    assert_eq!(header(response.headers(), "content-range"), format!("bytes 10-19/{}", archive.len()).as_str());
+    assert_eq!(
+        header(response.headers(), "content-range"),
+        format!("bytes 10-19/{}", archive.len()).as_str()
+    );
     assert_eq!(test::read_body(response).await.as_ref(), &archive[10..20]);
 
     let beyond = get(&path, None).insert_header(("range", format!("bytes={}-", archive.len())));
     let response = test::call_service(&service, beyond.to_request()).await;
     assert_eq!(response.status(), 416);
-    assert_eq!(header(response.headers(), "content-range"), format!("bytes */{}", archive.len()).as_str());
+    assert_eq!(
+        header(response.headers(), "content-range"),
+        format!("bytes */{}", archive.len()).as_str()
+    );
 
     let cached = get(&path, None).insert_header(("if-none-match", format!("\"{digest}\"")));
     let response = test::call_service(&service, cached.to_request()).await;
@@ -149,22 +205,48 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
         ("beta", "queue", "A%20100%25%20reliable%20queue"),
     ] {
         let path = format!("/v1/modules/{namespace}/{name}/aws/1.0.0?description={description}");
-        let (status, body) = call_json(&service, publish_request(&path, Some(&token), small_module())).await;
+        let (status, body) = call_json(
+            &service,
+            publish_request(&path, Some(&token), small_module()),
+        )
+        .await;
         assert_eq!(status, 201, "{body}");
     }
 
     let (status, body) = call_json(&service, get("/v1/modules?limit=2", None)).await;
     assert_eq!(status, 200);
-    assert_eq!(body["meta"], json!({ "limit": 2, "current_offset": 0, "next_offset": 2 }));
-    let ids: Vec<&str> = body["modules"].as_array().expect("array").iter().map(|m| m["id"].as_str().unwrap_or("")).collect();
+    assert_eq!(
+        body["meta"],
+        json!({ "limit": 2, "current_offset": 0, "next_offset": 2 })
+    );
+    let ids: Vec<&str> = body["modules"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(ids, ["acme/database/aws/1.0.0", "acme/vpc/aws/1.0.0"]);
     let first = &body["modules"][0];
-    for key in ["owner", "namespace", "name", "version", "provider", "description", "source", "published_at", "downloads", "verified"] {
+    for key in [
+        "owner",
+        "namespace",
+        "name",
+        "version",
+        "provider",
+        "description",
+        "source",
+        "published_at",
+        "downloads",
+        "verified",
+    ] {
         assert!(first.get(key).is_some(), "list item lacks `{key}`: {first}");
     }
 
     let (_, body) = call_json(&service, get("/v1/modules?limit=2&offset=2", None)).await;
-    assert_eq!(body["meta"], json!({ "limit": 2, "current_offset": 2, "prev_offset": 0 }));
+    assert_eq!(
+        body["meta"],
+        json!({ "limit": 2, "current_offset": 2, "prev_offset": 0 })
+    );
     assert_eq!(body["modules"].as_array().map(Vec::len), Some(2));
 
     let (_, body) = call_json(&service, get("/v1/modules/beta", None)).await;
@@ -174,17 +256,37 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
     // LIKE wildcards literally.
     for (query, expected) in [
         ("postgresql", vec!["acme/database/aws/1.0.0"]),
-        ("BETA", vec!["beta/bucket/aws/1.0.0", "beta/queue/aws/1.0.0"]),
+        (
+            "BETA",
+            vec!["beta/bucket/aws/1.0.0", "beta/queue/aws/1.0.0"],
+        ),
         ("vpc", vec!["acme/vpc/aws/1.0.0"]),
         ("100%25", vec!["beta/queue/aws/1.0.0"]),
         ("%25", vec!["beta/queue/aws/1.0.0"]),
         ("_", vec![]),
-        ("aws", vec!["acme/database/aws/1.0.0", "acme/vpc/aws/1.0.0", "beta/bucket/aws/1.0.0", "beta/queue/aws/1.0.0"]),
+        (
+            "aws",
+            vec![
+                "acme/database/aws/1.0.0",
+                "acme/vpc/aws/1.0.0",
+                "beta/bucket/aws/1.0.0",
+                "beta/queue/aws/1.0.0",
+            ],
+        ),
         ("'%20OR%201=1--", vec![]),
     ] {
-        let (status, body) = call_json(&service, get(&format!("/v1/modules/search?q={query}"), None)).await;
+        let (status, body) = call_json(
+            &service,
+            get(&format!("/v1/modules/search?q={query}"), None),
+        )
+        .await;
         assert_eq!(status, 200, "{query}: {body}");
-        let ids: Vec<&str> = body["modules"].as_array().expect("array").iter().map(|m| m["id"].as_str().unwrap_or("")).collect();
+        let ids: Vec<&str> = body["modules"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|m| m["id"].as_str().unwrap_or(""))
+            .collect();
         assert_eq!(ids, expected, "search {query}");
     }
     let (status, body) = call_json(&service, get("/v1/modules/search", None)).await;
@@ -192,7 +294,10 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
     assert_eq!(error_message(&body), "search needs a query: `?q=<text>`");
     let (status, body) = call_json(&service, get("/v1/modules?offset=-1", None)).await;
     assert_eq!(status, 400);
-    assert!(error_message(&body).starts_with("invalid query string"), "{body}");
+    assert!(
+        error_message(&body).starts_with("invalid query string"),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
@@ -202,18 +307,29 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
     let service = quarry.service().await;
     let (status, body) = call_json(
         &service,
-        publish_request("/v1/modules/fixtures/typed/generic/1.0.0", Some(&token), packed_fixture("typed")),
+        publish_request(
+            "/v1/modules/fixtures/typed/generic/1.0.0",
+            Some(&token),
+            packed_fixture("typed"),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{body}");
 
-    let (status, detail) = call_json(&service, get("/v1/modules/fixtures/typed/generic", None)).await;
+    let (status, detail) =
+        call_json(&service, get("/v1/modules/fixtures/typed/generic", None)).await;
     assert_eq!(status, 200);
     assert_eq!(detail["id"], "fixtures/typed/generic/1.0.0");
     assert_eq!(detail["versions"], json!(["1.0.0"]));
     let root = &detail["root"];
     let input = |name: &str| -> Value {
-        root["inputs"].as_array().expect("inputs").iter().find(|i| i["name"] == name).cloned().unwrap_or(Value::Null)
+        root["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .find(|i| i["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
     };
     assert_eq!(input("a_string")["required"], true);
     assert_eq!(input("a_string")["type"], "string");
@@ -233,11 +349,26 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
         property
     };
     assert_eq!(property("a_string"), json!({ "type": ["string", "null"] }));
-    assert_eq!(property("a_number"), json!({ "type": ["number", "null"], "default": 3 }));
-    assert_eq!(property("a_bool"), json!({ "type": ["boolean", "null"], "default": true }));
-    assert_eq!(property("a_list"), json!({ "type": ["array", "null"], "items": { "type": "string" }, "default": ["alpha", "beta"] }));
-    assert_eq!(property("a_set"), json!({ "type": ["array", "null"], "items": { "type": "number" }, "uniqueItems": true, "default": [1, 2, 3] }));
-    assert_eq!(property("a_map"), json!({ "type": ["object", "null"], "additionalProperties": { "type": "string" }, "default": { "team": "platform" } }));
+    assert_eq!(
+        property("a_number"),
+        json!({ "type": ["number", "null"], "default": 3 })
+    );
+    assert_eq!(
+        property("a_bool"),
+        json!({ "type": ["boolean", "null"], "default": true })
+    );
+    assert_eq!(
+        property("a_list"),
+        json!({ "type": ["array", "null"], "items": { "type": "string" }, "default": ["alpha", "beta"] })
+    );
+    assert_eq!(
+        property("a_set"),
+        json!({ "type": ["array", "null"], "items": { "type": "number" }, "uniqueItems": true, "default": [1, 2, 3] })
+    );
+    assert_eq!(
+        property("a_map"),
+        json!({ "type": ["object", "null"], "additionalProperties": { "type": "string" }, "default": { "team": "platform" } })
+    );
     assert_eq!(
         property("a_tuple"),
         json!({ "type": ["array", "null"], "prefixItems": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }], "items": false, "minItems": 3, "maxItems": 3, "default": ["x", 1, false] })
@@ -257,10 +388,22 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
         })
     );
     assert_eq!(property("anything"), json!({ "default": null }));
-    assert_eq!(property("a_secret"), json!({ "type": ["string", "null"], "writeOnly": true, "default": "hunter2" }));
-    assert_eq!(property("non_nullable"), json!({ "type": "string", "default": "fallback" }));
-    assert_eq!(property("listeners")["items"]["properties"]["tls"]["properties"]["policies"], json!({ "type": "array", "items": { "type": "string" }, "default": [] }));
-    assert_eq!(schema["properties"]["a_string"]["description"], "A required primitive string.");
+    assert_eq!(
+        property("a_secret"),
+        json!({ "type": ["string", "null"], "writeOnly": true, "default": "hunter2" })
+    );
+    assert_eq!(
+        property("non_nullable"),
+        json!({ "type": "string", "default": "fallback" })
+    );
+    assert_eq!(
+        property("listeners")["items"]["properties"]["tls"]["properties"]["policies"],
+        json!({ "type": "array", "items": { "type": "string" }, "default": [] })
+    );
+    assert_eq!(
+        schema["properties"]["a_string"]["description"],
+        "A required primitive string."
+    );
 }
 
 #[actix_web::test]
@@ -270,23 +413,56 @@ async fn detail_covers_submodules_readme_and_outputs() {
     let service = quarry.service().await;
     let (status, _) = call_json(
         &service,
-        publish_request("/v1/modules/fixtures/greeting/generic/0.1.0", Some(&token), packed_fixture("greeting")),
+        publish_request(
+            "/v1/modules/fixtures/greeting/generic/0.1.0",
+            Some(&token),
+            packed_fixture("greeting"),
+        ),
     )
     .await;
     assert_eq!(status, 201);
-    let (status, detail) = call_json(&service, get("/v1/modules/fixtures/greeting/generic/0.1.0", None)).await;
+    let (status, detail) = call_json(
+        &service,
+        get("/v1/modules/fixtures/greeting/generic/0.1.0", None),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(detail["root"]["readme"].as_str().is_some_and(|readme| readme.contains("greeting")), "{}", detail["root"]["readme"]);
-    assert!(detail["root"]["outputs"].as_array().expect("outputs").iter().any(|o| o["name"] == "message"));
-    assert_eq!(detail["root"]["resources"], json!([{ "type": "terraform_data" }]));
+    assert!(
+        detail["root"]["readme"]
+            .as_str()
+            .is_some_and(|readme| readme.contains("greeting")),
+        "{}",
+        detail["root"]["readme"]
+    );
+    assert!(
+        detail["root"]["outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .any(|o| o["name"] == "message")
+    );
+    assert_eq!(
+        detail["root"]["resources"],
+        json!([{ "type": "terraform_data" }])
+    );
     assert_eq!(detail["submodules"][0]["path"], "modules/shout");
-    assert_eq!(detail["submodules"][0]["inputs_schema"]["required"], json!(["text"]));
+    assert_eq!(
+        detail["submodules"][0]["inputs_schema"]["required"],
+        json!(["text"])
+    );
     assert_eq!(detail["provider"], "generic");
     assert_eq!(detail["providers"], json!(["generic"]));
 
-    let (status, body) = call_json(&service, get("/v1/modules/fixtures/greeting/generic/0.2.0", None)).await;
+    let (status, body) = call_json(
+        &service,
+        get("/v1/modules/fixtures/greeting/generic/0.2.0", None),
+    )
+    .await;
     assert_eq!(status, 404);
-    assert_eq!(error_message(&body), "fixtures/greeting/generic has no version 0.2.0");
+    assert_eq!(
+        error_message(&body),
+        "fixtures/greeting/generic has no version 0.2.0"
+    );
 }
 
 #[actix_web::test]
@@ -297,19 +473,50 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
     let service = quarry.service().await;
     publish_versions(&service, &publisher, "net", &["1.0.0"]).await;
 
-    for path in ["/v1/modules", "/v1/modules/acme/net/aws/versions", "/v1/modules/acme/net/aws", "/v1/modules/acme/net/aws/1.0.0/download", "/v1/modules/search?q=net"] {
+    for path in [
+        "/v1/modules",
+        "/v1/modules/acme/net/aws/versions",
+        "/v1/modules/acme/net/aws",
+        "/v1/modules/acme/net/aws/1.0.0/download",
+        "/v1/modules/search?q=net",
+    ] {
         let (status, body) = call_json(&service, get(path, None)).await;
         assert_eq!(status, 401, "{path}");
-        assert!(error_message(&body).starts_with("this registry requires a token to read modules"), "{path}: {body}");
+        assert!(
+            error_message(&body).starts_with("this registry requires a token to read modules"),
+            "{path}: {body}"
+        );
     }
-    let response = test::call_service(&service, get("/v1/modules/acme/net/aws/versions", None).to_request()).await;
-    assert_eq!(header(response.headers(), "www-authenticate"), "Bearer realm=\"quarry\"");
-    let (status, _) = call_json(&service, get("/v1/modules/acme/net/aws/versions", Some("qry_0000000000000000_forged"))).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/versions", None).to_request(),
+    )
+    .await;
+    assert_eq!(
+        header(response.headers(), "www-authenticate"),
+        "Bearer realm=\"quarry\""
+    );
+    let (status, _) = call_json(
+        &service,
+        get(
+            "/v1/modules/acme/net/aws/versions",
+            Some("qry_0000000000000000_forged"),
+        ),
+    )
+    .await;
     assert_eq!(status, 401);
 
-    let (status, _) = call_json(&service, get("/v1/modules/acme/net/aws/versions", Some(&reader))).await;
+    let (status, _) = call_json(
+        &service,
+        get("/v1/modules/acme/net/aws/versions", Some(&reader)),
+    )
+    .await;
     assert_eq!(status, 200);
-    let response = test::call_service(&service, get("/v1/modules/acme/net/aws/1.0.0/download", Some(&reader)).to_request()).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/1.0.0/download", Some(&reader)).to_request(),
+    )
+    .await;
     assert_eq!(response.status(), 204);
     let url = header(response.headers(), "x-terraform-get");
     assert!(url.contains("?exp=") && url.contains("&sig="), "{url}");
@@ -317,11 +524,17 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
     // The signed URL works without a token; the bare URL and a tampered signature do not.
     let response = test::call_service(&service, get(&url, None).to_request()).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(header(response.headers(), "cache-control"), "private, max-age=31536000, immutable");
+    assert_eq!(
+        header(response.headers(), "cache-control"),
+        "private, max-age=31536000, immutable"
+    );
     let bare = url.split('?').next().expect("path").to_owned();
     let (status, body) = call_json(&service, get(&bare, None)).await;
     assert_eq!(status, 403);
-    assert_eq!(error_message(&body), "this archive URL needs a signature; ask the download endpoint for a fresh URL");
+    assert_eq!(
+        error_message(&body),
+        "this archive URL needs a signature; ask the download endpoint for a fresh URL"
+    );
     let tampered = url.replace("sig=", "sig=00");
     let (status, _) = call_json(&service, get(&tampered, None)).await;
     assert_eq!(status, 403);
@@ -340,10 +553,17 @@ async fn expired_archive_url_is_refused() {
     let publisher = quarry.token("ci", &["publish:acme"]).await;
     let service = quarry.service().await;
     publish_versions(&service, &publisher, "net", &["1.0.0"]).await;
-    let response = test::call_service(&service, get("/v1/modules/acme/net/aws/1.0.0/download", Some(&publisher)).to_request()).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/1.0.0/download", Some(&publisher)).to_request(),
+    )
+    .await;
     let url = header(response.headers(), "x-terraform-get");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let (status, body) = call_json(&service, get(&url, None)).await;
     assert_eq!(status, 403);
-    assert_eq!(error_message(&body), "the archive URL expired; ask the download endpoint for a fresh URL");
+    assert_eq!(
+        error_message(&body),
+        "the archive URL expired; ask the download endpoint for a fresh URL"
+    );
 }

@@ -1,0 +1,240 @@
+//! Harness for the end-to-end tests: runs the built `quarry` binary on a free loopback port, and
+//! the real `terraform` from PATH pointed at it through a CLI configuration `host` block (no
+//! discovery over HTTPS, no internet).
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The hostname terraform sees for the local registry; a registry host must contain a dot.
+pub const REGISTRY_HOST: &str = "registry.test";
+
+/// Where cargo put the workspace's binaries: next to this test's `deps/` directory.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (`cargo build --workspace`)",
+        path.display()
+    );
+    path
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_owned()
+}
+
+pub fn fixture_module(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/modules").join(name)
+}
+
+/// A running `quarry serve`, stopped when dropped.
+pub struct Quarry {
+    child: Child,
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Quarry {
+    /// Starts `quarry serve` with a fresh data directory and the given extra flags, and waits
+    /// until it says it is ready.
+    pub fn start(extra: &[&str]) -> Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut child = Command::new(binary("quarry"))
+            .args(["--data-dir"])
+            .arg(data_dir.path())
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("QUARRY_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting quarry")?;
+        let stderr = child.stderr.take().context("quarry's stderr")?;
+        let (sender, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = match logs.recv_timeout(remaining) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    bail!("quarry did not become ready within 30 s");
+                }
+            };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] == "quarry is ready" {
+                let address = event["fields"]["address"]
+                    .as_str()
+                    .context("ready line has the address")?
+                    .to_owned();
+                return Ok(Self {
+                    child,
+                    url: format!("http://{address}"),
+                    data_dir,
+                    logs,
+                });
+            }
+        }
+    }
+
+    /// Runs another `quarry` command against this registry's data directory.
+    pub fn command(&self, args: &[&str]) -> Result<Output> {
+        let output = Command::new(binary("quarry"))
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(args)
+            .env_remove("QUARRY_DATABASE_URL")
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "quarry {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(output)
+    }
+
+    /// Creates a token and returns its secret.
+    pub fn token(&self, name: &str, scopes: &[&str]) -> Result<String> {
+        let mut args = vec!["token", "create", "--name", name];
+        for scope in scopes {
+            args.extend(["--scope", scope]);
+        }
+        let output = self.command(&args)?;
+        Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+    }
+
+    /// Publishes a directory, packed as the importer packs it, and returns the HTTP status.
+    pub fn publish_dir(
+        &self,
+        token: &str,
+        address: &str,
+        version: &str,
+        dir: &Path,
+    ) -> Result<u16> {
+        let archive = quarry_core::archive::pack_dir(dir)?;
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/modules/{address}/{version}", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/gzip")
+            .body(archive)
+            .send()?;
+        Ok(response.status().as_u16())
+    }
+
+    /// Every log line the server wrote so far.
+    pub fn drain_logs(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+}
+
+impl Drop for Quarry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A terraform working directory whose CLI configuration maps `registry.test` to a local registry.
+pub struct Terraform {
+    pub dir: tempfile::TempDir,
+    cli_config: PathBuf,
+    token: Option<String>,
+}
+
+impl Terraform {
+    pub fn new(registry_url: &str, main_tf: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let cli_config = dir.path().join("terraform.rc");
+        std::fs::write(
+            &cli_config,
+            format!(
+                "host \"{REGISTRY_HOST}\" {{\n  services = {{\n    \"modules.v1\" = \"{registry_url}/v1/modules/\"\n  }}\n}}\n"
+            ),
+        )?;
+        std::fs::create_dir(dir.path().join("work"))?;
+        std::fs::write(dir.path().join("work/main.tf"), main_tf)?;
+        Ok(Self {
+            dir,
+            cli_config,
+            token: None,
+        })
+    }
+
+    /// Sends this token to the registry, as `TF_TOKEN_registry_test`.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_owned());
+        self
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Runs terraform with the given arguments; returns its output whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Result<Output> {
+        let mut command = Command::new("terraform");
+        command
+            .args(args)
+            .current_dir(self.work_dir())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_DATA_DIR", self.work_dir().join(".terraform"))
+            .env_remove("TF_TOKEN_registry_test");
+        if let Some(token) = &self.token {
+            command.env("TF_TOKEN_registry_test", token);
+        }
+        command
+            .output()
+            .context("running terraform: it must be on PATH (these machines have Terraform 1.11)")
+    }
+
+    /// The `Key` → (`Version`, `Dir`) map terraform wrote after `init`.
+    pub fn installed_modules(&self) -> Result<Vec<(String, String, String)>> {
+        let manifest =
+            std::fs::read_to_string(self.work_dir().join(".terraform/modules/modules.json"))?;
+        let manifest: serde_json::Value = serde_json::from_str(&manifest)?;
+        Ok(manifest["Modules"]
+            .as_array()
+            .context("modules.json lists modules")?
+            .iter()
+            .map(|module| {
+                let text = |key: &str| module[key].as_str().unwrap_or_default().to_owned();
+                (text("Key"), text("Version"), text("Dir"))
+            })
+            .collect())
+    }
+}
+
+/// The combined output of a command, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

@@ -168,7 +168,11 @@ pub async fn list_modules(
     if let Some(system) = &filter.system {
         query = query.filter(module::Column::System.eq(system.as_str()));
     }
-    if let Some(text) = filter.query.as_deref().filter(|text| !text.trim().is_empty()) {
+    if let Some(text) = filter
+        .query
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+    {
         let pattern = like_pattern(text.trim());
         let mut any = Condition::any();
         for column in [
@@ -203,7 +207,10 @@ pub async fn list_modules(
             .all(db)
             .await?
         {
-            by_module.entry(version.module_id).or_default().push(version);
+            by_module
+                .entry(version.module_id)
+                .or_default()
+                .push(version);
         }
     }
     Ok((
@@ -233,10 +240,7 @@ pub async fn systems_of(
     Ok(modules.into_iter().map(|module| module.system).collect())
 }
 
-pub async fn count_downloads(
-    db: &impl ConnectionTrait,
-    version_id: i32,
-) -> Result<(), DbErr> {
+pub async fn count_downloads(db: &impl ConnectionTrait, version_id: i32) -> Result<(), DbErr> {
     module_version::Entity::update_many()
         .col_expr(
             module_version::Column::Downloads,

@@ -55,7 +55,11 @@ fn parse_range(header_value: Option<&str>, size: u64) -> RangeRequest {
             .ok()
             .filter(|length| *length > 0 && size > 0)
             .map(|length| size.saturating_sub(length)..size),
-        (start, "") => start.parse::<u64>().ok().filter(|s| *s < size).map(|s| s..size),
+        (start, "") => start
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s < size)
+            .map(|s| s..size),
         (start, end) => match (start.parse::<u64>(), end.parse::<u64>()) {
             (Ok(start), Ok(end)) if start <= end && start < size => {
                 Some(start..(end + 1).min(size))
@@ -104,7 +108,11 @@ async fn archive(
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
     let size = registry
         .storage
         .archive_size(&digest)
@@ -183,7 +191,11 @@ mod tests {
             (Some("items=0-1"), Whole),
         ];
         for (header_value, expected) in cases {
-            assert_eq!(&parse_range(*header_value, 100), expected, "{header_value:?}");
+            assert_eq!(
+                &parse_range(*header_value, 100),
+                expected,
+                "{header_value:?}"
+            );
         }
     }
 }

@@ -124,13 +124,14 @@ impl From<PublishError> for ApiError {
     fn from(error: PublishError) -> Self {
         let status = match &error {
             PublishError::VersionExists { .. } => StatusCode::CONFLICT,
-            PublishError::TooLarge { .. } | PublishError::Archive(ArchiveError::TooLarge { .. }) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            PublishError::TooLarge { .. }
+            | PublishError::Archive(ArchiveError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             PublishError::Archive(
                 ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
             ) => StatusCode::BAD_REQUEST,
-            PublishError::Archive(_) | PublishError::Analysis(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            PublishError::Archive(_) | PublishError::Analysis(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             PublishError::Database(_) | PublishError::Storage(_) | PublishError::Task(_) => {
                 return Self::internal(&error);
             }

@@ -25,11 +25,26 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/{namespace}", web::get().to(list_namespace))
         .route("/{namespace}/{name}", web::get().to(list_name))
         .route("/{namespace}/{name}/{system}", web::get().to(latest_detail))
-        .route("/{namespace}/{name}/{system}/versions", web::get().to(versions))
-        .route("/{namespace}/{name}/{system}/download", web::get().to(download_latest))
-        .route("/{namespace}/{name}/{system}/{version}", web::get().to(version_detail))
-        .route("/{namespace}/{name}/{system}/{version}", web::post().to(publish))
-        .route("/{namespace}/{name}/{system}/{version}/download", web::get().to(download));
+        .route(
+            "/{namespace}/{name}/{system}/versions",
+            web::get().to(versions),
+        )
+        .route(
+            "/{namespace}/{name}/{system}/download",
+            web::get().to(download_latest),
+        )
+        .route(
+            "/{namespace}/{name}/{system}/{version}",
+            web::get().to(version_detail),
+        )
+        .route(
+            "/{namespace}/{name}/{system}/{version}",
+            web::post().to(publish),
+        )
+        .route(
+            "/{namespace}/{name}/{system}/{version}/download",
+            web::get().to(download),
+        );
 }
 
 const DEFAULT_PAGE: u64 = 15;
@@ -96,7 +111,9 @@ fn validated_filter(query: &ListQuery) -> Result<ModuleFilter, ApiError> {
         quarry_core::address::System::new(system)?;
     }
     if query.q.as_deref().is_some_and(|q| q.len() > 256) {
-        return Err(ApiError::bad_request("search query `q` is longer than 256 characters"));
+        return Err(ApiError::bad_request(
+            "search query `q` is longer than 256 characters",
+        ));
     }
     Ok(ModuleFilter {
         namespace: query.namespace.clone(),
@@ -407,7 +424,9 @@ async fn publish(
     if registry.version_exists(&address, &version).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("{address} {version} is already published; versions are immutable, publish a new version"),
+            format!(
+                "{address} {version} is already published; versions are immutable, publish a new version"
+            ),
         ));
     }
     let limit = registry.max_archive_bytes;
@@ -444,7 +463,10 @@ async fn publish(
             address: address.clone(),
             version,
             archive: archive.freeze(),
-            description: query.into_inner().description.filter(|d| !d.trim().is_empty()),
+            description: query
+                .into_inner()
+                .description
+                .filter(|d| !d.trim().is_empty()),
             published_by: principal.token_name,
         })
         .await?;

@@ -24,7 +24,7 @@ pub enum ImportError {
     #[error("{path}: {source}")]
     Publish {
         path: PathBuf,
-        source: PublishError,
+        source: Box<PublishError>,
     },
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -70,10 +70,11 @@ impl Registry {
         find_manifests(dir, &mut manifests)?;
         let mut report = ImportReport::default();
         for manifest_path in manifests {
-            let text = std::fs::read_to_string(&manifest_path).map_err(|source| ImportError::Read {
-                path: manifest_path.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(&manifest_path).map_err(|source| ImportError::Read {
+                    path: manifest_path.clone(),
+                    source,
+                })?;
             let manifest = ModuleManifest::parse(&text, &manifest_path.display().to_string())?;
             let id = format!("{}/{}", manifest.address, manifest.version);
             if self
@@ -104,7 +105,7 @@ impl Registry {
                 Err(source) => {
                     return Err(ImportError::Publish {
                         path: module_dir,
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }

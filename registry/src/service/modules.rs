@@ -44,7 +44,11 @@ pub struct ModuleDetail {
 fn sorted(rows: Vec<module_version::Model>) -> Vec<(Version, module_version::Model)> {
     let mut parsed: Vec<(Version, module_version::Model)> = rows
         .into_iter()
-        .filter_map(|row| Version::parse(&row.version).ok().map(|version| (version, row)))
+        .filter_map(|row| {
+            Version::parse(&row.version)
+                .ok()
+                .map(|version| (version, row))
+        })
         .collect();
     parsed.sort_by(|a, b| a.0.cmp(&b.0));
     parsed
@@ -67,7 +71,12 @@ impl Registry {
             return Ok(None);
         };
         let rows = queries::module_versions(&self.db, module.id, false).await?;
-        Ok(Some(sorted(rows).into_iter().map(|(version, _)| version).collect()))
+        Ok(Some(
+            sorted(rows)
+                .into_iter()
+                .map(|(version, _)| version)
+                .collect(),
+        ))
     }
 
     /// One version, yanked or not (a yanked version stays downloadable by its exact number).

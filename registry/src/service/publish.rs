@@ -15,7 +15,9 @@ use sea_orm::DbErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("{address} {version} is already published; versions are immutable, publish a new version")]
+    #[error(
+        "{address} {version} is already published; versions are immutable, publish a new version"
+    )]
     VersionExists {
         address: ModuleAddress,
         version: Version,
@@ -83,9 +85,11 @@ impl Registry {
         let Some(module) = queries::find_module(&self.db, address).await? else {
             return Ok(false);
         };
-        Ok(queries::find_version(&self.db, module.id, &version.to_string())
-            .await?
-            .is_some())
+        Ok(
+            queries::find_version(&self.db, module.id, &version.to_string())
+                .await?
+                .is_some(),
+        )
     }
 
     pub async fn publish(&self, request: PublishRequest) -> Result<Published, PublishError> {
@@ -124,8 +128,8 @@ impl Registry {
         self.storage
             .put_archive(&digest, request.archive.clone())
             .await?;
-        let analysis =
-            serde_json::to_value(&analysis).map_err(|error| PublishError::Task(error.to_string()))?;
+        let analysis = serde_json::to_value(&analysis)
+            .map_err(|error| PublishError::Task(error.to_string()))?;
         let inserted = queries::insert_version(
             &self.db,
             NewVersion {
@@ -167,7 +171,10 @@ mod tests {
     #[test]
     fn description_skips_headings_and_badges() {
         let readme = "# VPC\n\n[![ci](x)](y)\n\nA VPC with public and private subnets.\n\nMore.";
-        assert_eq!(description_from_readme(readme), "A VPC with public and private subnets.");
+        assert_eq!(
+            description_from_readme(readme),
+            "A VPC with public and private subnets."
+        );
         assert_eq!(description_from_readme(""), "");
     }
 }

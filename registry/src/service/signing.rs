@@ -40,7 +40,8 @@ impl UrlSigner {
     }
 
     fn mac(&self, digest: &Sha256, expires: u64) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(digest.to_hex().as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
@@ -101,12 +102,27 @@ mod tests {
         let (exp, sig) = (query_value(&query, "exp"), query_value(&query, "sig"));
         assert_eq!(signer.verify(&digest, exp, sig, 1_000), Ok(()));
         assert_eq!(signer.verify(&digest, exp, sig, 1_060), Ok(()));
-        assert_eq!(signer.verify(&digest, exp, sig, 1_061), Err(SignatureError::Expired));
+        assert_eq!(
+            signer.verify(&digest, exp, sig, 1_061),
+            Err(SignatureError::Expired)
+        );
         let other = Sha256::of(b"other");
-        assert_eq!(signer.verify(&other, exp, sig, 1_000), Err(SignatureError::Invalid));
-        assert_eq!(signer.verify(&digest, Some("99999"), sig, 1_000), Err(SignatureError::Invalid));
-        assert_eq!(signer.verify(&digest, None, sig, 1_000), Err(SignatureError::Missing));
+        assert_eq!(
+            signer.verify(&other, exp, sig, 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            signer.verify(&digest, Some("99999"), sig, 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            signer.verify(&digest, None, sig, 1_000),
+            Err(SignatureError::Missing)
+        );
         let stranger = UrlSigner::new(b"another key entirely, 32+ chars!", 60);
-        assert_eq!(stranger.verify(&digest, exp, sig, 1_000), Err(SignatureError::Invalid));
+        assert_eq!(
+            stranger.verify(&digest, exp, sig, 1_000),
+            Err(SignatureError::Invalid)
+        );
     }
 }

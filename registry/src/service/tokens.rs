@@ -164,7 +164,9 @@ pub async fn create(
             name: name.to_owned(),
             secret,
         }),
-        Err(error) if db::is_unique_violation(&error) => Err(TokenError::NameTaken(name.to_owned())),
+        Err(error) if db::is_unique_violation(&error) => {
+            Err(TokenError::NameTaken(name.to_owned()))
+        }
         Err(error) => Err(error.into()),
     }
 }

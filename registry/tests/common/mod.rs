@@ -81,8 +81,7 @@ impl TestRegistry {
         Response = ServiceResponse<impl MessageBody>,
         Error = actix_web::Error,
     > {
-        test::init_service(quarry_registry::app(self.registry.clone()))
-            .await
+        test::init_service(quarry_registry::app(self.registry.clone())).await
     }
 }
 
@@ -138,7 +137,10 @@ where
     let response = test::call_service(service, request.to_request()).await;
     let status = response.status().as_u16();
     let body = test::read_body(response).await;
-    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// The single error message of an error response.
