@@ -175,3 +175,31 @@ fn terraform_init_with_token_reads_sends_the_token_and_follows_signed_urls() {
         "a token was logged"
     );
 }
+
+#[test]
+fn serve_with_import_serves_the_example_modules() {
+    let examples = repo_root().join("blueprints");
+    let quarry = Quarry::start(&["--import", examples.to_str().expect("utf-8 path")])
+        .expect("quarry starts");
+    let listing: serde_json::Value =
+        reqwest::blocking::get(format!("{}/v1/modules?limit=100", quarry.url))
+            .expect("request")
+            .json()
+            .expect("json");
+    let ids: Vec<&str> = listing["modules"]
+        .as_array()
+        .expect("modules")
+        .iter()
+        .filter_map(|module| module["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "platform/database/aws/1.0.0",
+            "platform/network/aws/1.2.0",
+            "platform/scheduled-job/aws/0.3.0",
+            "platform/service/aws/2.0.1",
+            "platform/static-site/aws/1.1.0",
+        ]
+    );
+}
