@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod archive;
+pub mod constraint;
 pub mod digest;
 pub mod manifest;
 pub mod module;
