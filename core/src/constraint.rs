@@ -11,11 +11,12 @@
 //! - operators: `=` (or none), `!=`, `>`, `>=`, `<`, `<=`, `~>`;
 //! - versions may be partial (`1`, `1.2`); missing numbers are zero, so `= 1.2` is exactly
 //!   `1.2.0` and `>= 1.2` is `>= 1.2.0`;
-//! - `~> 1.2` is `>= 1.2.0, < 2.0.0`, `~> 1.2.3` is `>= 1.2.3, < 1.3.0`, and `~> 1` is like
-//!   `~> 1.0`;
+//! - `~> 1.2` is `>= 1.2.0, < 2.0.0`, `~> 1.2.3` is `>= 1.2.3, < 1.3.0`,  and `~> 1` is `>= 1.0.0`
+//!   with no upper bound (what `terraform init` does, checked by an end-to-end test);
 //! - build metadata (`+build`) is ignored when matching;
-//! - a prerelease version is acceptable only when some condition is an exact `=` (or bare)
-//!   match on that very prerelease; ranges (including `~>` and `!=`) never select one.
+//! - a prerelease version is acceptable only when the whole constraint is that very version
+//!   written bare (`1.3.0-beta.1`): real `terraform init` refuses it for `= 1.3.0-beta.1`, for
+//!   ranges (including `~>` and `!=`) and for lists of conditions.
 //!
 //! Pure logic: no I/O.
 
@@ -117,18 +118,21 @@ impl Condition {
         }
     }
 
-    /// The exclusive upper bound of `~>`: bump the second-to-last written number (`~> 1` acts
-    /// like `~> 1.0`). `None` when the bump would overflow, i.e. no upper bound.
+    /// The exclusive upper bound of `~>`: bump the second-to-last written number. `~> 1` has no
+    /// second-to-last number and so no upper bound: real `terraform init` picks 2.0.0 for it.
+    /// `None` means no upper bound.
     fn pessimistic_upper_bound(&self) -> Option<semver::Version> {
         let v = &self.version;
-        if self.segments >= 3 {
-            v.minor
+        match self.segments {
+            1 => None,
+            2 => v
+                .major
                 .checked_add(1)
-                .map(|minor| semver::Version::new(v.major, minor, 0))
-        } else {
-            v.major
+                .map(|major| semver::Version::new(major, 0, 0)),
+            _ => v
+                .minor
                 .checked_add(1)
-                .map(|major| semver::Version::new(major, 0, 0))
+                .map(|minor| semver::Version::new(v.major, minor, 0)),
         }
     }
 
@@ -188,12 +192,20 @@ impl Constraint {
     }
 
     /// Whether `version` satisfies every condition and the prerelease rule: a prerelease is
-    /// accepted only when some condition is `= that-exact-prerelease` (or the bare version).
+    /// accepted only when the constraint is that bare version.
     /// Build metadata is ignored on both sides.
     pub fn matches(&self, version: &Version) -> bool {
         let candidate = version.semver();
         self.conditions.iter().all(|c| c.holds(candidate))
-            && (!version.is_prerelease() || self.conditions.iter().any(|c| c.is_exactly(candidate)))
+            && (!version.is_prerelease() || self.is_bare_version_of(candidate))
+    }
+
+    /// Whether the whole constraint is just `candidate`'s version, written without an operator:
+    /// the only way real `terraform init` (1.11) selects a prerelease; it refuses one for
+    /// `= 1.3.0-beta.1` and for ranges.
+    fn is_bare_version_of(&self, candidate: &semver::Version) -> bool {
+        matches!(self.conditions.as_slice(), [only] if only.is_exactly(candidate))
+            && self.text.starts_with(|c: char| c.is_ascii_digit())
     }
 
     /// The newest version that matches, Terraform's choice. Input order does not matter; `None`
@@ -441,11 +453,11 @@ mod tests {
             ("~> 1.2.3", "1.3.0", false),
             ("~> 0.1.0", "0.1.5", true),
             ("~> 0.1.0", "0.2.0", false),
-            // ~> with one segment acts like ~> 1.0
+            // ~> with one segment has no upper bound, as in terraform
             ("~> 1", "1.0.0", true),
             ("~> 1", "1.5.2", true),
             ("~> 1", "0.9.0", false),
-            ("~> 1", "2.0.0", false),
+            ("~> 1", "2.0.0", true),
             // multiple conditions
             (">= 1.2.0, < 2.0.0", "1.5.0", true),
             (">= 1.2.0, < 2.0.0", "2.0.0", false),
@@ -457,7 +469,7 @@ mod tests {
             (" ~>  1.2 ", "1.3.0", true),
             ("\t>= 1.0 ,<2 ", "1.9.0", true),
             (">=1.0,<2", "2.0.0", false),
-            // prereleases: excluded by ranges, included by exact match
+            // prereleases: only the bare version selects one, as in terraform
             (">= 1.0.0", "1.1.0-beta.1", false),
             ("< 2.0.0", "2.0.0-rc.1", false),
             ("~> 1.1", "1.1.0-beta.1", false),
@@ -466,12 +478,12 @@ mod tests {
             ("~> 1.1.0-beta.1", "1.1.0", true),
             (">= 1.1.0-beta.1", "1.1.0", true),
             ("> 1.1.0-beta.1", "1.1.0-beta.2", false),
-            ("= 1.1.0-beta.1", "1.1.0-beta.1", true),
+            ("= 1.1.0-beta.1", "1.1.0-beta.1", false),
             ("1.1.0-beta.1", "1.1.0-beta.1", true),
             ("= 1.1.0-beta.1", "1.1.0-beta.2", false),
             ("= 1.1.0-beta.1", "1.1.0", false),
             ("= 1.1.0", "1.1.0-beta.1", false),
-            (">= 1.0, 1.1.0-beta.1", "1.1.0-beta.1", true),
+            (">= 1.0, 1.1.0-beta.1", "1.1.0-beta.1", false),
             ("< 1.0, 1.1.0-beta.1", "1.1.0-beta.1", false),
             ("!= 1.1.0-beta.1", "1.1.0-beta.1", false),
             ("!= 1.1.0-beta.1", "1.1.0-beta.2", false),
@@ -486,7 +498,7 @@ mod tests {
             ("= 1.2.3+other", "1.2.3+build.7", true),
             ("!= 1.2.3+x", "1.2.3+y", false),
             ("> 1.2.3", "1.2.3+build.7", false),
-            ("= 1.2.3-rc.1+a", "1.2.3-rc.1+b", true),
+            ("1.2.3-rc.1+a", "1.2.3-rc.1+b", true),
         ] {
             assert_eq!(
                 c(constraint).matches(&v(version)),
@@ -514,17 +526,18 @@ mod tests {
         for (constraint, expected) in [
             ("~> 1.1", Some("1.2.5")),
             ("~> 1.2.0", Some("1.2.5")),
-            ("~> 1", Some("1.2.5")),
+            ("~> 1", Some("2.0.0")),
             ("~> 0.9", Some("0.9.0")),
             (">= 1.0, < 1.2", Some("1.1.0")),
             (">= 1.0.0", Some("2.0.0")),
-            ("= 1.3.0-beta.1", Some("1.3.0-beta.1")),
+            ("= 1.3.0-beta.1", None),
             ("1.3.0-beta.1", Some("1.3.0-beta.1")),
             ("> 2.0.0", None),
             ("!= 2.0.0", Some("1.2.5")),
             ("~> 2.1.0-rc.1", None),
             (">= 2.1.0-rc.1", None),
-            ("= 2.1.0-rc.1", Some("2.1.0-rc.1")),
+            ("= 2.1.0-rc.1", None),
+            ("2.1.0-rc.1", Some("2.1.0-rc.1")),
             ("= 1.2", Some("1.2.0")),
             ("1.2.4", None),
             ("< 1", Some("0.9.0")),
