@@ -192,9 +192,30 @@ fn is_analysed(path: &str) -> bool {
     file.ends_with(".tf") || file.eq_ignore_ascii_case("readme.md")
 }
 
-/// Reads a `.tar.gz` module archive and checks every entry: names, types, links, counts and sizes.
-/// Returns the `.tf` and README files of the root and of `modules/*`, as text.
-pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, ArchiveError> {
+/// How the walker treats links: modules may hold links that stay inside the root; blueprints,
+/// which the renderer reads file by file, may hold none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Links {
+    InsideRoot,
+    Refused,
+}
+
+type ArchiveEntry<'a, 'b> = tar::Entry<'a, Limited<GzDecoder<&'b [u8]>>>;
+
+/// What a walk saw, beyond what its visitor kept.
+struct Walked {
+    entries: usize,
+    unpacked_bytes: u64,
+}
+
+/// Walks every entry of a `.tar.gz`, checking names, types, links, counts and sizes, and hands
+/// each regular file (with its normalised path) to `visit`. Nothing is written anywhere.
+fn walk(
+    compressed: &[u8],
+    limits: &Limits,
+    links: Links,
+    mut visit: impl FnMut(&str, &mut ArchiveEntry<'_, '_>) -> Result<(), ArchiveError>,
+) -> Result<Walked, ArchiveError> {
     if !compressed.starts_with(&GZIP_MAGIC) {
         return Err(ArchiveError::NotGzip);
     }
@@ -205,11 +226,9 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
         limit: limits.max_unpacked_bytes,
     };
     let mut archive = tar::Archive::new(limited);
-    let mut files = ModuleFiles::new();
     let mut seen = BTreeSet::new();
     let mut symlinks: Vec<String> = Vec::new();
     let mut entries = 0usize;
-    let mut has_root_terraform = false;
 
     let iter = archive
         .entries()
@@ -245,14 +264,20 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
             return Err(ArchiveError::Duplicate(shown(&path)));
         }
         match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            tar::EntryType::Directory => continue,
+            tar::EntryType::Regular | tar::EntryType::Continuous => visit(&path, &mut entry)?,
+            tar::EntryType::Directory => {}
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 let kind = if entry_type.is_symlink() {
                     "symbolic link"
                 } else {
                     "hard link"
                 };
+                if links == Links::Refused {
+                    return Err(ArchiveError::ForbiddenType {
+                        path: shown(&path),
+                        kind,
+                    });
+                }
                 let target_bytes = entry.link_name_bytes().unwrap_or_default();
                 let target = String::from_utf8_lossy(&target_bytes).into_owned();
                 // A symlink's target is relative to its own folder; a hard link's to the root.
@@ -271,7 +296,6 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
                 if entry_type.is_symlink() {
                     symlinks.push(path);
                 }
-                continue;
             }
             other => {
                 let kind = match other {
@@ -285,25 +309,6 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
                     kind,
                 });
             }
-        }
-        if !path.contains('/') && path.ends_with(".tf") {
-            has_root_terraform = true;
-        }
-        if is_analysed(&path) {
-            let size = entry.header().size().unwrap_or(u64::MAX);
-            if size > limits.max_analysed_file_bytes {
-                return Err(ArchiveError::FileTooLarge {
-                    path: shown(&path),
-                    limit: limits.max_analysed_file_bytes,
-                });
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            entry
-                .read_to_end(&mut bytes)
-                .map_err(|error| read_error(error, limits))?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| ArchiveError::NonUtf8File(path.clone()))?;
-            files.insert(path, text);
         }
     }
 
@@ -325,14 +330,73 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
     if !limited.inner.into_inner().is_empty() {
         return Err(ArchiveError::TrailingData);
     }
+    Ok(Walked {
+        entries,
+        unpacked_bytes,
+    })
+}
+
+/// Reads one entry whole, refusing one larger than `limit`.
+fn read_limited(
+    path: &str,
+    entry: &mut ArchiveEntry<'_, '_>,
+    limit: u64,
+    limits: &Limits,
+) -> Result<Vec<u8>, ArchiveError> {
+    let size = entry.header().size().unwrap_or(u64::MAX);
+    if size > limit {
+        return Err(ArchiveError::FileTooLarge {
+            path: shown(path),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|error| read_error(error, limits))?;
+    Ok(bytes)
+}
+
+/// Reads a `.tar.gz` module archive and checks every entry: names, types, links, counts and sizes.
+/// Returns the `.tf` and README files of the root and of `modules/*`, as text.
+pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, ArchiveError> {
+    let mut files = ModuleFiles::new();
+    let mut has_root_terraform = false;
+    let walked = walk(compressed, limits, Links::InsideRoot, |path, entry| {
+        if !path.contains('/') && path.ends_with(".tf") {
+            has_root_terraform = true;
+        }
+        if is_analysed(path) {
+            let bytes = read_limited(path, entry, limits.max_analysed_file_bytes, limits)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| ArchiveError::NonUtf8File(path.to_owned()))?;
+            files.insert(path.to_owned(), text);
+        }
+        Ok(())
+    })?;
     if !has_root_terraform {
         return Err(ArchiveError::NoRootTerraform);
     }
     Ok(Inspected {
         files,
-        entries,
-        unpacked_bytes,
+        entries: walked.entries,
+        unpacked_bytes: walked.unpacked_bytes,
     })
+}
+
+/// Reads every regular file of a `.tar.gz` (a blueprint), with the same checks as for modules
+/// except that links are refused outright. The total is bounded by `max_unpacked_bytes`.
+pub fn read_files(
+    compressed: &[u8],
+    limits: &Limits,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, ArchiveError> {
+    let mut files = std::collections::BTreeMap::new();
+    walk(compressed, limits, Links::Refused, |path, entry| {
+        let bytes = read_limited(path, entry, limits.max_unpacked_bytes, limits)?;
+        files.insert(path.to_owned(), bytes);
+        Ok(())
+    })?;
+    Ok(files)
 }
 
 /// Names never packed: version control, Terraform's working files, state, and the importer's manifest.
@@ -535,6 +599,27 @@ mod tests {
         for (archive, expected) in cases {
             assert_eq!(inspect(&archive).unwrap_err(), expected);
         }
+    }
+
+    #[test]
+    fn read_files_returns_every_file_and_refuses_links() {
+        let archive = tar_gz(&[
+            ("blueprint.yaml", FILE, b"kind: Blueprint", None),
+            ("template/main.tf.tera", FILE, b"{{ inputs.x }}", None),
+        ]);
+        let files = read_files(&archive, &Limits::default()).expect("valid");
+        assert_eq!(files["template/main.tf.tera"], b"{{ inputs.x }}");
+        let linked = tar_gz(&[
+            ("blueprint.yaml", FILE, b"", None),
+            ("template/x", tar::EntryType::Symlink, b"", Some("../blueprint.yaml")),
+        ]);
+        assert_eq!(
+            read_files(&linked, &Limits::default()).unwrap_err(),
+            ArchiveError::ForbiddenType {
+                path: "template/x".into(),
+                kind: "symbolic link"
+            }
+        );
     }
 
     #[test]
