@@ -368,8 +368,8 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
         }
         if is_analysed(path) {
             let bytes = read_limited(path, entry, limits.max_analysed_file_bytes, limits)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| ArchiveError::NonUtf8File(path.to_owned()))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| ArchiveError::NonUtf8File(path.to_owned()))?;
             files.insert(path.to_owned(), text);
         }
         Ok(())
@@ -437,6 +437,24 @@ pub fn pack_dir(dir: &Path) -> io::Result<Vec<u8>> {
             header.set_size(metadata.len());
             builder.append_data(&mut header, &relative, std::fs::File::open(&full)?)?;
         }
+    }
+    builder.into_inner()?.finish()
+}
+
+/// Packs files held in memory (a rendered stack) into a `.tar.gz` that depends only on the paths
+/// and contents: sorted, zero timestamps and owners, mode 0644.
+pub fn pack_files(files: &std::collections::BTreeMap<String, Vec<u8>>) -> io::Result<Vec<u8>> {
+    let encoder = GzEncoder::new(Vec::new(), Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mode(0o644);
+        header.set_size(content.len() as u64);
+        builder.append_data(&mut header, path, content.as_slice())?;
     }
     builder.into_inner()?.finish()
 }
@@ -611,7 +629,12 @@ mod tests {
         assert_eq!(files["template/main.tf.tera"], b"{{ inputs.x }}");
         let linked = tar_gz(&[
             ("blueprint.yaml", FILE, b"", None),
-            ("template/x", tar::EntryType::Symlink, b"", Some("../blueprint.yaml")),
+            (
+                "template/x",
+                tar::EntryType::Symlink,
+                b"",
+                Some("../blueprint.yaml"),
+            ),
         ]);
         assert_eq!(
             read_files(&linked, &Limits::default()).unwrap_err(),

@@ -3,10 +3,14 @@
 
 pub mod address;
 pub mod archive;
+pub mod blueprint;
 pub mod constraint;
 pub mod digest;
+pub mod inputs;
 pub mod manifest;
 pub mod module;
+pub mod render;
+pub mod schemas;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod version;
