@@ -63,6 +63,29 @@ pub struct Stack {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct RenderError(pub Vec<InputError>);
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_filter_escapes_terraform_templates_but_not_secret_references() {
+        let tera = engine_for(&["token".to_owned()]);
+        let mut context = tera::Context::new();
+        context.insert(
+            "value",
+            &json!({ "a": "${file(\"/etc/passwd\")}", "b": "%{ for x in y }", "c": "${var.token}", "${k}": 1 }),
+        );
+        let rendered = tera
+            .render_str("{{ value | json }}", &context, false)
+            .expect("renders");
+        let parsed: Value = serde_json::from_str(&rendered).expect("json");
+        assert_eq!(
+            parsed,
+            json!({ "a": "$${file(\"/etc/passwd\")}", "b": "%%{ for x in y }", "c": "${var.token}", "$${k}": 1 })
+        );
+    }
+}
+
 fn error(path: impl Into<String>, message: impl Into<String>) -> InputError {
     InputError {
         path: path.into(),
@@ -73,15 +96,58 @@ fn error(path: impl Into<String>, message: impl Into<String>) -> InputError {
 /// A Tera engine as blueprints get it: no autoescaping (this is Terraform, not HTML) and a `json`
 /// filter whose output is also a valid HCL expression.
 pub fn engine() -> tera::Tera {
+    engine_for(&[])
+}
+
+/// The engine for one render: its `json` filter escapes Terraform template sequences (`${`, `%{`)
+/// in every string, so an input can never become an interpolation in a `.tf` file, except the
+/// renderer's own secret references (`${var.<name>}` for each name in `secrets`).
+fn engine_for(secrets: &[String]) -> tera::Tera {
+    let placeholders: Vec<String> = secrets.iter().map(|name| secret_reference(name)).collect();
     let mut tera = tera::Tera::new();
     tera.autoescape_on(Vec::<&str>::new());
     tera.register_filter(
         "json",
-        |value: tera::Value, _: tera::Kwargs, _: &tera::State| -> tera::TeraResult<String> {
-            serde_json::to_string(&value).map_err(|error| tera::Error::message(error.to_string()))
+        move |value: tera::Value, _: tera::Kwargs, _: &tera::State| -> tera::TeraResult<String> {
+            let value = serde_json::to_value(&value)
+                .map_err(|error| tera::Error::message(error.to_string()))?;
+            serde_json::to_string(&escape_templates(value, &placeholders))
+                .map_err(|error| tera::Error::message(error.to_string()))
         },
     );
     tera
+}
+
+/// The reference templates see in place of a secret input's value.
+fn secret_reference(name: &str) -> String {
+    format!("${{var.{name}}}")
+}
+
+/// Escapes `${` and `%{` in every string and key (Terraform reads `$${` and `%%{` literally),
+/// except strings that are exactly one of `kept`.
+fn escape_templates(value: Value, kept: &[String]) -> Value {
+    let escape = |text: String| {
+        if kept.contains(&text) {
+            text
+        } else {
+            text.replace("${", "$${").replace("%{", "%%{")
+        }
+    };
+    match value {
+        Value::String(text) => Value::String(escape(text)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| escape_templates(item, kept))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, item)| (escape(key), escape_templates(item, kept)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A Tera error as one message, its causes included.
@@ -197,6 +263,17 @@ fn with_defaults(schema: &Value, inputs: &Value) -> Value {
     filled
 }
 
+/// A module's inputs schema for the values a blueprint gives: every name and type is checked,
+/// but a required variable may be missing, because templates wire some variables from other
+/// modules' outputs (`vpc_id = module.network.vpc_id`), which are not values.
+fn given_values_schema(module_schema: &Value) -> Value {
+    let mut schema = module_schema.clone();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("required");
+    }
+    schema
+}
+
 /// Names of the top-level inputs marked `writeOnly` (secrets).
 fn secret_names(schema: &Value) -> Vec<String> {
     schema
@@ -246,12 +323,12 @@ pub async fn render(
     ) {
         // A secret's value is never needed to render: templates always see the reference.
         for name in &secrets {
-            visible.insert(name.clone(), Value::String(format!("${{var.{name}}}")));
+            visible.insert(name.clone(), Value::String(secret_reference(name)));
             answered.remove(name);
         }
     }
 
-    let tera = engine();
+    let tera = engine_for(&secrets);
     let blueprint_info = json!({
         "namespace": blueprint.namespace.as_str(),
         "name": blueprint.name.as_str(),
@@ -298,7 +375,7 @@ pub async fn render(
                 continue;
             }
         };
-        match inputs::compile(&resolved.inputs_schema) {
+        match inputs::compile(&given_values_schema(&resolved.inputs_schema)) {
             Ok(module_validator) => {
                 for failure in inputs::validate(&module_validator, &rendered_inputs) {
                     problems.push(error(
@@ -377,6 +454,10 @@ pub async fn render(
         }
         let mut output = segments.join("/");
         let content = if let Some(stripped) = output.strip_suffix(".tera") {
+            // `{{ … }}.tera` whose name renders empty: skipped like an empty path.
+            if stripped.is_empty() || stripped.ends_with('/') {
+                continue;
+            }
             output = stripped.to_owned();
             let Ok(source) = std::str::from_utf8(bytes) else {
                 problems.push(error(file.as_str(), "a .tera template must be UTF-8 text"));

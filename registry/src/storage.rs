@@ -95,6 +95,20 @@ impl Storage {
         }
     }
 
+    /// Reads a whole archive into memory (blueprints, which are small), or `None` when it is not
+    /// stored.
+    pub async fn archive_bytes(&self, digest: &Sha256) -> Result<Option<Bytes>, StorageError> {
+        match self
+            .store
+            .get_opts(&archive_path(digest), GetOptions::default())
+            .await
+        {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Streams an archive, or the byte range of it, or `None` when it is not stored.
     pub async fn read_archive(
         &self,

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 use std::path::Path;
 
 fn examples() -> std::path::PathBuf {
@@ -10,7 +11,7 @@ fn examples() -> std::path::PathBuf {
 }
 
 #[actix_web::test]
-async fn import_publishes_each_example_module_once() {
+async fn import_publishes_each_example_once_and_the_golden_paths_render() {
     let quarry = start().await;
     let first = quarry
         .registry
@@ -20,11 +21,14 @@ async fn import_publishes_each_example_module_once() {
     assert_eq!(
         first.published,
         [
+            "platform/data-job/1.0.0",
             "platform/database/aws/1.0.0",
             "platform/network/aws/1.2.0",
             "platform/scheduled-job/aws/0.3.0",
             "platform/service/aws/2.0.1",
             "platform/static-site/aws/1.1.0",
+            "platform/static-site/1.0.0",
+            "platform/web-service/1.0.0",
         ]
     );
     let again = quarry
@@ -33,7 +37,7 @@ async fn import_publishes_each_example_module_once() {
         .await
         .expect("import again");
     assert!(again.published.is_empty());
-    assert_eq!(again.already_published.len(), 5);
+    assert_eq!(again.already_published.len(), 8);
 
     let service = quarry.service().await;
     let (status, detail) = call_json(&service, get("/v1/modules/platform/network/aws", None)).await;
@@ -48,6 +52,45 @@ async fn import_publishes_each_example_module_once() {
         database["root"]["inputs_schema"]["properties"]["master_password"]["writeOnly"],
         true
     );
+
+    // Each golden path renders against the example modules: their inputs fit the modules' schemas.
+    let cases = [
+        (
+            "web-service",
+            json!({ "service_name": "checkout", "environment": "prod", "team": "payments", "container_image": "ghcr.io/acme/checkout:1.4.0", "db_password": "correct-horse-battery-staple", "approvers": ["ana", "bo"] }),
+        ),
+        (
+            "static-site",
+            json!({ "site_name": "docs", "environment": "dev", "team": "platform" }),
+        ),
+        (
+            "data-job",
+            json!({ "job_name": "nightly-export", "schedule": "0 3 * * ? *", "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/export:2.1.0", "environment": "staging", "team": "data" }),
+        ),
+    ];
+    for (name, inputs) in cases {
+        let request = actix_web::test::TestRequest::post()
+            .uri(&format!("/v1/blueprints/platform/{name}/1.0.0/render"))
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("host", "registry.example.com"))
+            .set_payload(inputs.to_string());
+        let response = actix_web::test::call_service(&service, request.to_request()).await;
+        let status = response.status().as_u16();
+        let body = actix_web::test::read_body(response).await;
+        assert_eq!(status, 200, "{name}: {}", String::from_utf8_lossy(&body));
+        let files =
+            quarry_core::archive::read_files(&body, &quarry_core::archive::Limits::default())
+                .expect("a tar.gz");
+        assert!(files.contains_key("stack.yaml"), "{name}");
+        let main = String::from_utf8_lossy(&files["main.tf"]).into_owned();
+        assert!(
+            main.contains("registry.example.com/platform/"),
+            "{name}: {main}"
+        );
+        for content in files.values() {
+            assert!(!String::from_utf8_lossy(content).contains("correct-horse-battery-staple"));
+        }
+    }
 }
 
 #[actix_web::test]

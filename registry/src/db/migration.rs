@@ -9,12 +9,18 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateModulesAndTokens)]
+        vec![Box::new(CreateModulesAndTokens), Box::new(CreateBlueprints)]
     }
 }
 
-#[derive(DeriveMigrationName)]
+/// Migration names are explicit and ordered: they are recorded in every database.
 struct CreateModulesAndTokens;
+
+impl MigrationName for CreateModulesAndTokens {
+    fn name(&self) -> &str {
+        "m20261121_000001_create_modules_and_tokens"
+    }
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for CreateModulesAndTokens {
@@ -36,6 +42,7 @@ impl MigrationTrait for CreateModulesAndTokens {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("modules_address")
                     .table("modules")
                     .col("namespace")
@@ -74,6 +81,7 @@ impl MigrationTrait for CreateModulesAndTokens {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("module_versions_version")
                     .table("module_versions")
                     .col("module_id")
@@ -102,6 +110,92 @@ impl MigrationTrait for CreateModulesAndTokens {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in ["module_versions", "modules", "tokens"] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct CreateBlueprints;
+
+impl MigrationName for CreateBlueprints {
+    fn name(&self) -> &str {
+        "m20261121_000002_create_blueprints"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateBlueprints {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("blueprints")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len("namespace", 64))
+                    .col(string_len("name", 64))
+                    .col(text("description"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("blueprints_address")
+                    .table("blueprints")
+                    .col("namespace")
+                    .col("name")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("blueprint_versions")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(integer("blueprint_id"))
+                    .col(string_len("version", 128))
+                    .col(string_len("archive_sha256", 64))
+                    .col(big_integer("archive_size"))
+                    .col(json("manifest"))
+                    .col(string_len("published_by", 128))
+                    .col(timestamp_with_time_zone("published_at"))
+                    .col(boolean("yanked").default(false))
+                    .col(big_integer("downloads").default(0))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("blueprint_versions_blueprint")
+                            .from("blueprint_versions", "blueprint_id")
+                            .to("blueprints", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("blueprint_versions_version")
+                    .table("blueprint_versions")
+                    .col("blueprint_id")
+                    .col("version")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["blueprint_versions", "blueprints"] {
             manager
                 .drop_table(Table::drop().table(table).if_exists().to_owned())
                 .await?;

@@ -1,6 +1,7 @@
 //! The metadata database: sea-orm entities, migrations and the connection. The only place SQL is
 //! built; callers above get models and typed queries.
 
+pub mod blueprint_queries;
 pub mod entities;
 pub mod migration;
 pub mod queries;

@@ -138,7 +138,7 @@ pub struct ModuleFilter {
 }
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for character in text.to_lowercase().chars() {

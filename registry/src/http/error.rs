@@ -21,6 +21,8 @@ use std::fmt;
 pub struct ApiError {
     status: StatusCode,
     messages: Vec<String>,
+    /// Structured errors (`{path, message}`), sent instead of `messages` when present.
+    details: Vec<quarry_core::inputs::InputError>,
 }
 
 impl ApiError {
@@ -28,6 +30,16 @@ impl ApiError {
         Self {
             status,
             messages: vec![message.into()],
+            details: Vec::new(),
+        }
+    }
+
+    /// An error listing every problem as `{path, message}` (inputs validation).
+    pub fn with_details(status: StatusCode, details: &[quarry_core::inputs::InputError]) -> Self {
+        Self {
+            status,
+            messages: details.iter().map(ToString::to_string).collect(),
+            details: details.to_vec(),
         }
     }
 
@@ -76,7 +88,11 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("Bearer realm=\"quarry\""),
             ));
         }
-        response.json(serde_json::json!({ "errors": self.messages }))
+        if self.details.is_empty() {
+            response.json(serde_json::json!({ "errors": self.messages }))
+        } else {
+            response.json(serde_json::json!({ "errors": self.details }))
+        }
     }
 }
 
@@ -143,4 +159,31 @@ impl From<PublishError> for ApiError {
 /// Answers 404s for unknown routes in the registry's error shape.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
+}
+
+impl From<crate::service::blueprints::BlueprintError> for ApiError {
+    fn from(error: crate::service::blueprints::BlueprintError) -> Self {
+        use crate::service::blueprints::BlueprintError as E;
+        let status = match &error {
+            E::VersionExists { .. } => StatusCode::CONFLICT,
+            E::TooLarge { .. } | E::Archive(ArchiveError::TooLarge { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            E::Archive(
+                ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
+            ) => StatusCode::BAD_REQUEST,
+            E::Archive(_) | E::AddressMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Invalid(problems) => {
+                return Self {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    messages: problems.iter().map(ToString::to_string).collect(),
+                    details: Vec::new(),
+                };
+            }
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Database(_) | E::Storage(_) | E::Corrupt(..) => return Self::internal(&error),
+        };
+        Self::new(status, error.to_string())
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod archives;
 pub mod auth;
+pub mod blueprints;
 pub mod discovery;
 pub mod error;
 pub mod modules;
@@ -28,6 +29,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(discovery::discovery)
             .service(discovery::health)
             .service(web::scope("/v1/modules").configure(modules::routes))
+            .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
             .default_service(web::to(error::not_found));
     }

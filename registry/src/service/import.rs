@@ -28,6 +28,8 @@ pub enum ImportError {
     },
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    #[error("{path}: {message}")]
+    Blueprint { path: PathBuf, message: String },
 }
 
 #[derive(Debug, Default)]
@@ -57,7 +59,9 @@ fn find_manifests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), ImportErro
         let name = entry.file_name();
         if file_type.is_dir() && !is_skipped_dir(&name.to_string_lossy()) {
             find_manifests(&path, found)?;
-        } else if file_type.is_file() && name == MODULE_MANIFEST {
+        } else if file_type.is_file()
+            && (name == MODULE_MANIFEST || name == quarry_core::blueprint::MANIFEST)
+        {
             found.push(path);
         }
     }
@@ -70,6 +74,12 @@ impl Registry {
         find_manifests(dir, &mut manifests)?;
         let mut report = ImportReport::default();
         for manifest_path in manifests {
+            if manifest_path.file_name()
+                == Some(std::ffi::OsStr::new(quarry_core::blueprint::MANIFEST))
+            {
+                self.import_blueprint(&manifest_path, &mut report).await?;
+                continue;
+            }
             let text =
                 std::fs::read_to_string(&manifest_path).map_err(|source| ImportError::Read {
                     path: manifest_path.clone(),
@@ -111,5 +121,77 @@ impl Registry {
             }
         }
         Ok(report)
+    }
+}
+
+impl Registry {
+    /// Publishes the blueprint whose `blueprint.yaml` is at `manifest_path`, at its
+    /// `metadata.version`, unless that version is published already.
+    async fn import_blueprint(
+        &self,
+        manifest_path: &Path,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let dir = manifest_path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        let failed = |message: String| ImportError::Blueprint {
+            path: manifest_path.to_owned(),
+            message,
+        };
+        let files = quarry_core::blueprint::load_dir(&dir).map_err(|source| ImportError::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        let blueprint = quarry_core::blueprint::check(files).map_err(|problems| {
+            failed(
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let Some(version) = blueprint.manifest.metadata.version.as_deref() else {
+            return Err(failed(
+                "metadata.version is needed to import a blueprint".into(),
+            ));
+        };
+        let version = quarry_core::version::Version::parse(version)
+            .map_err(|error| failed(format!("metadata.version: {error}")))?;
+        let id = format!("{}/{}/{version}", blueprint.namespace, blueprint.name);
+        if self
+            .find_blueprint(
+                blueprint.namespace.as_str(),
+                blueprint.name.as_str(),
+                Some(&version),
+            )
+            .await?
+            .is_some()
+        {
+            report.already_published.push(id);
+            return Ok(());
+        }
+        let packed = archive::pack_dir(&dir).map_err(|source| ImportError::Pack {
+            path: dir.clone(),
+            source,
+        })?;
+        match self
+            .publish_blueprint(
+                &blueprint.namespace,
+                &blueprint.name,
+                &version,
+                packed.into(),
+                "import",
+            )
+            .await
+        {
+            Ok(_) => report.published.push(id),
+            Err(super::blueprints::BlueprintError::VersionExists { .. }) => {
+                report.already_published.push(id);
+            }
+            Err(error) => return Err(failed(error.to_string())),
+        }
+        Ok(())
     }
 }

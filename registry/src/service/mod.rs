@@ -1,6 +1,7 @@
 //! The registry's rules: who may do what, what a publish must satisfy, how versions are found.
 //! Nothing here knows HTTP; handlers call these and turn the results into responses.
 
+pub mod blueprints;
 pub mod import;
 pub mod modules;
 pub mod publish;

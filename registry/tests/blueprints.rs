@@ -1,0 +1,362 @@
+//! The blueprint API: publish (checked), list, search, versions, detail, download, validate and
+//! render against modules published in the same registry.
+
+mod common;
+
+use actix_web::test;
+use common::*;
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn blueprint_fixture(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/blueprints")
+        .join(name);
+    quarry_core::archive::pack_dir(&dir).expect("fixture packs")
+}
+
+fn post_json(path: &str, body: Value) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri(path)
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("host", "registry.test"))
+        .set_payload(body.to_string())
+}
+
+/// A registry with the `greeting` fixture module at 1.0.0 and 1.4.2 and the minimal blueprint.
+async fn registry_with_minimal() -> TestRegistry {
+    let quarry = start().await;
+    publish_minimal(&quarry).await;
+    quarry
+}
+
+async fn publish_minimal(quarry: &TestRegistry) {
+    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let service = quarry.service().await;
+    for version in ["1.0.0", "1.4.2", "2.0.0"] {
+        let path = format!("/v1/modules/fixtures/greeting/generic/{version}");
+        let (status, body) = call_json(
+            &service,
+            publish_request(&path, Some(&token), packed_fixture("greeting")),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = call_json(
+        &service,
+        publish_request(
+            "/v1/blueprints/fixtures/minimal/0.1.0",
+            Some(&token),
+            blueprint_fixture("minimal"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[actix_web::test]
+async fn published_blueprint_is_listed_searched_and_detailed() {
+    let quarry = registry_with_minimal().await;
+    let service = quarry.service().await;
+
+    let (status, body) = call_json(&service, get("/v1/blueprints", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["blueprints"][0]["id"], "fixtures/minimal/0.1.0");
+    let (_, body) = call_json(&service, get("/v1/blueprints/search?q=smallest", None)).await;
+    assert_eq!(body["blueprints"].as_array().map(Vec::len), Some(1));
+    let (_, body) = call_json(
+        &service,
+        get("/v1/blueprints/search?q=nothing-like-it", None),
+    )
+    .await;
+    assert_eq!(body["blueprints"].as_array().map(Vec::len), Some(0));
+    let (status, body) = call_json(
+        &service,
+        get("/v1/blueprints/fixtures/minimal/versions", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["blueprints"][0]["versions"],
+        json!([{ "version": "0.1.0" }])
+    );
+
+    let (status, detail) = call_json(&service, get("/v1/blueprints/fixtures/minimal", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["version"], "0.1.0");
+    assert_eq!(detail["inputs"]["required"], json!(["name", "environment"]));
+    assert_eq!(
+        detail["modules"][1]["source"],
+        "fixtures/greeting/generic//modules/shout"
+    );
+    assert_eq!(detail["policies"][0]["id"], "no-destroy");
+    assert_eq!(detail["contexts"][0]["file"], "contexts/shared.yaml");
+    assert!(
+        detail["readme"]
+            .as_str()
+            .is_some_and(|r| r.contains("smallest blueprint"))
+    );
+
+    let response = test::call_service(
+        &service,
+        get("/v1/blueprints/fixtures/minimal/0.1.0/download", None).to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert!(header(response.headers(), "x-terraform-get").starts_with("/v1/archives/"));
+
+    let (status, body) =
+        call_json(&service, get("/v1/blueprints/fixtures/minimal/9.9.9", None)).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        error_message(&body),
+        "blueprint fixtures/minimal has no version 9.9.9"
+    );
+}
+
+#[actix_web::test]
+async fn render_returns_the_stack_as_a_tar_gz() {
+    let quarry = registry_with_minimal().await;
+    let service = quarry.service().await;
+    let request = post_json(
+        "/v1/blueprints/fixtures/minimal/0.1.0/render",
+        json!({ "name": "shop", "environment": "prod", "approvers": ["ana", "bo"], "token": "a-secret-token-value" }),
+    );
+    let response = test::call_service(&service, request.to_request()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/gzip"
+    );
+    let archive = test::read_body(response).await;
+    let files =
+        quarry_core::archive::read_files(&archive, &quarry_core::archive::Limits::default())
+            .expect("a valid tar.gz");
+    let main = String::from_utf8(files["main.tf"].clone()).expect("utf-8");
+    assert!(
+        main.contains("source  = \"registry.test/fixtures/greeting/generic\""),
+        "{main}"
+    );
+    assert!(
+        main.contains("version = \"1.4.2\""),
+        "~> 1.0 picks 1.4.2 in this registry: {main}"
+    );
+    let answers: Value = serde_json::from_slice(&files[".scaffold/answers.json"]).expect("json");
+    assert_eq!(answers["blueprint"]["address"], "fixtures/minimal");
+    let digest = quarry_core::digest::Sha256::of(&packed_fixture("greeting")).to_hex();
+    assert_eq!(answers["modules"][0]["archive_sha256"], digest.as_str());
+    for (path, content) in &files {
+        assert!(
+            !String::from_utf8_lossy(content).contains("a-secret-token-value"),
+            "secret in {path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn validate_reports_every_input_error_with_its_path() {
+    let quarry = registry_with_minimal().await;
+    let service = quarry.service().await;
+    let (status, body) = call_json(
+        &service,
+        post_json(
+            "/v1/blueprints/fixtures/minimal/0.1.0/validate",
+            json!({ "name": "shop", "environment": "dev" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "valid": true }));
+
+    let (status, body) = call_json(
+        &service,
+        post_json(
+            "/v1/blueprints/fixtures/minimal/0.1.0/validate",
+            json!({ "name": "Not Valid", "environment": "prod", "replicas": "two" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let errors = body["errors"].as_array().expect("errors");
+    let has = |path: &str, text: &str| {
+        errors
+            .iter()
+            .any(|e| e["path"] == path && e["message"].as_str().is_some_and(|m| m.contains(text)))
+    };
+    assert!(has("/name", "does not match"), "pattern: {body}");
+    assert!(
+        has("/replicas", "is not of type \"integer\""),
+        "type: {body}"
+    );
+    assert!(
+        has("", "\"approvers\" is a required property"),
+        "if/then: {body}"
+    );
+    let (status, body) = call_json(
+        &service,
+        post_json(
+            "/v1/blueprints/fixtures/minimal/0.1.0/validate",
+            json!({ "name": "shop", "environment": "qa" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["path"], "/environment", "enum: {body}");
+
+    let request = test::TestRequest::post()
+        .uri("/v1/blueprints/fixtures/minimal/0.1.0/validate")
+        .insert_header(("content-type", "application/json"))
+        .set_payload("{ not json");
+    let (status, body) = call_json(&service, request).await;
+    assert_eq!(status, 400);
+    assert!(
+        error_message(&body).starts_with("the body must be a JSON object of inputs"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn render_fails_clearly_when_no_module_version_matches() {
+    let quarry = start().await;
+    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let service = quarry.service().await;
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/fixtures/greeting/generic/2.0.0",
+            Some(&token),
+            packed_fixture("greeting"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/blueprints/fixtures/minimal/0.1.0",
+            Some(&token),
+            blueprint_fixture("minimal"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = call_json(
+        &service,
+        post_json(
+            "/v1/blueprints/fixtures/minimal/0.1.0/render",
+            json!({ "name": "shop", "environment": "dev" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["errors"][0],
+        json!({ "path": "/modules/greeting", "message": "no version of fixtures/greeting/generic matches `~> 1.0` (available: 2.0.0)" })
+    );
+}
+
+#[actix_web::test]
+async fn publish_refuses_invalid_blueprints_listing_every_problem() {
+    let quarry = start().await;
+    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let service = quarry.service().await;
+
+    let broken = quarry_core::test_support::tar_gz(&[
+        (
+            "blueprint.yaml",
+            tar::EntryType::Regular,
+            b"apiVersion: quarry.dev/v1\nkind: Blueprint\nmetadata: { namespace: fixtures, name: broken, description: x }\ninputs: { type: object }\nmodules:\n  - { name: a, source: not-an-address, version: \"^1\" }\npolicies:\n  - { id: p, type: plan, file: policies/missing.rego }\nstack: { name: x, terraform_version: \"~> 1.9\" }\n",
+            None,
+        ),
+        ("template/main.tf.tera", tar::EntryType::Regular, b"{{ broken", None),
+    ]);
+    let (status, body) = call_json(
+        &service,
+        publish_request("/v1/blueprints/fixtures/broken/1.0.0", Some(&token), broken),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let messages: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("blueprint.yaml: /modules/0/source: ")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("blueprint.yaml: /modules/0/version: ")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "blueprint.yaml: /policies/0/file: policy file `policies/missing.rego` does not exist"
+        )),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("template/main.tf.tera: ")),
+        "{messages:#?}"
+    );
+
+    let (status, body) = call_json(
+        &service,
+        publish_request(
+            "/v1/blueprints/fixtures/other-name/1.0.0",
+            Some(&token),
+            blueprint_fixture("minimal"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error_message(&body),
+        "blueprint.yaml declares `fixtures/minimal` but is published as `fixtures/other-name`"
+    );
+
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/blueprints/fixtures/minimal/1.0.0",
+            Some(&token),
+            blueprint_fixture("minimal"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = call_json(
+        &service,
+        publish_request(
+            "/v1/blueprints/fixtures/minimal/1.0.0",
+            Some(&token),
+            blueprint_fixture("minimal"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        error_message(&body),
+        "blueprint fixtures/minimal 1.0.0 is already published; versions are immutable, publish a new version"
+    );
+
+    let other = quarry.token("other", &["publish:other"]).await;
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/blueprints/fixtures/minimal/1.1.0",
+            Some(&other),
+            blueprint_fixture("minimal"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 403);
+}

@@ -1,0 +1,151 @@
+//! A blueprint rendered by the running `quarry` through `POST …/render`, unpacked, and run through
+//! the real `terraform init`, `validate` and `plan` against the same registry; invalid inputs get
+//! a 422 listing every error with its JSON path; no secret reaches a rendered file.
+
+use quarry_e2e::*;
+use serde_json::{Value, json};
+
+const SECRET: &str = "top-secret-api-key-4711";
+
+fn post(quarry: &Quarry, path: &str, inputs: &Value) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::new()
+        .post(format!("{}{path}", quarry.url))
+        // Module sources in the stack are written with the host terraform knows the registry by.
+        .header("host", REGISTRY_HOST)
+        .json(inputs)
+        .send()
+        .expect("request")
+}
+
+#[test]
+fn rendered_stack_passes_terraform_init_validate_and_plan() {
+    let examples = repo_root().join("blueprints");
+    let quarry =
+        Quarry::start(&["--import", examples.to_str().expect("utf-8")]).expect("quarry starts");
+    let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
+    for version in ["1.1.0", "1.2.0", "2.0.0"] {
+        let status = quarry
+            .publish_dir(
+                &token,
+                "fixtures/greeting/generic",
+                version,
+                &fixture_module("greeting"),
+            )
+            .expect("publish module");
+        assert_eq!(status, 201);
+    }
+    let blueprint =
+        quarry_core::archive::pack_dir(&repo_root().join("tests/fixtures/blueprints/greeter"))
+            .expect("pack blueprint");
+    let published = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/v1/blueprints/fixtures/greeter/1.0.0",
+            quarry.url
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "application/gzip")
+        .body(blueprint)
+        .send()
+        .expect("publish blueprint");
+    assert_eq!(
+        published.status(),
+        201,
+        "{}",
+        published.text().unwrap_or_default()
+    );
+
+    // Invalid inputs: every error, each with its JSON path.
+    let response = post(
+        &quarry,
+        "/v1/blueprints/fixtures/greeter/1.0.0/render",
+        &json!({ "who": "ada lovelace", "environment": "staging", "excitement": "lots", "api_key": SECRET }),
+    );
+    assert_eq!(response.status(), 422);
+    let errors: Value = response.json().expect("json");
+    let paths: Vec<&str> = errors["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"/who"), "pattern: {errors}");
+    assert!(paths.contains(&"/environment"), "enum: {errors}");
+    assert!(paths.contains(&"/excitement"), "type: {errors}");
+    let response = post(
+        &quarry,
+        "/v1/blueprints/fixtures/greeter/1.0.0/render",
+        &json!({ "who": "Ada", "environment": "prod", "api_key": SECRET }),
+    );
+    assert_eq!(response.status(), 422);
+    let errors: Value = response.json().expect("json");
+    assert!(
+        errors["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .any(|e| e["path"] == ""
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("\"approvers\" is a required property"))),
+        "if/then: {errors}"
+    );
+
+    // Valid inputs: the stack, as a tar.gz.
+    let response = post(
+        &quarry,
+        "/v1/blueprints/fixtures/greeter/1.0.0/render",
+        &json!({ "who": "Ada", "environment": "prod", "excitement": 3, "approvers": ["ana", "bo"], "api_key": SECRET }),
+    );
+    assert_eq!(response.status(), 200);
+    let archive = response.bytes().expect("body");
+    let files =
+        quarry_core::archive::read_files(&archive, &quarry_core::archive::Limits::default())
+            .expect("tar.gz");
+    for (path, content) in &files {
+        assert!(
+            !String::from_utf8_lossy(content).contains(SECRET),
+            "the secret reached {path}"
+        );
+    }
+    let answers: Value = serde_json::from_slice(&files[".scaffold/answers.json"]).expect("answers");
+    assert!(answers["inputs"].get("api_key").is_none());
+    assert_eq!(answers["modules"][0]["version"], "1.2.0");
+
+    let terraform = Terraform::new(&quarry.url, "").expect("terraform dir");
+    let work = terraform.work_dir();
+    std::fs::remove_file(work.join("main.tf")).expect("remove placeholder");
+    for (path, content) in &files {
+        let target = work.join(path);
+        std::fs::create_dir_all(target.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(target, content).expect("write");
+    }
+    let init = terraform
+        .run(&["init", "-input=false", "-no-color"])
+        .expect("terraform runs");
+    assert!(init.status.success(), "init:\n{}", text(&init));
+    assert!(
+        text(&init).contains("registry.test/fixtures/greeting/generic 1.2.0"),
+        "{}",
+        text(&init)
+    );
+    let validate = terraform
+        .run(&["validate", "-no-color"])
+        .expect("terraform runs");
+    assert!(validate.status.success(), "validate:\n{}", text(&validate));
+    let plan = std::process::Command::new("terraform")
+        .args(["plan", "-input=false", "-no-color"])
+        .current_dir(&work)
+        .env(
+            "TF_CLI_CONFIG_FILE",
+            terraform.dir.path().join("terraform.rc"),
+        )
+        .env("TF_DATA_DIR", work.join(".terraform"))
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_VAR_api_key", SECRET)
+        .output()
+        .expect("terraform runs");
+    assert!(plan.status.success(), "plan:\n{}", text(&plan));
+    let plan_output = text(&plan);
+    assert!(plan_output.contains("Hello, Ada!!!"), "{plan_output}");
+    assert!(!plan_output.contains(SECRET), "plan printed the secret");
+}
