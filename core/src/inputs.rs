@@ -61,6 +61,32 @@ pub fn validate(validator: &Validator, document: &Value) -> Vec<InputError> {
         .collect()
 }
 
+/// Like [`validate`], but errors about the value of a secret input (a top-level property named in
+/// `secrets`) never show that value.
+pub fn validate_hiding(
+    validator: &Validator,
+    document: &Value,
+    secrets: &[String],
+) -> Vec<InputError> {
+    validator
+        .iter_errors(document)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            let secret = secrets.iter().any(|name| {
+                path.strip_prefix('/')
+                    .and_then(|rest| rest.strip_prefix(name.as_str()))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            });
+            let message = if secret {
+                error.masked().to_string()
+            } else {
+                error.to_string()
+            };
+            InputError { path, message }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +131,20 @@ mod tests {
         );
         let errors = compile(&json!({ "type": "string", "pattern": "(" })).expect_err("bad regex");
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn secret_values_are_hidden_in_errors() {
+        let schema = json!({ "properties": { "key": { "type": "string", "minLength": 20 } } });
+        let validator = compile(&schema).expect("valid");
+        let errors = validate_hiding(&validator, &json!({ "key": "hunter2" }), &["key".into()]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "/key");
+        assert!(
+            !errors[0].message.contains("hunter2"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

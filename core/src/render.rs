@@ -310,11 +310,11 @@ pub async fn render(
     // 1. Inputs.
     let validator = inputs::compile(&manifest.inputs).map_err(RenderError)?;
     let inputs = with_defaults(&manifest.inputs, &request.inputs);
-    let problems = inputs::validate(&validator, &inputs);
+    let secrets = secret_names(&manifest.inputs);
+    let problems = inputs::validate_hiding(&validator, &inputs, &secrets);
     if !problems.is_empty() {
         return Err(RenderError(problems));
     }
-    let secrets = secret_names(&manifest.inputs);
     let mut visible_inputs = inputs.clone();
     let mut answered_inputs = inputs.clone();
     if let (Some(visible), Some(answered)) = (
