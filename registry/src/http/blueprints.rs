@@ -1,14 +1,12 @@
 //! The blueprint endpoints under `/v1/blueprints/`: list, search, versions, detail, download,
 //! publish, and `validate` / `render` of inputs against a version.
 
-use super::auth;
 use super::error::ApiError;
+use super::{auth, upload};
 use crate::service::Registry;
 use crate::service::blueprints::{BlueprintError, BlueprintRecord};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::BytesMut;
-use futures_util::StreamExt;
 use quarry_core::address::{ModuleName, Namespace};
 use quarry_core::version::Version;
 use serde::Deserialize;
@@ -50,8 +48,7 @@ async fn page(
     namespace: Option<&str>,
     query: &ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let offset = query.offset.unwrap_or(0);
-    let limit = query.limit.unwrap_or(15).clamp(1, 100);
+    let (offset, limit) = upload::page_bounds(query.offset, query.limit);
     if query.q.as_deref().is_some_and(|q| q.len() > 256) {
         return Err(ApiError::bad_request(
             "search query `q` is longer than 256 characters",
@@ -60,13 +57,7 @@ async fn page(
     let (summaries, has_more) = registry
         .list_blueprints(namespace, query.q.as_deref(), offset, limit)
         .await?;
-    let mut meta = json!({ "limit": limit, "current_offset": offset });
-    if has_more {
-        meta["next_offset"] = json!(offset + limit);
-    }
-    if offset > 0 {
-        meta["prev_offset"] = json!(offset.saturating_sub(limit));
-    }
+    let meta = upload::page_meta(offset, limit, has_more);
     let items: Vec<Value> = summaries
         .iter()
         .map(|summary| {
@@ -225,36 +216,15 @@ async fn publish(
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
-    mut body: web::Payload,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     auth::principal(&request, &registry).await?;
     let (namespace, name) = address(&path.0, &path.1)?;
     let principal = auth::require_publish(&request, &registry, &namespace).await?;
     let version = Version::parse(&path.2)?;
-    let limit = registry.max_archive_bytes;
-    let mut archive = BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|error| {
-            ApiError::bad_request(format!("the upload was interrupted: {error}"))
-        })?;
-        if (archive.len() + chunk.len()) as u64 > limit {
-            return Err(BlueprintError::TooLarge { limit }.into());
-        }
-        archive.extend_from_slice(&chunk);
-    }
-    if archive.is_empty() {
-        return Err(ApiError::bad_request(
-            "the body is empty: send the blueprint's .tar.gz archive as the request body",
-        ));
-    }
+    let archive = upload::read_archive(&request, body, registry.max_archive_bytes).await?;
     let published = registry
-        .publish_blueprint(
-            &namespace,
-            &name,
-            &version,
-            archive.freeze(),
-            &principal.token_name,
-        )
+        .publish_blueprint(&namespace, &name, &version, archive, &principal.token_name)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/blueprints/{}", published.id)))

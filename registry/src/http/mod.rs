@@ -7,6 +7,7 @@ pub mod blueprints;
 pub mod discovery;
 pub mod error;
 pub mod modules;
+pub mod upload;
 
 use crate::service::Registry;
 use actix_web::body::MessageBody;

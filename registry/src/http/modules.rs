@@ -1,16 +1,14 @@
 //! The module endpoints under `/v1/modules/`: Terraform's module registry protocol (versions,
 //! download) and the public registry's read API (list, search, detail), plus publishing.
 
-use super::auth;
 use super::error::ApiError;
+use super::{auth, upload};
 use crate::db::queries::ModuleFilter;
 use crate::service::Registry;
 use crate::service::modules::{ModuleDetail, ModuleSummary};
 use crate::service::publish::PublishRequest;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::BytesMut;
-use futures_util::StreamExt;
 use quarry_core::address::{ModuleAddress, Namespace};
 use quarry_core::module::ModuleInfo;
 use quarry_core::version::Version;
@@ -46,9 +44,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::get().to(download),
         );
 }
-
-const DEFAULT_PAGE: u64 = 15;
-const MAX_PAGE: u64 = 100;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -89,16 +84,9 @@ async fn list_page(
     filter: ModuleFilter,
     query: &ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let offset = query.offset.unwrap_or(0);
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let (offset, limit) = upload::page_bounds(query.offset, query.limit);
     let page = registry.list_modules(&filter, offset, limit).await?;
-    let mut meta = json!({ "limit": limit, "current_offset": offset });
-    if page.has_more {
-        meta["next_offset"] = json!(offset + limit);
-    }
-    if offset > 0 {
-        meta["prev_offset"] = json!(offset.saturating_sub(limit));
-    }
+    let meta = upload::page_meta(offset, limit, page.has_more);
     let modules: Vec<Value> = page.modules.iter().map(summary_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "meta": meta, "modules": modules })))
 }
@@ -393,7 +381,7 @@ async fn publish(
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String, String)>,
     query: web::Query<PublishQuery>,
-    mut body: web::Payload,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (namespace, name, system, version) = path.into_inner();
     // A bad token is refused before anything else is looked at.
@@ -429,40 +417,12 @@ async fn publish(
             ),
         ));
     }
-    let limit = registry.max_archive_bytes;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the archive is larger than the limit of {limit} bytes"),
-        )
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
-    let mut archive = BytesMut::with_capacity(declared.unwrap_or(64 * 1024).min(limit) as usize);
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|error| {
-            ApiError::bad_request(format!("the upload was interrupted: {error}"))
-        })?;
-        if (archive.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
-        }
-        archive.extend_from_slice(&chunk);
-    }
-    if archive.is_empty() {
-        return Err(ApiError::bad_request(
-            "the body is empty: send the module's .tar.gz archive as the request body",
-        ));
-    }
+    let archive = upload::read_archive(&request, body, registry.max_archive_bytes).await?;
     let published = registry
         .publish(PublishRequest {
             address: address.clone(),
             version,
-            archive: archive.freeze(),
+            archive,
             description: query
                 .into_inner()
                 .description
