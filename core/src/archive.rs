@@ -399,21 +399,104 @@ pub fn read_files(
     Ok(files)
 }
 
-/// Names never packed: version control, Terraform's working files, state, and the importer's manifest.
+/// Names never packed: version control, Terraform's working files, state, the importer's manifest.
 fn is_packing_excluded(name: &str) -> bool {
     matches!(
         name,
-        ".git" | ".terraform" | ".terraform.lock.hcl" | crate::manifest::MODULE_MANIFEST
+        ".git"
+            | ".terraform"
+            | ".terraform.lock.hcl"
+            | IGNORE_FILE
+            | crate::manifest::MODULE_MANIFEST
     ) || name.ends_with(".tfstate")
         || name.ends_with(".tfstate.backup")
 }
 
+/// The file listing what a directory leaves out of its archive.
+pub const IGNORE_FILE: &str = ".scaffoldignore";
+
+/// Patterns from a `.scaffoldignore`: one per line, `#` comments, gitignore's common forms. A
+/// pattern without `/` matches a file or folder name anywhere (`*.zip`, `node_modules`); one with
+/// `/` matches a path from the root (`/docs/drafts`, `examples/*/secret.tfvars`); a trailing `/`
+/// is allowed; `*` and `?` do not cross `/`. Negation (`!`) is not supported.
+#[derive(Debug, Clone, Default)]
+pub struct Ignore {
+    patterns: Vec<(bool, String)>,
+}
+
+impl Ignore {
+    pub fn parse(text: &str) -> Self {
+        let patterns = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('!'))
+            .map(|line| {
+                let line = line.trim_end_matches('/');
+                let anchored = line.contains('/');
+                (anchored, line.trim_start_matches('/').to_owned())
+            })
+            .filter(|(_, pattern)| !pattern.is_empty())
+            .collect();
+        Self { patterns }
+    }
+
+    /// Reads `<dir>/.scaffoldignore`, or nothing is ignored.
+    pub fn from_dir(dir: &Path) -> io::Result<Self> {
+        match std::fs::read_to_string(dir.join(IGNORE_FILE)) {
+            Ok(text) => Ok(Self::parse(&text)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether a relative path (`/`-separated) is left out.
+    pub fn matches(&self, path: &str) -> bool {
+        self.patterns.iter().any(|(anchored, pattern)| {
+            if *anchored {
+                glob(pattern, path)
+            } else {
+                path.rsplit('/')
+                    .next()
+                    .is_some_and(|name| glob(pattern, name))
+            }
+        })
+    }
+}
+
+/// `*` and `?` wildcards that never cross `/`.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' && text[t] != '/' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((star_p, star_t)) = star
+            && text[star_t] != '/'
+        {
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
 /// Packs a directory into a `.tar.gz` that depends only on the files' paths, contents and
-/// executable bit: sorted entries, zero timestamps and owners. Symbolic links are refused, so the
+/// executable bit: sorted entries, zero timestamps and owners. Leaves out what `.scaffoldignore`
+/// lists, version control and Terraform's working files. Symbolic links are refused, so the
 /// archive holds exactly what the reader will accept.
 pub fn pack_dir(dir: &Path) -> io::Result<Vec<u8>> {
+    let ignore = Ignore::from_dir(dir)?;
     let mut paths = Vec::new();
-    collect(dir, Path::new(""), &mut paths)?;
+    collect(dir, Path::new(""), &ignore, &mut paths)?;
     paths.sort();
     let encoder = GzEncoder::new(Vec::new(), Compression::default());
     let mut builder = tar::Builder::new(encoder);
@@ -470,7 +553,12 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
     false
 }
 
-fn collect(root: &Path, relative: &Path, out: &mut Vec<std::path::PathBuf>) -> io::Result<()> {
+fn collect(
+    root: &Path,
+    relative: &Path,
+    ignore: &Ignore,
+    out: &mut Vec<std::path::PathBuf>,
+) -> io::Result<()> {
     for entry in std::fs::read_dir(root.join(relative))? {
         let entry = entry?;
         let name = entry.file_name();
@@ -484,6 +572,9 @@ fn collect(root: &Path, relative: &Path, out: &mut Vec<std::path::PathBuf>) -> i
             continue;
         }
         let path = relative.join(&name);
+        if ignore.matches(&path.to_string_lossy().replace('\\', "/")) {
+            continue;
+        }
         let file_type = entry.file_type()?;
         if file_type.is_symlink() {
             return Err(io::Error::new(
@@ -496,7 +587,7 @@ fn collect(root: &Path, relative: &Path, out: &mut Vec<std::path::PathBuf>) -> i
         }
         out.push(path.clone());
         if file_type.is_dir() {
-            collect(root, &path, out)?;
+            collect(root, &path, ignore, out)?;
         }
     }
     Ok(())
@@ -720,6 +811,41 @@ mod tests {
             inspect(&archive).unwrap_err(),
             ArchiveError::NonUtf8File("main.tf".into())
         );
+    }
+
+    #[test]
+    fn ignore_patterns_match_like_gitignore() {
+        let ignore = Ignore::parse(
+            "# comment\n*.zip\nnode_modules/\n/docs/drafts\nexamples/*/secret.tfvars\n!keep.zip\n",
+        );
+        for (path, ignored) in [
+            ("build.zip", true),
+            ("sub/dir/build.zip", true),
+            ("node_modules", true),
+            ("web/node_modules", true),
+            ("docs/drafts", true),
+            ("x/docs/drafts", false),
+            ("examples/basic/secret.tfvars", true),
+            ("examples/basic/deep/secret.tfvars", false),
+            ("main.tf", false),
+            ("zip", false),
+        ] {
+            assert_eq!(ignore.matches(path), ignored, "{path}");
+        }
+    }
+
+    #[test]
+    fn packing_leaves_out_what_scaffoldignore_lists() {
+        let dir = tempdir();
+        std::fs::write(dir.join("main.tf"), "").expect("write");
+        std::fs::write(dir.join("notes.tmp"), "").expect("write");
+        std::fs::write(dir.join(IGNORE_FILE), "*.tmp\n").expect("write");
+        let inspected = inspect(&pack_dir(&dir).expect("pack")).expect("readable");
+        assert_eq!(
+            inspected.entries, 1,
+            "only main.tf: the ignore file and *.tmp stay out"
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

@@ -1,0 +1,119 @@
+//! `scaffold new` on a real pseudo-terminal: a pattern that fails and then passes, a select, a
+//! hidden secret, and a question asked only because of an earlier answer (if/then).
+
+use quarry_e2e::{Quarry, REGISTRY_HOST, fixture_module, repo_root};
+use rexpect::session::spawn_command;
+
+const DOWN: &str = "\x1b[B";
+const ENTER: &str = "\r";
+const BACKSPACE: &str = "\x7f";
+
+/// Sends keys at once (the session's writer is line-buffered and raw-mode keys end in `\r`).
+fn keys(session: &mut rexpect::session::PtySession, text: &str) {
+    session.send(text).expect("send keys");
+    session.flush().expect("flush keys");
+}
+
+/// Lets a prompt finish drawing and switch the terminal to raw mode before keys arrive.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(400));
+}
+
+#[test]
+fn prompts_follow_the_schema_on_a_terminal() {
+    let home = tempfile::tempdir().expect("home");
+    let quarry = Quarry::start(&[]).expect("quarry starts");
+    let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
+    assert_eq!(
+        quarry
+            .publish_dir(
+                &token,
+                "fixtures/greeting/generic",
+                "1.2.0",
+                &fixture_module("greeting")
+            )
+            .expect("publish"),
+        201
+    );
+    let blueprint =
+        quarry_core::archive::pack_dir(&repo_root().join("tests/fixtures/blueprints/greeter"))
+            .expect("pack");
+    let response = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/v1/blueprints/fixtures/greeter/1.0.0",
+            quarry.url
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "application/gzip")
+        .body(blueprint)
+        .send()
+        .expect("publish blueprint");
+    assert_eq!(response.status(), 201);
+
+    let out = home.path().join("stack");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scaffold"));
+    command
+        .args(["new", "fixtures/greeter", "-o"])
+        .arg(&out)
+        .env("HOME", home.path())
+        .env("SCAFFOLD_CACHE_DIR", home.path().join("cache"))
+        .env("SCAFFOLD_REGISTRY", &quarry.url)
+        .env("SCAFFOLD_SOURCE_HOST", REGISTRY_HOST)
+        .env("TERM", "xterm-256color")
+        .env_remove("CI");
+    let mut session = spawn_command(command, Some(20_000)).expect("spawns on a pty");
+
+    // A pattern: `ada` is refused as typed, `Ada` accepted.
+    session.exp_string("Who").expect("asks who");
+    settle();
+    keys(&mut session, &format!("ada{ENTER}"));
+    session
+        .exp_string("^[A-Z][a-z]+$")
+        .expect("names the pattern it broke");
+    settle();
+    keys(
+        &mut session,
+        &format!("{BACKSPACE}{BACKSPACE}{BACKSPACE}Ada{ENTER}"),
+    );
+
+    // An enum as a select: move down to `prod`.
+    session
+        .exp_string("Environment")
+        .expect("asks the environment");
+    session.exp_string("prod").expect("offers prod");
+    settle();
+    keys(&mut session, &format!("{DOWN}{ENTER}"));
+
+    // A secret: typed without echo.
+    session.exp_string("API key").expect("asks the secret");
+    settle();
+    keys(&mut session, &format!("terminal-secret-9876{ENTER}"));
+
+    // Asked only because environment is prod (if/then).
+    let before = session
+        .exp_string("Approvers")
+        .expect("asks approvers for prod");
+    assert!(
+        !before.contains("terminal-secret-9876"),
+        "the secret was echoed: {before}"
+    );
+    settle();
+    keys(&mut session, &format!("ana, bo{ENTER}"));
+
+    let rest = session.exp_eof().expect("finishes");
+    assert!(
+        !rest.contains("terminal-secret-9876"),
+        "the secret was echoed: {rest}"
+    );
+    let answers: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(".scaffold/answers.json")).expect("stack written"),
+    )
+    .expect("json");
+    assert_eq!(answers["inputs"]["who"], "Ada");
+    assert_eq!(answers["inputs"]["environment"], "prod");
+    assert_eq!(
+        answers["inputs"]["approvers"],
+        serde_json::json!(["ana", "bo"])
+    );
+    assert!(answers["inputs"].get("api_key").is_none());
+}
