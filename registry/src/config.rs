@@ -74,6 +74,18 @@ pub struct ServeArgs {
     /// Largest accepted archive once unpacked, in bytes [default: 1073741824]
     #[arg(long, env = "QUARRY_MAX_UNPACKED_BYTES")]
     pub max_unpacked_bytes: Option<u64>,
+    /// Writes (publish, deprecate, yank) one token may make per minute; 0 for no limit [default: 60]
+    #[arg(long, env = "QUARRY_WRITES_PER_MINUTE_PER_TOKEN")]
+    pub writes_per_minute_per_token: Option<u32>,
+    /// Writes one client address may make per minute; 0 for no limit [default: 120]
+    #[arg(long, env = "QUARRY_WRITES_PER_MINUTE_PER_ADDRESS")]
+    pub writes_per_minute_per_address: Option<u32>,
+    /// Seconds a client has to send a request's headers [default: 10]
+    #[arg(long, env = "QUARRY_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
+    /// Seconds an upload may stall between two chunks of its body [default: 30]
+    #[arg(long, env = "QUARRY_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
     /// Publish every module found under this directory that is not published yet (repeatable)
     #[arg(long, env = "QUARRY_IMPORT", value_delimiter = ',')]
     pub import: Vec<PathBuf>,
@@ -94,6 +106,10 @@ struct FileConfig {
     signed_url_ttl: Option<u64>,
     max_archive_bytes: Option<u64>,
     max_unpacked_bytes: Option<u64>,
+    writes_per_minute_per_token: Option<u32>,
+    writes_per_minute_per_address: Option<u32>,
+    request_timeout: Option<u64>,
+    body_timeout: Option<u64>,
     #[serde(default)]
     import: Vec<PathBuf>,
 }
@@ -112,6 +128,10 @@ pub struct Config {
     pub signed_url_ttl: u64,
     pub max_archive_bytes: u64,
     pub max_unpacked_bytes: u64,
+    pub writes_per_minute_per_token: u32,
+    pub writes_per_minute_per_address: u32,
+    pub request_timeout: u64,
+    pub body_timeout: u64,
     pub import: Vec<PathBuf>,
 }
 
@@ -247,6 +267,16 @@ impl Config {
                 .max_unpacked_bytes
                 .or(file.max_unpacked_bytes)
                 .unwrap_or(1 << 30),
+            writes_per_minute_per_token: serve
+                .writes_per_minute_per_token
+                .or(file.writes_per_minute_per_token)
+                .unwrap_or(60),
+            writes_per_minute_per_address: serve
+                .writes_per_minute_per_address
+                .or(file.writes_per_minute_per_address)
+                .unwrap_or(120),
+            request_timeout: serve.request_timeout.or(file.request_timeout).unwrap_or(10),
+            body_timeout: serve.body_timeout.or(file.body_timeout).unwrap_or(30),
             import,
         })
     }

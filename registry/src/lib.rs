@@ -30,9 +30,17 @@ pub fn app(
         .configure(http::configure(registry))
 }
 
-/// Serves the registry on an already bound listener until the process is stopped.
-pub async fn serve(registry: Registry, listener: TcpListener) -> std::io::Result<()> {
+/// Serves the registry on an already bound listener until the process is stopped. A client has
+/// `request_timeout` to send a request's headers (slow clients cannot hold connections open).
+pub async fn serve(
+    registry: Registry,
+    listener: TcpListener,
+    request_timeout: std::time::Duration,
+) -> std::io::Result<()> {
     HttpServer::new(move || app(registry.clone()))
+        .client_request_timeout(request_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(75))
         .listen(listener)?
         .run()
         .await

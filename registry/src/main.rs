@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use quarry_registry::config::{Config, LogFormat, ServeArgs, StoreArgs};
+use quarry_registry::service::audit::Actor;
 use quarry_registry::service::{Registry, tokens};
 use std::io::Write;
 
@@ -26,6 +27,15 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit (run once before starting several replicas)
     Migrate,
+    /// Find archives no version points at (left by interrupted publishes); --delete removes them
+    Gc {
+        /// Remove them (without it, only list them)
+        #[arg(long)]
+        delete: bool,
+        /// Leave archives younger than this alone, so publishes in flight keep theirs: 90m, 1h, 2d
+        #[arg(long, default_value = "1h")]
+        min_age: String,
+    },
     /// Manage API tokens
     #[command(subcommand)]
     Token(TokenCommand),
@@ -41,6 +51,9 @@ enum TokenCommand {
         /// What the token may do: read, publish:<namespace>, publish:*, admin (repeatable)
         #[arg(long = "scope", required = true, num_args = 1..)]
         scopes: Vec<String>,
+        /// Expire the token after this long: 90m, 12h, 30d (at most 10 years)
+        #[arg(long)]
+        expires_in: Option<String>,
     },
     /// List tokens (never their secrets)
     List {
@@ -84,6 +97,26 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(command) => token(&registry, command).await,
+        Command::Gc { delete, min_age } => {
+            let grace = tokens::parse_lifetime(&min_age)?;
+            let report = registry.collect_garbage(grace, delete).await?;
+            let bytes: u64 = report.unreferenced.iter().map(|(_, size)| size).sum();
+            for (digest, size) in &report.unreferenced {
+                println!("{digest}.tar.gz\t{size}");
+            }
+            eprintln!(
+                "{} unreferenced archive(s), {bytes} bytes{}; {} referenced; {} younger than {min_age} left alone",
+                report.unreferenced.len(),
+                if report.deleted {
+                    ", deleted"
+                } else {
+                    " (dry run: pass --delete to remove them)"
+                },
+                report.referenced,
+                report.kept_in_grace,
+            );
+            Ok(())
+        }
     }
 }
 
@@ -108,14 +141,28 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "quarry is ready"
     );
-    quarry_registry::serve(registry, listener).await?;
+    quarry_registry::serve(
+        registry,
+        listener,
+        std::time::Duration::from_secs(config.request_timeout),
+    )
+    .await?;
     Ok(())
 }
 
 async fn token(registry: &Registry, command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name, scopes } => {
-            let created = tokens::create(&registry.db, &name, &scopes).await?;
+        TokenCommand::Create {
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let lifetime = expires_in
+                .as_deref()
+                .map(tokens::parse_lifetime)
+                .transpose()?;
+            let created =
+                tokens::create(&registry.db, &name, &scopes, lifetime, &Actor::console()).await?;
             eprintln!(
                 "created token `{}` with scopes {}; it is shown only once:",
                 created.name,
@@ -153,7 +200,7 @@ async fn token(registry: &Registry, command: TokenCommand) -> anyhow::Result<()>
             }
         }
         TokenCommand::Revoke { name } => {
-            tokens::revoke(&registry.db, &name).await?;
+            tokens::revoke(&registry.db, &name, &Actor::console()).await?;
             eprintln!("revoked token `{name}`");
         }
     }

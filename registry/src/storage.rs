@@ -6,7 +6,9 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
 use quarry_core::digest::Sha256;
 use std::ops::Range;
 use std::path::Path;
@@ -105,6 +107,30 @@ impl Storage {
         {
             Ok(result) => Ok(Some(result.bytes().await?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Every stored archive: digest, size and when it was written.
+    pub async fn list_archives(
+        &self,
+    ) -> Result<Vec<(Sha256, u64, chrono::DateTime<chrono::Utc>)>, StorageError> {
+        let prefix = StorePath::from("archives/sha256");
+        let objects: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|meta| {
+                let name = meta.location.filename()?.strip_suffix(".tar.gz")?;
+                let digest = Sha256::from_hex(name).ok()?;
+                Some((digest, meta.size, meta.last_modified))
+            })
+            .collect())
+    }
+
+    pub async fn delete_archive(&self, digest: &Sha256) -> Result<(), StorageError> {
+        match self.store.delete(&archive_path(digest)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(error.into()),
         }
     }

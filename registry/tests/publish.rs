@@ -376,9 +376,13 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
         );
     }
 
-    quarry_registry::service::tokens::revoke(&quarry.registry.db, "other-team")
-        .await
-        .expect("revoked");
+    quarry_registry::service::tokens::revoke(
+        &quarry.registry.db,
+        "other-team",
+        &quarry_registry::service::audit::Actor::console(),
+    )
+    .await
+    .expect("revoked");
     let (status, body) = call_json(
         &service,
         publish_request(

@@ -165,3 +165,16 @@ pub async fn list_blueprints(
         has_more,
     ))
 }
+
+/// Marks a blueprint version yanked: gone from `versions`, still downloadable.
+pub async fn yank_blueprint_version(
+    db: &impl ConnectionTrait,
+    version_id: i32,
+) -> Result<(), DbErr> {
+    blueprint_version::Entity::update_many()
+        .col_expr(blueprint_version::Column::Yanked, Expr::value(true))
+        .filter(blueprint_version::Column::Id.eq(version_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

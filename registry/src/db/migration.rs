@@ -9,7 +9,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateModulesAndTokens), Box::new(CreateBlueprints)]
+        vec![
+            Box::new(CreateModulesAndTokens),
+            Box::new(CreateBlueprints),
+            Box::new(AddTokenExpiryAndAudit),
+        ]
     }
 }
 
@@ -201,5 +205,69 @@ impl MigrationTrait for CreateBlueprints {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct AddTokenExpiryAndAudit;
+
+impl MigrationName for AddTokenExpiryAndAudit {
+    fn name(&self) -> &str {
+        "m20261121_000003_add_token_expiry_and_audit"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddTokenExpiryAndAudit {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("tokens")
+                    .add_column(timestamp_with_time_zone_null("expires_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("audit_events")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(timestamp_with_time_zone("at"))
+                    .col(string_len("actor", 128))
+                    .col(string_len("action", 64))
+                    .col(string_len("target", 512))
+                    .col(string_len("source", 128))
+                    .col(json("details"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [("audit_events_at", "at"), ("audit_events_actor", "actor")] {
+            manager
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name(name)
+                        .table("audit_events")
+                        .col(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("audit_events").if_exists().to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("tokens")
+                    .drop_column("expires_at")
+                    .to_owned(),
+            )
+            .await
     }
 }

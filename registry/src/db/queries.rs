@@ -137,18 +137,21 @@ pub struct ModuleFilter {
     pub query: Option<String>,
 }
 
-/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for character in text.to_lowercase().chars() {
+/// Escapes `%`, `_` and `\\` so user text matches literally inside a LIKE pattern.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
         if matches!(character, '%' | '_' | '\\') {
-            pattern.push('\\');
+            escaped.push('\\');
         }
-        pattern.push(character);
+        escaped.push(character);
     }
-    pattern.push('%');
-    pattern
+    escaped
+}
+
+/// A case-insensitive substring pattern (to compare with `LOWER(column)`).
+pub(crate) fn like_pattern(text: &str) -> String {
+    format!("%{}%", escape_like(&text.to_lowercase()))
 }
 
 /// One page of modules with their visible (not yanked) versions, and whether more follow.
@@ -252,13 +255,28 @@ pub async fn count_downloads(db: &impl ConnectionTrait, version_id: i32) -> Resu
     Ok(())
 }
 
-/// Every archive digest some version points at (for garbage collection and integrity checks).
-pub async fn referenced_archives(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
-    let versions = module_version::Entity::find().all(db).await?;
-    Ok(versions
+/// Every archive digest a module or blueprint version points at (for garbage collection and
+/// integrity checks).
+pub async fn referenced_archives(
+    db: &impl ConnectionTrait,
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    let mut digests: std::collections::HashSet<String> = module_version::Entity::find()
+        .select_only()
+        .column(module_version::Column::ArchiveSha256)
+        .into_tuple::<String>()
+        .all(db)
+        .await?
         .into_iter()
-        .map(|version| version.archive_sha256)
-        .collect())
+        .collect();
+    digests.extend(
+        super::entities::blueprint_version::Entity::find()
+            .select_only()
+            .column(super::entities::blueprint_version::Column::ArchiveSha256)
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
+    Ok(digests)
 }
 
 pub async fn count_modules(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
@@ -271,6 +289,7 @@ pub async fn insert_token(
     key_id: &str,
     secret_sha256: &str,
     scopes: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<token::Model, DbErr> {
     token::ActiveModel {
         name: Set(name.to_owned()),
@@ -279,6 +298,7 @@ pub async fn insert_token(
         scopes: Set(scopes.to_owned()),
         created_at: Set(chrono::Utc::now()),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
         ..Default::default()
     }
     .insert(db)
@@ -321,4 +341,18 @@ pub async fn revoke_token(db: &impl ConnectionTrait, name: &str) -> Result<bool,
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// Marks a module version deprecated or yanked (never undone here: a yank keeps the archive).
+pub async fn mark_version(
+    db: &impl ConnectionTrait,
+    version_id: i32,
+    column: module_version::Column,
+) -> Result<(), DbErr> {
+    module_version::Entity::update_many()
+        .col_expr(column, Expr::value(true))
+        .filter(module_version::Column::Id.eq(version_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -69,3 +69,31 @@ pub async fn require_publish(
         )))
     }
 }
+
+/// The audit actor of a request: the token's name and the client's address (the connection's
+/// peer; behind a proxy, the proxy's address).
+pub fn actor(request: &HttpRequest, principal: &Principal) -> crate::service::audit::Actor {
+    crate::service::audit::Actor {
+        name: principal.token_name.clone(),
+        source: request
+            .peer_addr()
+            .map(|address| address.ip().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// Counts a write against the token's and the address's limits: 429 with `Retry-After` beyond.
+pub fn limit_write(
+    request: &HttpRequest,
+    registry: &Registry,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let address = request
+        .peer_addr()
+        .map(|address| address.ip().to_string())
+        .unwrap_or_default();
+    registry
+        .write_limiter
+        .check(&principal.token_name, &address, std::time::Instant::now())
+        .map_err(|retry| ApiError::too_many_requests(retry.0))
+}

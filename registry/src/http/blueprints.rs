@@ -33,7 +33,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/{namespace}/{name}/{version}/render",
             web::post().to(render),
-        );
+        )
+        .route("/{namespace}/{name}/{version}/yank", web::post().to(yank));
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,9 +223,22 @@ async fn publish(
     let (namespace, name) = address(&path.0, &path.1)?;
     let principal = auth::require_publish(&request, &registry, &namespace).await?;
     let version = Version::parse(&path.2)?;
-    let archive = upload::read_archive(&request, body, registry.max_archive_bytes).await?;
+    auth::limit_write(&request, &registry, &principal)?;
+    let archive = upload::read_archive(
+        &request,
+        body,
+        registry.max_archive_bytes,
+        registry.body_timeout,
+    )
+    .await?;
     let published = registry
-        .publish_blueprint(&namespace, &name, &version, archive, &principal.token_name)
+        .publish_blueprint(
+            &namespace,
+            &name,
+            &version,
+            archive,
+            &auth::actor(&request, &principal),
+        )
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/blueprints/{}", published.id)))
@@ -306,4 +320,37 @@ async fn render(
             ),
         ))
         .body(archive))
+}
+
+/// `POST …/{version}/yank`: gone from `versions`, still downloadable by its exact number.
+async fn yank(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    auth::principal(&request, &registry).await?;
+    let (namespace, _) = address(&path.0, &path.1)?;
+    let principal = auth::require_publish(&request, &registry, &namespace).await?;
+    let reason = if body.is_empty() {
+        None
+    } else {
+        let value: Value = serde_json::from_slice(&body).map_err(|error| {
+            ApiError::bad_request(format!(
+                "the body must be {{\"reason\": \"…\"}} or empty: {error}"
+            ))
+        })?;
+        value["reason"].as_str().map(str::to_owned)
+    };
+    auth::limit_write(&request, &registry, &principal)?;
+    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
+    registry
+        .yank_blueprint(
+            &record,
+            &auth::actor(&request, &principal),
+            reason.as_deref(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "id": format!("{}/{}", record.address(), record.version), "yanked": true })))
 }

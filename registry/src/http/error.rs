@@ -19,6 +19,8 @@ use std::fmt;
 
 #[derive(Debug)]
 pub struct ApiError {
+    /// Seconds for `Retry-After` (429).
+    retry_after: Option<u64>,
     status: StatusCode,
     messages: Vec<String>,
     /// Structured errors (`{path, message}`), sent instead of `messages` when present.
@@ -28,15 +30,27 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
+            retry_after: None,
             status,
             messages: vec![message.into()],
             details: Vec::new(),
         }
     }
 
+    /// 429: too many writes; the client may retry after `seconds`.
+    pub fn too_many_requests(seconds: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many writes; retry in {seconds} s"),
+        );
+        error.retry_after = Some(seconds);
+        error
+    }
+
     /// An error listing every problem as `{path, message}` (inputs validation).
     pub fn with_details(status: StatusCode, details: &[quarry_core::inputs::InputError]) -> Self {
         Self {
+            retry_after: None,
             status,
             messages: details.iter().map(ToString::to_string).collect(),
             details: details.to_vec(),
@@ -82,6 +96,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
@@ -129,7 +146,9 @@ impl From<SignatureError> for ApiError {
 impl From<TokenError> for ApiError {
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::Invalid | TokenError::Revoked(_) => Self::unauthorized(error.to_string()),
+            TokenError::Invalid | TokenError::Revoked(_) | TokenError::Expired { .. } => {
+                Self::unauthorized(error.to_string())
+            }
             TokenError::Database(error) => Self::internal(&error),
             other => Self::bad_request(other.to_string()),
         }
@@ -175,6 +194,7 @@ impl From<crate::service::blueprints::BlueprintError> for ApiError {
             E::Archive(_) | E::AddressMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             E::Invalid(problems) => {
                 return Self {
+                    retry_after: None,
                     status: StatusCode::UNPROCESSABLE_ENTITY,
                     messages: problems.iter().map(ToString::to_string).collect(),
                     details: Vec::new(),

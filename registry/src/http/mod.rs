@@ -2,6 +2,7 @@
 //! the decisions are the service layer's.
 
 pub mod archives;
+pub mod audit;
 pub mod auth;
 pub mod blueprints;
 pub mod discovery;
@@ -32,6 +33,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
+            .route("/v1/audit", web::get().to(audit::list))
             .default_service(web::to(error::not_found));
     }
 }

@@ -42,6 +42,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/{namespace}/{name}/{system}/{version}/download",
             web::get().to(download),
+        )
+        .route(
+            "/{namespace}/{name}/{system}/{version}/deprecate",
+            web::post().to(deprecate),
+        )
+        .route(
+            "/{namespace}/{name}/{system}/{version}/yank",
+            web::post().to(yank),
         );
 }
 
@@ -389,6 +397,7 @@ async fn publish(
     let address = address(&(namespace, name, system))?;
     let principal = auth::require_publish(&request, &registry, &address.namespace).await?;
     let version = Version::parse(&version)?;
+    auth::limit_write(&request, &registry, &principal)?;
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -417,7 +426,13 @@ async fn publish(
             ),
         ));
     }
-    let archive = upload::read_archive(&request, body, registry.max_archive_bytes).await?;
+    let archive = upload::read_archive(
+        &request,
+        body,
+        registry.max_archive_bytes,
+        registry.body_timeout,
+    )
+    .await?;
     let published = registry
         .publish(PublishRequest {
             address: address.clone(),
@@ -427,7 +442,7 @@ async fn publish(
                 .into_inner()
                 .description
                 .filter(|d| !d.trim().is_empty()),
-            published_by: principal.token_name,
+            actor: auth::actor(&request, &principal),
         })
         .await?;
     let base = registry.public_url.as_deref().unwrap_or("");
@@ -437,4 +452,76 @@ async fn publish(
             format!("{base}/v1/modules/{}", published.id),
         ))
         .json(published))
+}
+
+/// An optional reason, recorded in the audit log: `{"reason": "…"}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct MarkBody {
+    reason: Option<String>,
+}
+
+async fn mark(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Bytes,
+    yank: bool,
+) -> Result<HttpResponse, ApiError> {
+    auth::principal(&request, &registry).await?;
+    let (namespace, name, system, version) = path.into_inner();
+    let address = address(&(namespace, name, system))?;
+    let principal = auth::require_publish(&request, &registry, &address.namespace).await?;
+    let version = Version::parse(&version)?;
+    let reason = if body.is_empty() {
+        MarkBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| {
+            ApiError::bad_request(format!(
+                "the body must be {{\"reason\": \"…\"}} or empty: {error}"
+            ))
+        })?
+    };
+    auth::limit_write(&request, &registry, &principal)?;
+    let found = registry
+        .mark_module_version(
+            &address,
+            &version,
+            yank,
+            &auth::actor(&request, &principal),
+            reason.reason.as_deref(),
+        )
+        .await?;
+    if !found {
+        return Err(ApiError::not_found(format!(
+            "{address} has no version {version}"
+        )));
+    }
+    let mut answer = serde_json::Map::new();
+    answer.insert("id".into(), json!(format!("{address}/{version}")));
+    answer.insert(
+        if yank { "yanked" } else { "deprecated" }.into(),
+        json!(true),
+    );
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// `POST …/{version}/deprecate`: still listed and installable, flagged in its detail.
+async fn deprecate(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    mark(request, registry, path, body, false).await
+}
+
+/// `POST …/{version}/yank`: gone from `versions` (terraform no longer picks it), still
+/// downloadable by its exact number so existing configurations keep working.
+async fn yank(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    mark(request, registry, path, body, true).await
 }

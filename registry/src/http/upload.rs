@@ -38,6 +38,7 @@ pub async fn read_archive(
     request: &HttpRequest,
     mut body: web::Payload,
     limit: u64,
+    stall: std::time::Duration,
 ) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -53,7 +54,14 @@ pub async fn read_archive(
         return Err(too_large());
     }
     let mut archive = BytesMut::with_capacity(declared.unwrap_or(64 * 1024).min(limit) as usize);
-    while let Some(chunk) = body.next().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(stall, body.next()).await else {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the upload stalled for more than {} s", stall.as_secs()),
+            ));
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|error| {
             ApiError::bad_request(format!("the upload was interrupted: {error}"))
         })?;

@@ -148,7 +148,7 @@ impl Registry {
         name: &ModuleName,
         version: &Version,
         archive: Bytes,
-        published_by: &str,
+        actor: &super::audit::Actor,
     ) -> Result<super::publish::Published, BlueprintError> {
         let address = format!("{namespace}/{name}");
         let exists = || BlueprintError::VersionExists {
@@ -203,20 +203,45 @@ impl Registry {
                 archive_sha256: &digest.to_hex(),
                 archive_size: archive.len() as i64,
                 manifest: stored,
-                published_by,
+                published_by: &actor.name,
             },
         )
         .await?;
         if inserted.is_none() {
             return Err(exists());
         }
-        tracing::info!(blueprint = %address, %version, sha256 = %digest, by = %published_by, "published blueprint");
+        tracing::info!(blueprint = %address, %version, sha256 = %digest, by = %actor.name, "published blueprint");
+        self.audit(
+            actor,
+            super::audit::Action::BlueprintPublish,
+            &format!("{address}/{version}"),
+            json!({ "sha256": digest.to_hex(), "size": archive.len() }),
+        )
+        .await;
         Ok(super::publish::Published {
             id: format!("{address}/{version}"),
             version: version.to_string(),
             archive_sha256: digest.to_hex(),
             archive_size: archive.len() as u64,
         })
+    }
+
+    /// Yanks a blueprint version: gone from `versions`, still downloadable by its exact number.
+    pub async fn yank_blueprint(
+        &self,
+        record: &BlueprintRecord,
+        actor: &super::audit::Actor,
+        reason: Option<&str>,
+    ) -> Result<(), DbErr> {
+        blueprint_queries::yank_blueprint_version(&self.db, record.row.id).await?;
+        self.audit(
+            actor,
+            super::audit::Action::BlueprintYank,
+            &format!("{}/{}", record.address(), record.version),
+            json!({ "reason": reason }),
+        )
+        .await;
+        Ok(())
     }
 
     /// The visible (not yanked) versions of a blueprint, oldest first; `None` if unknown.

@@ -106,7 +106,7 @@ impl Registry {
                 version: manifest.version,
                 archive: packed.into(),
                 description: Some(manifest.description).filter(|d| !d.is_empty()),
-                published_by: "import".into(),
+                actor: super::audit::Actor::importer(),
             };
             match self.publish(request).await {
                 Ok(_) => report.published.push(id),
@@ -182,7 +182,7 @@ impl Registry {
                 &blueprint.name,
                 &version,
                 packed.into(),
-                "import",
+                &super::audit::Actor::importer(),
             )
             .await
         {

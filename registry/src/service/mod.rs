@@ -1,10 +1,13 @@
 //! The registry's rules: who may do what, what a publish must satisfy, how versions are found.
 //! Nothing here knows HTTP; handlers call these and turn the results into responses.
 
+pub mod audit;
 pub mod blueprints;
+pub mod gc;
 pub mod import;
 pub mod modules;
 pub mod publish;
+pub mod ratelimit;
 pub mod signing;
 pub mod tokens;
 
@@ -24,6 +27,9 @@ pub struct Registry {
     pub signer: UrlSigner,
     pub max_archive_bytes: u64,
     pub limits: Limits,
+    pub write_limiter: std::sync::Arc<ratelimit::RateLimiter>,
+    /// How long an upload may stall between two chunks.
+    pub body_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +111,26 @@ impl Registry {
                 max_unpacked_bytes: config.max_unpacked_bytes,
                 ..Limits::default()
             },
+            write_limiter: std::sync::Arc::new(ratelimit::RateLimiter::new(
+                config.writes_per_minute_per_token,
+                config.writes_per_minute_per_address,
+            )),
+            body_timeout: std::time::Duration::from_secs(config.body_timeout),
         })
+    }
+
+    /// Records an audit event. A failure is logged, not returned: the change it describes has
+    /// already happened and must not be reported as failed.
+    pub async fn audit(
+        &self,
+        actor: &audit::Actor,
+        action: audit::Action,
+        target: &str,
+        details: serde_json::Value,
+    ) {
+        if let Err(error) = audit::record(&self.db, actor, action, target, details).await {
+            tracing::error!(%error, action = action.as_str(), target, "could not record an audit event");
+        }
     }
 
     /// The URL a client fetches an archive from: relative unless a public URL is configured, and

@@ -112,6 +112,41 @@ impl Registry {
         }))
     }
 
+    /// Deprecates (still listed, flagged) or yanks (gone from `versions`, still downloadable by
+    /// its exact number) a version; returns false when there is no such version.
+    pub async fn mark_module_version(
+        &self,
+        address: &ModuleAddress,
+        version: &Version,
+        yank: bool,
+        actor: &super::audit::Actor,
+        reason: Option<&str>,
+    ) -> Result<bool, DbErr> {
+        let Some(record) = self.find_version(address, version).await? else {
+            return Ok(false);
+        };
+        let (column, action) = if yank {
+            (
+                crate::db::entities::module_version::Column::Yanked,
+                super::audit::Action::ModuleYank,
+            )
+        } else {
+            (
+                crate::db::entities::module_version::Column::Deprecated,
+                super::audit::Action::ModuleDeprecate,
+            )
+        };
+        queries::mark_version(&self.db, record.row.id, column).await?;
+        self.audit(
+            actor,
+            action,
+            &format!("{address}/{version}"),
+            serde_json::json!({ "reason": reason }),
+        )
+        .await;
+        Ok(true)
+    }
+
     pub async fn record_download(&self, record: &VersionRecord) -> Result<(), DbErr> {
         queries::count_downloads(&self.db, record.row.id).await
     }

@@ -43,7 +43,7 @@ pub struct PublishRequest {
     pub archive: Bytes,
     /// Overrides the description taken from the README.
     pub description: Option<String>,
-    pub published_by: String,
+    pub actor: super::audit::Actor,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -139,7 +139,7 @@ impl Registry {
                 archive_sha256: &digest.to_hex(),
                 archive_size: archive_size as i64,
                 analysis,
-                published_by: &request.published_by,
+                published_by: &request.actor.name,
             },
         )
         .await?;
@@ -149,9 +149,16 @@ impl Registry {
                     module = %request.address,
                     version = %request.version,
                     sha256 = %digest,
-                    by = %request.published_by,
+                    by = %request.actor.name,
                     "published"
                 );
+                self.audit(
+                    &request.actor,
+                    super::audit::Action::ModulePublish,
+                    &format!("{}/{}", request.address, request.version),
+                    serde_json::json!({ "sha256": digest.to_hex(), "size": archive_size }),
+                )
+                .await;
                 Ok(Published {
                     id: format!("{}/{}", request.address, request.version),
                     version: request.version.to_string(),

@@ -85,6 +85,12 @@ pub enum TokenError {
     Invalid,
     #[error("the token `{0}` has been revoked")]
     Revoked(String),
+    #[error("the token `{name}` expired at {at}")]
+    Expired { name: String, at: String },
+    #[error(
+        "invalid expiry `{0}`: use a number followed by s, m, h or d (e.g. 30d), at most 10 years"
+    )]
+    BadExpiry(String),
     #[error("a token named `{0}` exists already")]
     NameTaken(String),
     #[error("no active token named `{0}`")]
@@ -130,10 +136,32 @@ fn parse_scopes(text: &str) -> Vec<Scope> {
         .collect()
 }
 
+/// Parses a lifetime like `90m`, `12h` or `30d`.
+pub fn parse_lifetime(text: &str) -> Result<chrono::Duration, TokenError> {
+    let bad = || TokenError::BadExpiry(text.chars().take(40).collect());
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let amount: i64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => amount,
+        "m" => amount.checked_mul(60).ok_or_else(bad)?,
+        "h" => amount.checked_mul(3600).ok_or_else(bad)?,
+        "d" => amount.checked_mul(86_400).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if !(1..=10 * 365 * 86_400).contains(&seconds) {
+        return Err(bad());
+    }
+    Ok(chrono::Duration::seconds(seconds))
+}
+
+/// Creates a token, optionally expiring after `lifetime`, and records who created it.
 pub async fn create(
     db: &DatabaseConnection,
     name: &str,
     scopes: &[String],
+    lifetime: Option<chrono::Duration>,
+    actor: &super::audit::Actor,
 ) -> Result<CreatedToken, TokenError> {
     let valid_name = (1..=128).contains(&name.len())
         && name
@@ -159,11 +187,31 @@ pub async fn create(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" ");
-    match db::queries::insert_token(db, name, &key_id, &sha256_hex(&secret), &scope_text).await {
-        Ok(_) => Ok(CreatedToken {
-            name: name.to_owned(),
-            secret,
-        }),
+    let expires_at = lifetime.map(|lifetime| chrono::Utc::now() + lifetime);
+    match db::queries::insert_token(
+        db,
+        name,
+        &key_id,
+        &sha256_hex(&secret),
+        &scope_text,
+        expires_at,
+    )
+    .await
+    {
+        Ok(_) => {
+            super::audit::record(
+                db,
+                actor,
+                super::audit::Action::TokenCreate,
+                name,
+                serde_json::json!({ "scopes": scope_text, "expires_at": expires_at }),
+            )
+            .await?;
+            Ok(CreatedToken {
+                name: name.to_owned(),
+                secret,
+            })
+        }
         Err(error) if db::is_unique_violation(&error) => {
             Err(TokenError::NameTaken(name.to_owned()))
         }
@@ -195,6 +243,14 @@ pub async fn authenticate(
     if row.revoked_at.is_some() {
         return Err(TokenError::Revoked(row.name));
     }
+    if let Some(expires_at) = row.expires_at
+        && expires_at <= chrono::Utc::now()
+    {
+        return Err(TokenError::Expired {
+            name: row.name,
+            at: expires_at.to_rfc3339(),
+        });
+    }
     Ok(Principal {
         scopes: parse_scopes(&row.scopes),
         token_name: row.name,
@@ -208,6 +264,7 @@ pub struct TokenSummary {
     pub scopes: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<TokenSummary>, TokenError> {
@@ -219,12 +276,25 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<TokenSummary>, TokenErr
             name: row.name,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
+            expires_at: row.expires_at,
         })
         .collect())
 }
 
-pub async fn revoke(db: &DatabaseConnection, name: &str) -> Result<(), TokenError> {
+pub async fn revoke(
+    db: &DatabaseConnection,
+    name: &str,
+    actor: &super::audit::Actor,
+) -> Result<(), TokenError> {
     if db::queries::revoke_token(db, name).await? {
+        super::audit::record(
+            db,
+            actor,
+            super::audit::Action::TokenRevoke,
+            name,
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(())
     } else {
         Err(TokenError::NotFound(name.chars().take(128).collect()))
@@ -243,6 +313,21 @@ mod tests {
         }
         for text in ["write", "publish:", "publish:bad name", "READ"] {
             assert!(text.parse::<Scope>().is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn lifetimes_parse_with_units_and_limits() {
+        assert_eq!(
+            parse_lifetime("90m").map(|d| d.num_seconds()).ok(),
+            Some(5400)
+        );
+        assert_eq!(
+            parse_lifetime("30d").map(|d| d.num_seconds()).ok(),
+            Some(2_592_000)
+        );
+        for bad in ["", "10", "d", "-1h", "0s", "99999d", "1w", "1.5h"] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
     }
 

@@ -68,10 +68,16 @@ pub async fn start_token_reads() -> TestRegistry {
 impl TestRegistry {
     pub async fn token(&self, name: &str, scopes: &[&str]) -> String {
         let scopes: Vec<String> = scopes.iter().map(|scope| (*scope).to_owned()).collect();
-        tokens::create(&self.registry.db, name, &scopes)
-            .await
-            .expect("token created")
-            .secret
+        tokens::create(
+            &self.registry.db,
+            name,
+            &scopes,
+            None,
+            &quarry_registry::service::audit::Actor::console(),
+        )
+        .await
+        .expect("token created")
+        .secret
     }
 
     pub async fn service(

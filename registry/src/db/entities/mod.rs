@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table.
 
+pub mod audit_event;
 pub mod blueprint;
 pub mod blueprint_version;
 pub mod module;

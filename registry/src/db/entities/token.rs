@@ -14,6 +14,7 @@ pub struct Model {
     pub scopes: String,
     pub created_at: ChronoDateTimeUtc,
     pub revoked_at: Option<ChronoDateTimeUtc>,
+    pub expires_at: Option<ChronoDateTimeUtc>,
 }
 
 impl std::fmt::Debug for Model {

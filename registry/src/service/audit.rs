@@ -1,0 +1,134 @@
+//! The audit log: every publish, deprecation, yank and token change, with who did it, when and
+//! from where, kept in the database and readable by `admin` tokens.
+
+use crate::db::entities::audit_event;
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::Value;
+
+/// Who acted: a token's name (or `cli` / `import` for local commands) and where from (the
+/// client's address, or `local`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub source: String,
+}
+
+impl Actor {
+    /// Someone at the registry host's console (`quarry token …`).
+    pub fn console() -> Self {
+        Self {
+            name: "cli".into(),
+            source: "local".into(),
+        }
+    }
+
+    /// `quarry serve --import`.
+    pub fn importer() -> Self {
+        Self {
+            name: "import".into(),
+            source: "local".into(),
+        }
+    }
+}
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ModulePublish,
+    ModuleDeprecate,
+    ModuleYank,
+    BlueprintPublish,
+    BlueprintYank,
+    TokenCreate,
+    TokenRevoke,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ModulePublish => "module.publish",
+            Self::ModuleDeprecate => "module.deprecate",
+            Self::ModuleYank => "module.yank",
+            Self::BlueprintPublish => "blueprint.publish",
+            Self::BlueprintYank => "blueprint.yank",
+            Self::TokenCreate => "token.create",
+            Self::TokenRevoke => "token.revoke",
+        }
+    }
+}
+
+/// Records one event.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    action: Action,
+    target: &str,
+    details: Value,
+) -> Result<(), DbErr> {
+    audit_event::ActiveModel {
+        at: Set(chrono::Utc::now()),
+        actor: Set(actor.name.chars().take(128).collect()),
+        action: Set(action.as_str().to_owned()),
+        target: Set(target.chars().take(512).collect()),
+        source: Set(actor.source.chars().take(128).collect()),
+        details: Set(details),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Which events to read.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Events whose target starts with this (e.g. a namespace, `platform/`).
+    pub target_prefix: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Newest first: one page, and whether more follow.
+pub async fn events(
+    db: &impl ConnectionTrait,
+    filter: &AuditFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<audit_event::Model>, bool), DbErr> {
+    let mut query = audit_event::Entity::find();
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_event::Column::Actor.eq(actor.as_str()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+    }
+    if let Some(prefix) = &filter.target_prefix {
+        let pattern = format!("{}%", crate::db::queries::escape_like(prefix));
+        query = query.filter(
+            Expr::col(audit_event::Column::Target)
+                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_event::Column::At.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_event::Column::At.lt(until));
+    }
+    let mut rows = query
+        .order_by_desc(audit_event::Column::Id)
+        .offset(offset)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}

@@ -1,0 +1,63 @@
+//! `quarry gc`: archives no module or blueprint version points at (left by a publish that was
+//! interrupted between storing its archive and recording its version). Only archives older than
+//! a grace period count, so a publish in flight never loses its archive.
+
+use super::Registry;
+use crate::storage::StorageError;
+use quarry_core::digest::Sha256;
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What a collection found (and, unless a dry run, removed).
+#[derive(Debug, Default)]
+pub struct GcReport {
+    pub unreferenced: Vec<(Sha256, u64)>,
+    pub kept_in_grace: usize,
+    pub referenced: usize,
+    pub deleted: bool,
+}
+
+impl Registry {
+    /// Finds archives no version points at and older than `grace`; deletes them when `delete`.
+    pub async fn collect_garbage(
+        &self,
+        grace: chrono::Duration,
+        delete: bool,
+    ) -> Result<GcReport, GcError> {
+        let stored = self.storage.list_archives().await?;
+        let referenced = crate::db::queries::referenced_archives(&self.db).await?;
+        let cutoff = chrono::Utc::now() - grace;
+        let mut report = GcReport {
+            deleted: delete,
+            ..GcReport::default()
+        };
+        for (digest, size, written) in stored {
+            if referenced.contains(&digest.to_hex()) {
+                report.referenced += 1;
+            } else if written > cutoff {
+                report.kept_in_grace += 1;
+            } else {
+                report.unreferenced.push((digest, size));
+            }
+        }
+        if delete {
+            for (digest, _) in &report.unreferenced {
+                // Checked again right before deleting: a version may have been recorded since.
+                if !crate::db::queries::referenced_archives(&self.db)
+                    .await?
+                    .contains(&digest.to_hex())
+                {
+                    self.storage.delete_archive(digest).await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,442 @@
+//! Access control and its record: scopes on publish/deprecate/yank, revoked and expired tokens,
+//! the audit log, the write rate limit, and garbage collection of orphaned archives.
+
+mod common;
+
+use actix_web::test;
+use common::*;
+use quarry_registry::service::audit::Actor;
+use quarry_registry::service::tokens;
+use serde_json::{Value, json};
+
+fn post(path: &str, token: &str, body: Value) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri(path)
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body.to_string())
+}
+
+#[actix_web::test]
+async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
+    let quarry = start().await;
+    let team_b = quarry.token("team-b", &["publish:b"]).await;
+    let team_a = quarry.token("team-a", &["publish:a"]).await;
+    let service = quarry.service().await;
+    let (status, _) = call_json(
+        &service,
+        publish_request("/v1/modules/b/net/aws/1.0.0", Some(&team_b), small_module()),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let (status, body) = call_json(
+        &service,
+        publish_request("/v1/modules/b/net/aws/1.1.0", Some(&team_a), small_module()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        error_message(&body).contains("may not publish in namespace `b`"),
+        "{body}"
+    );
+    for action in ["deprecate", "yank"] {
+        let (status, body) = call_json(
+            &service,
+            post(
+                &format!("/v1/modules/b/net/aws/1.0.0/{action}"),
+                &team_a,
+                json!({}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 403, "{action}: {body}");
+        assert!(error_message(&body).contains("`publish:b`"), "{body}");
+    }
+    let (_, detail) = call_json(&service, get("/v1/modules/b/net/aws/1.0.0", None)).await;
+    assert_eq!(
+        (detail["deprecated"].clone(), detail["yanked"].clone()),
+        (json!(false), json!(false)),
+        "nothing changed"
+    );
+}
+
+#[actix_web::test]
+async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
+    let quarry = start().await;
+    let token = quarry.token("ci", &["publish:acme"]).await;
+    let service = quarry.service().await;
+    for version in ["1.0.0", "1.1.0"] {
+        let (status, _) = call_json(
+            &service,
+            publish_request(
+                &format!("/v1/modules/acme/net/aws/{version}"),
+                Some(&token),
+                small_module(),
+            ),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let (status, body) = call_json(
+        &service,
+        post(
+            "/v1/modules/acme/net/aws/1.0.0/deprecate",
+            &token,
+            json!({ "reason": "use 1.1" }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({ "id": "acme/net/aws/1.0.0", "deprecated": true })
+        )
+    );
+    let (_, detail) = call_json(&service, get("/v1/modules/acme/net/aws/1.0.0", None)).await;
+    assert_eq!(detail["deprecated"], true);
+
+    let (status, _) = call_json(
+        &service,
+        post("/v1/modules/acme/net/aws/1.1.0/yank", &token, json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, versions) = call_json(&service, get("/v1/modules/acme/net/aws/versions", None)).await;
+    assert_eq!(
+        versions["modules"][0]["versions"],
+        json!([{ "version": "1.0.0" }]),
+        "yanked is gone from versions"
+    );
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/1.1.0/download", None).to_request(),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        204,
+        "a yanked version stays downloadable by its exact number"
+    );
+
+    let (status, body) = call_json(
+        &service,
+        post("/v1/modules/acme/net/aws/9.0.0/yank", &token, json!({})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(error_message(&body), "acme/net/aws has no version 9.0.0");
+    let request = test::TestRequest::post()
+        .uri("/v1/modules/acme/net/aws/1.0.0/yank")
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .set_payload("not json");
+    let (status, _) = call_json(&service, request).await;
+    assert_eq!(status, 400);
+}
+
+#[actix_web::test]
+async fn revoked_and_expired_tokens_are_refused_at_once() {
+    let quarry = start().await;
+    let token = quarry.token("soon-revoked", &["publish:acme"]).await;
+    let service = quarry.service().await;
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.0",
+            Some(&token),
+            small_module(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    tokens::revoke(&quarry.registry.db, "soon-revoked", &Actor::console())
+        .await
+        .expect("revoked");
+    let (status, body) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.1",
+            Some(&token),
+            small_module(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        error_message(&body),
+        "the token `soon-revoked` has been revoked"
+    );
+
+    let expired = tokens::create(
+        &quarry.registry.db,
+        "expired",
+        &["publish:acme".to_owned()],
+        Some(chrono::Duration::seconds(-1)),
+        &Actor::console(),
+    )
+    .await
+    .expect("created")
+    .secret;
+    let (status, body) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.2",
+            Some(&expired),
+            small_module(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        error_message(&body).starts_with("the token `expired` expired at "),
+        "{body}"
+    );
+    let fresh = tokens::create(
+        &quarry.registry.db,
+        "fresh",
+        &["publish:acme".to_owned()],
+        Some(chrono::Duration::hours(1)),
+        &Actor::console(),
+    )
+    .await
+    .expect("created")
+    .secret;
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.3",
+            Some(&fresh),
+            small_module(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+#[actix_web::test]
+async fn every_change_is_in_the_audit_log_for_admins() {
+    let quarry = start().await;
+    let admin = quarry.token("root", &["admin"]).await;
+    let publisher = quarry.token("ci", &["publish:acme"]).await;
+    let reader = quarry.token("reader", &["read"]).await;
+    let service = quarry.service().await;
+    let (status, _) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.0",
+            Some(&publisher),
+            small_module(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call_json(
+        &service,
+        post(
+            "/v1/modules/acme/net/aws/1.0.0/deprecate",
+            &publisher,
+            json!({ "reason": "old" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call_json(
+        &service,
+        post("/v1/modules/acme/net/aws/1.0.0/yank", &publisher, json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    tokens::revoke(&quarry.registry.db, "reader", &Actor::console())
+        .await
+        .expect("revoked");
+
+    let (status, body) = call_json(&service, get("/v1/audit?limit=100", Some(&admin))).await;
+    assert_eq!(status, 200, "{body}");
+    let events = body["events"].as_array().expect("events").clone();
+    let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "token.revoke",
+            "module.yank",
+            "module.deprecate",
+            "module.publish",
+            "token.create",
+            "token.create",
+            "token.create"
+        ],
+        "newest first"
+    );
+    let publish = &events[3];
+    assert_eq!(publish["actor"], "ci");
+    assert_eq!(publish["target"], "acme/net/aws/1.0.0");
+    assert!(
+        publish["details"]["sha256"]
+            .as_str()
+            .is_some_and(|s| s.len() == 64)
+    );
+    assert!(
+        publish["source"].as_str().is_some_and(|s| !s.is_empty()),
+        "where from: {publish}"
+    );
+    assert!(publish["at"].as_str().is_some(), "when");
+    assert_eq!(events[2]["details"]["reason"], "old");
+    assert_eq!(events[0]["actor"], "cli");
+
+    for (query, expected) in [
+        ("action=module.publish", 1),
+        ("actor=ci", 3),
+        ("target=acme/", 3),
+        ("since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z", 0),
+    ] {
+        let (status, body) =
+            call_json(&service, get(&format!("/v1/audit?{query}"), Some(&admin))).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["events"].as_array().map(Vec::len),
+            Some(expected),
+            "{query}"
+        );
+    }
+    let (status, body) = call_json(&service, get("/v1/audit?since=yesterday", Some(&admin))).await;
+    assert_eq!(status, 400);
+    assert!(
+        error_message(&body).contains("`since` must be an RFC 3339 time"),
+        "{body}"
+    );
+    let (status, _) = call_json(&service, get("/v1/audit", Some(&publisher))).await;
+    assert_eq!(status, 403);
+    let (status, _) = call_json(&service, get("/v1/audit", None)).await;
+    assert_eq!(status, 401);
+}
+
+#[actix_web::test]
+async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
+    let quarry = start_with(|config| config.writes_per_minute_per_token = 2).await;
+    let token = quarry.token("ci", &["publish:acme"]).await;
+    let service = quarry.service().await;
+    for version in ["1.0.0", "1.0.1"] {
+        let (status, _) = call_json(
+            &service,
+            publish_request(
+                &format!("/v1/modules/acme/net/aws/{version}"),
+                Some(&token),
+                small_module(),
+            ),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let response = test::call_service(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.2",
+            Some(&token),
+            small_module(),
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = header(response.headers(), "retry-after")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry_after));
+    let body: Value = test::read_body_json(response).await;
+    assert!(
+        error_message(&body).starts_with("too many writes; retry in"),
+        "{body}"
+    );
+    // Reads are not limited.
+    let (status, _) = call_json(&service, get("/v1/modules/acme/net/aws/versions", None)).await;
+    assert_eq!(status, 200);
+}
+
+#[actix_web::test]
+async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
+    let quarry = start().await;
+    let token = quarry.token("ci", &["publish:acme"]).await;
+    let service = quarry.service().await;
+    let (status, published) = call_json(
+        &service,
+        publish_request(
+            "/v1/modules/acme/net/aws/1.0.0",
+            Some(&token),
+            small_module(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // An archive left behind by a publish interrupted before its version was recorded.
+    let orphan = quarry_core::test_support::gzip(b"orphaned archive");
+    let orphan_digest = quarry_core::digest::Sha256::of(&orphan);
+    quarry
+        .registry
+        .storage
+        .put_archive(&orphan_digest, orphan.into())
+        .await
+        .expect("stored");
+
+    let young = quarry
+        .registry
+        .collect_garbage(chrono::Duration::hours(1), true)
+        .await
+        .expect("gc");
+    assert!(
+        young.unreferenced.is_empty(),
+        "inside the grace period nothing is touched"
+    );
+    assert_eq!(young.kept_in_grace, 1);
+
+    let dry = quarry
+        .registry
+        .collect_garbage(chrono::Duration::zero(), false)
+        .await
+        .expect("gc");
+    assert_eq!(
+        dry.unreferenced.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+        [orphan_digest]
+    );
+    assert_eq!(dry.referenced, 1);
+    assert!(
+        quarry
+            .registry
+            .storage
+            .archive_size(&orphan_digest)
+            .await
+            .expect("head")
+            .is_some(),
+        "a dry run deletes nothing"
+    );
+
+    let done = quarry
+        .registry
+        .collect_garbage(chrono::Duration::zero(), true)
+        .await
+        .expect("gc");
+    assert_eq!(done.unreferenced.len(), 1);
+    assert!(
+        quarry
+            .registry
+            .storage
+            .archive_size(&orphan_digest)
+            .await
+            .expect("head")
+            .is_none()
+    );
+    let kept = quarry_core::digest::Sha256::from_hex(
+        published["archive_sha256"].as_str().expect("digest"),
+    )
+    .expect("hex");
+    assert!(
+        quarry
+            .registry
+            .storage
+            .archive_size(&kept)
+            .await
+            .expect("head")
+            .is_some(),
+        "referenced archives stay"
+    );
+}
