@@ -247,6 +247,12 @@ async fn every_change_is_in_the_audit_log_for_admins() {
     )
     .await;
     assert_eq!(status, 200);
+    let (status, body) = call_json(&service, get("/v1/audit", Some(&reader))).await;
+    assert_eq!(status, 403);
+    assert!(
+        error_message(&body).contains("needs the `admin` scope"),
+        "{body}"
+    );
     tokens::revoke(&quarry.registry.db, "reader", &Actor::console())
         .await
         .expect("revoked");
