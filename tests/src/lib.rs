@@ -52,7 +52,19 @@ impl Quarry {
     /// Starts `quarry serve` with a fresh data directory and the given extra flags, and waits
     /// until it says it is ready.
     pub fn start(extra: &[&str]) -> Result<Self> {
-        let data_dir = tempfile::tempdir()?;
+        Self::start_in(tempfile::tempdir()?, extra)
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts a new one on the same
+    /// data directory.
+    pub fn crash_and_restart(mut self, extra: &[&str]) -> Result<Self> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir()?);
+        Self::start_in(data_dir, extra)
+    }
+
+    fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Result<Self> {
         let mut child = Command::new(binary("quarry"))
             .args(["--data-dir"])
             .arg(data_dir.path())

@@ -1,0 +1,263 @@
+//! Races and crashes against the real binary over real sockets: concurrent publishes of one
+//! version produce exactly one winner whose archive is the one stored; publishes of different
+//! versions all land; a SIGKILL while uploads stream in loses nothing listed, and every
+//! interrupted publish can simply be retried.
+
+use quarry_e2e::*;
+use std::io::Read;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+const UNLIMITED: [&str; 4] = [
+    "--writes-per-minute-per-token",
+    "0",
+    "--writes-per-minute-per-address",
+    "0",
+];
+
+/// A module archive whose content (and so digest) depends on `seed`.
+fn archive(seed: usize, padding: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!("output \"seed\" {{\n  value = {seed}\n}}\n"),
+    )
+    .expect("write");
+    let noise: String = (0..padding)
+        .map(|i| char::from(b'a' + ((i * 7 + seed) % 26) as u8))
+        .collect();
+    std::fs::write(dir.path().join("padding.txt"), noise).expect("write");
+    quarry_core::archive::pack_dir(dir.path()).expect("pack")
+}
+
+fn publish(
+    url: &str,
+    token: &str,
+    version: &str,
+    body: reqwest::blocking::Body,
+) -> reqwest::Result<(u16, serde_json::Value)> {
+    let response = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?
+        .post(format!("{url}/v1/modules/acme/race/aws/{version}"))
+        .bearer_auth(token)
+        .header("content-type", "application/gzip")
+        .body(body)
+        .send()?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().unwrap_or(serde_json::Value::Null)))
+}
+
+fn versions(url: &str) -> Vec<String> {
+    let body: serde_json::Value =
+        reqwest::blocking::get(format!("{url}/v1/modules/acme/race/aws/versions"))
+            .and_then(reqwest::blocking::Response::json)
+            .unwrap_or(serde_json::Value::Null);
+    body["modules"][0]["versions"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v["version"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Downloads a version through the protocol and returns the archive's sha256 and the digest the
+/// registry lists for it.
+fn fetched_and_listed_digest(url: &str, version: &str) -> (String, String) {
+    let client = reqwest::blocking::Client::new();
+    let detail: serde_json::Value = client
+        .get(format!("{url}/v1/modules/acme/race/aws/{version}"))
+        .send()
+        .and_then(reqwest::blocking::Response::json)
+        .expect("detail");
+    let download = client
+        .get(format!("{url}/v1/modules/acme/race/aws/{version}/download"))
+        .send()
+        .expect("download");
+    let location = download.headers()["x-terraform-get"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let bytes = client
+        .get(format!("{url}{location}"))
+        .send()
+        .and_then(|r| r.bytes())
+        .expect("archive");
+    quarry_core::archive::inspect_module(&bytes, &quarry_core::archive::Limits::default())
+        .expect("a readable archive");
+    (
+        quarry_core::digest::Sha256::of(&bytes).to_hex(),
+        detail["archive"]["sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+#[test]
+fn fifty_simultaneous_publishes_of_one_version_have_exactly_one_winner() {
+    let quarry = Quarry::start(&UNLIMITED).expect("quarry starts");
+    let token = quarry.token("ci", &["publish:acme"]).expect("token");
+    let barrier = Arc::new(Barrier::new(50));
+    let handles: Vec<_> = (0..50)
+        .map(|seed| {
+            let (url, token, barrier) = (quarry.url.clone(), token.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let body = archive(seed, 2_000);
+                barrier.wait();
+                publish(&url, &token, "1.0.0", body.into()).expect("request")
+            })
+        })
+        .collect();
+    let results: Vec<(u16, serde_json::Value)> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    let winners: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, body)| body)
+        .collect();
+    let conflicts = results.iter().filter(|(status, _)| *status == 409).count();
+    assert_eq!(
+        (winners.len(), conflicts),
+        (1, 49),
+        "{:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    assert_eq!(versions(&quarry.url), ["1.0.0"]);
+    let (fetched, listed) = fetched_and_listed_digest(&quarry.url, "1.0.0");
+    assert_eq!(fetched, listed);
+    assert_eq!(
+        winners[0]["archive_sha256"].as_str(),
+        Some(fetched.as_str()),
+        "the stored archive is the winner's"
+    );
+}
+
+#[test]
+fn concurrent_publishes_of_different_versions_all_land() {
+    let quarry = Quarry::start(&UNLIMITED).expect("quarry starts");
+    let token = quarry.token("ci", &["publish:acme"]).expect("token");
+    let barrier = Arc::new(Barrier::new(50));
+    let handles: Vec<_> = (0..50)
+        .map(|seed| {
+            let (url, token, barrier) = (quarry.url.clone(), token.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let body = archive(seed, 2_000);
+                barrier.wait();
+                publish(&url, &token, &format!("1.{seed}.0"), body.into())
+                    .expect("request")
+                    .0
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let mut listed = versions(&quarry.url);
+    listed.sort();
+    let mut expected: Vec<String> = (0..50).map(|seed| format!("1.{seed}.0")).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
+
+/// A body that streams slowly, so uploads are mid-flight when the server is killed.
+struct Slow {
+    bytes: Vec<u8>,
+    position: usize,
+}
+
+impl Read for Slow {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.position >= self.bytes.len() {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        let end = (self.position + 4096.min(buffer.len())).min(self.bytes.len());
+        let count = end - self.position;
+        buffer[..count].copy_from_slice(&self.bytes[self.position..end]);
+        self.position = end;
+        Ok(count)
+    }
+}
+
+#[test]
+fn sigkill_during_uploads_loses_nothing_and_interrupted_publishes_can_be_retried() {
+    const ROUNDS: usize = 3;
+    const UPLOADS: usize = 12;
+    let mut quarry = Quarry::start(&UNLIMITED).expect("quarry starts");
+    let token = quarry.token("ci", &["publish:acme"]).expect("token");
+    let mut interrupted_total = 0;
+    for round in 0..ROUNDS {
+        let archives: Vec<Vec<u8>> = (0..UPLOADS)
+            .map(|i| archive(round * 100 + i, 60_000 + i * 8_000))
+            .collect();
+        let handles: Vec<_> = archives
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let (url, token) = (quarry.url.clone(), token.clone());
+                let body = reqwest::blocking::Body::new(Slow {
+                    bytes: bytes.clone(),
+                    position: 0,
+                });
+                std::thread::spawn(move || {
+                    publish(&url, &token, &format!("{round}.{i}.0"), body)
+                        .map(|r| r.0)
+                        .ok()
+                })
+            })
+            .collect();
+        // Some uploads complete, the rest are mid-stream when the server dies.
+        std::thread::sleep(Duration::from_millis(250 + 60 * round as u64));
+        quarry = quarry
+            .crash_and_restart(&UNLIMITED)
+            .expect("restarts on the same data");
+        let outcomes: Vec<Option<u16>> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+
+        // Every version listed has its archive, with the digest the registry lists.
+        let listed = versions(&quarry.url);
+        for version in &listed {
+            let (fetched, recorded) = fetched_and_listed_digest(&quarry.url, version);
+            assert_eq!(fetched, recorded, "{version}");
+        }
+        // Every publish that did not answer 201 can simply be retried; those that did are 409.
+        for (i, bytes) in archives.iter().enumerate() {
+            let version = format!("{round}.{i}.0");
+            let (status, _) =
+                publish(&quarry.url, &token, &version, bytes.clone().into()).expect("retry");
+            if outcomes[i] == Some(201) {
+                assert_eq!(status, 409, "{version} was acknowledged, so it must exist");
+            } else {
+                interrupted_total += 1;
+                assert!(
+                    status == 201 || status == 409,
+                    "{version}: retry answered {status}"
+                );
+            }
+            let (fetched, recorded) = fetched_and_listed_digest(&quarry.url, &version);
+            assert_eq!(fetched, recorded);
+            assert_eq!(
+                fetched,
+                quarry_core::digest::Sha256::of(bytes).to_hex(),
+                "{version} holds what was sent"
+            );
+        }
+    }
+    assert!(
+        interrupted_total > 0,
+        "the kill must interrupt some uploads for this test to mean anything"
+    );
+    eprintln!(
+        "crash test: {ROUNDS} SIGKILLs survived, {} uploads, {interrupted_total} interrupted and retried, nothing lost",
+        ROUNDS * UPLOADS
+    );
+}
