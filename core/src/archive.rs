@@ -47,6 +47,8 @@ pub enum ArchiveError {
     TooManyEntries { limit: usize },
     #[error("archive entry name is not valid UTF-8: `{0}`")]
     NonUtf8Name(String),
+    #[error("archive entry `{path}` has a name longer than {limit} bytes")]
+    NameTooLong { path: String, limit: usize },
     #[error("archive entry `{0}` has an absolute path")]
     AbsolutePath(String),
     #[error("archive entry `{0}` leaves the module root through `..`")]
@@ -82,6 +84,9 @@ pub struct Inspected {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The longest entry name accepted: far more than any module needs, far less than tar allows.
+const MAX_NAME_BYTES: usize = 1024;
 
 /// Counts decompressed bytes and fails the read once the limit is crossed.
 struct Limited<R> {
@@ -242,6 +247,12 @@ fn walk(
             });
         }
         let raw_path = entry.path_bytes();
+        if raw_path.len() > MAX_NAME_BYTES {
+            return Err(ArchiveError::NameTooLong {
+                path: shown(&String::from_utf8_lossy(&raw_path)),
+                limit: MAX_NAME_BYTES,
+            });
+        }
         let raw = std::str::from_utf8(&raw_path)
             .map_err(|_| ArchiveError::NonUtf8Name(shown(&String::from_utf8_lossy(&raw_path))))?
             .to_owned();

@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// Seconds an upload may stall between two chunks of its body [default: 30]
     #[arg(long, env = "QUARRY_BODY_TIMEOUT")]
     pub body_timeout: Option<u64>,
+    /// Largest request head (target and headers) in bytes; larger ones get 431 [default: 32768]
+    #[arg(long, env = "QUARRY_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
     /// Publish every module found under this directory that is not published yet (repeatable)
     #[arg(long, env = "QUARRY_IMPORT", value_delimiter = ',')]
     pub import: Vec<PathBuf>,
@@ -110,6 +113,7 @@ struct FileConfig {
     writes_per_minute_per_address: Option<u32>,
     request_timeout: Option<u64>,
     body_timeout: Option<u64>,
+    max_header_bytes: Option<usize>,
     #[serde(default)]
     import: Vec<PathBuf>,
 }
@@ -132,6 +136,7 @@ pub struct Config {
     pub writes_per_minute_per_address: u32,
     pub request_timeout: u64,
     pub body_timeout: u64,
+    pub max_header_bytes: usize,
     pub import: Vec<PathBuf>,
 }
 
@@ -277,6 +282,10 @@ impl Config {
                 .unwrap_or(120),
             request_timeout: serve.request_timeout.or(file.request_timeout).unwrap_or(10),
             body_timeout: serve.body_timeout.or(file.body_timeout).unwrap_or(30),
+            max_header_bytes: serve
+                .max_header_bytes
+                .or(file.max_header_bytes)
+                .unwrap_or(32 * 1024),
             import,
         })
     }

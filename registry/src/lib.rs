@@ -26,6 +26,7 @@ pub fn app(
     >,
 > {
     App::new()
+        .wrap(middleware::from_fn(http::limit_headers))
         .wrap(middleware::from_fn(http::log_request))
         .configure(http::configure(registry))
 }

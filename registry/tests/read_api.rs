@@ -295,7 +295,7 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
     let (status, body) = call_json(&service, get("/v1/modules?offset=-1", None)).await;
     assert_eq!(status, 400);
     assert!(
-        error_message(&body).starts_with("invalid query string"),
+        error_message(&body).starts_with("`offset` must be a whole number"),
         "{body}"
     );
 }

@@ -16,8 +16,8 @@ pub struct AuditQuery {
     target: Option<String>,
     since: Option<String>,
     until: Option<String>,
-    offset: Option<u64>,
-    limit: Option<u64>,
+    offset: Option<String>,
+    limit: Option<String>,
 }
 
 fn time(name: &str, text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
@@ -56,7 +56,7 @@ pub async fn list(
         since: time("since", query.since.as_deref())?,
         until: time("until", query.until.as_deref())?,
     };
-    let (offset, limit) = upload::page_bounds(query.offset, query.limit);
+    let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
     let (events, has_more) = audit::events(&registry.db, &filter, offset, limit).await?;
     let events: Vec<_> = events
         .into_iter()

@@ -32,10 +32,11 @@ pub async fn principal(
 
 /// Allows a read: always with public reads, else with a token that may read.
 pub async fn require_read(request: &HttpRequest, registry: &Registry) -> Result<(), ApiError> {
+    let presented = principal(request, registry).await?;
     if registry.read_access == ReadAccess::Public {
         return Ok(());
     }
-    match principal(request, registry).await? {
+    match presented {
         Some(principal) if principal.can_read() => Ok(()),
         Some(principal) => Err(ApiError::forbidden(format!(
             "token `{}` may not read modules; it needs the `read` scope",

@@ -39,8 +39,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    offset: Option<u64>,
-    limit: Option<u64>,
+    offset: Option<String>,
+    limit: Option<String>,
     q: Option<String>,
 }
 
@@ -49,14 +49,10 @@ async fn page(
     namespace: Option<&str>,
     query: &ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let (offset, limit) = upload::page_bounds(query.offset, query.limit);
-    if query.q.as_deref().is_some_and(|q| q.len() > 256) {
-        return Err(ApiError::bad_request(
-            "search query `q` is longer than 256 characters",
-        ));
-    }
+    let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
+    let text = upload::search_text(query.q.as_deref())?;
     let (summaries, has_more) = registry
-        .list_blueprints(namespace, query.q.as_deref(), offset, limit)
+        .list_blueprints(namespace, text, offset, limit)
         .await?;
     let meta = upload::page_meta(offset, limit, has_more);
     let items: Vec<Value> = summaries
@@ -255,18 +251,6 @@ fn registry_host(request: &HttpRequest, registry: &Registry) -> String {
         .unwrap_or_else(|| request.connection_info().host().to_owned())
 }
 
-fn inputs_body(body: &web::Bytes) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request(format!("the body must be a JSON object of inputs: {error}"))
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::bad_request(
-            "the body must be a JSON object of inputs",
-        ));
-    }
-    Ok(value)
-}
-
 /// Turns a render failure into `422 {"errors": [{path, message}, …]}`.
 fn render_failure(error: BlueprintError) -> ApiError {
     match error {
@@ -281,10 +265,10 @@ async fn validate(
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     auth::require_read(&request, &registry).await?;
-    let inputs = inputs_body(&body)?;
+    let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(&request, &registry);
     registry
@@ -298,10 +282,10 @@ async fn render(
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     auth::require_read(&request, &registry).await?;
-    let inputs = inputs_body(&body)?;
+    let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(&request, &registry);
     let stack = registry

@@ -175,8 +175,39 @@ impl From<PublishError> for ApiError {
     }
 }
 
-/// Answers 404s for unknown routes in the registry's error shape.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
+/// Answers requests no route matched: a path with an empty address part gets a 400 naming that
+/// part; anything else a 404 in the registry's error shape.
+pub async fn not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = request.path();
+    let layouts: [(&str, &[&str]); 2] = [
+        ("/v1/modules/", &["namespace", "name", "system", "version"]),
+        ("/v1/blueprints/", &["namespace", "name", "version"]),
+    ];
+    for (prefix, parts) in layouts {
+        let Some(rest) = path.strip_prefix(prefix) else {
+            continue;
+        };
+        let segments: Vec<&str> = rest.split('/').collect();
+        let empty = segments
+            .iter()
+            .enumerate()
+            .take(segments.len().saturating_sub(1))
+            .find(|(_, segment)| segment.is_empty())
+            .map(|(index, _)| index);
+        if let Some(part) = empty.and_then(|index| parts.get(index)) {
+            return Err(match *part {
+                "version" => {
+                    ApiError::bad_request("invalid version ``: the version must not be empty")
+                }
+                "system" => quarry_core::address::System::new("")
+                    .map_or_else(Into::into, |_| ApiError::not_found("no such endpoint")),
+                "name" => quarry_core::address::ModuleName::new("")
+                    .map_or_else(Into::into, |_| ApiError::not_found("no such endpoint")),
+                _ => quarry_core::address::Namespace::new("")
+                    .map_or_else(Into::into, |_| ApiError::not_found("no such endpoint")),
+            });
+        }
+    }
     Err(ApiError::not_found("no such endpoint"))
 }
 

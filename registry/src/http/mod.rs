@@ -38,6 +38,33 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
+/// Refuses a request whose headers (names and values, with the request target) exceed the
+/// configured size with 431, before any handler runs.
+pub async fn limit_headers(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(registry) = request.app_data::<web::Data<Registry>>() {
+        let size: usize = request.uri().to_string().len()
+            + request
+                .headers()
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 4)
+                .sum::<usize>();
+        if size > registry.max_header_bytes {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!(
+                    "the request's headers are larger than the limit of {} bytes",
+                    registry.max_header_bytes
+                ),
+            )
+            .into());
+        }
+    }
+    next.call(request).await
+}
+
 /// Logs one line per request: method, path (never the query string, which may hold a signature),
 /// status and duration. Headers, and so tokens, are never logged.
 pub async fn log_request(

@@ -55,8 +55,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    offset: Option<u64>,
-    limit: Option<u64>,
+    offset: Option<String>,
+    limit: Option<String>,
     provider: Option<String>,
     namespace: Option<String>,
     q: Option<String>,
@@ -92,7 +92,7 @@ async fn list_page(
     filter: ModuleFilter,
     query: &ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let (offset, limit) = upload::page_bounds(query.offset, query.limit);
+    let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
     let page = registry.list_modules(&filter, offset, limit).await?;
     let meta = upload::page_meta(offset, limit, page.has_more);
     let modules: Vec<Value> = page.modules.iter().map(summary_json).collect();
@@ -106,11 +106,7 @@ fn validated_filter(query: &ListQuery) -> Result<ModuleFilter, ApiError> {
     if let Some(system) = &query.provider {
         quarry_core::address::System::new(system)?;
     }
-    if query.q.as_deref().is_some_and(|q| q.len() > 256) {
-        return Err(ApiError::bad_request(
-            "search query `q` is longer than 256 characters",
-        ));
-    }
+    upload::search_text(query.q.as_deref())?;
     Ok(ModuleFilter {
         namespace: query.namespace.clone(),
         system: query.provider.clone(),
@@ -375,14 +371,6 @@ pub struct PublishQuery {
     description: Option<String>,
 }
 
-const ACCEPTED_TYPES: [&str; 5] = [
-    "application/gzip",
-    "application/x-gzip",
-    "application/x-tar+gzip",
-    "application/x-compressed-tar",
-    "application/octet-stream",
-];
-
 /// `POST …/{version}` with the `.tar.gz` as the body.
 async fn publish(
     request: HttpRequest,
@@ -398,26 +386,6 @@ async fn publish(
     let principal = auth::require_publish(&request, &registry, &address.namespace).await?;
     let version = Version::parse(&version)?;
     auth::limit_write(&request, &registry, &principal)?;
-    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if !ACCEPTED_TYPES.contains(&essence.as_str()) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "content type `{}` is not accepted: send the module as a .tar.gz with \
-                     `Content-Type: application/gzip`",
-                    essence.chars().take(80).collect::<String>()
-                ),
-            ));
-        }
-    }
     if registry.version_exists(&address, &version).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

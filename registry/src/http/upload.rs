@@ -11,12 +11,39 @@ use serde_json::{Value, json};
 const DEFAULT_PAGE: u64 = 15;
 const MAX_PAGE: u64 = 100;
 
-/// Offset and limit of a listing; the limit defaults to 15 and is capped at 100.
-pub fn page_bounds(offset: Option<u64>, limit: Option<u64>) -> (u64, u64) {
-    (
-        offset.unwrap_or(0),
-        limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
-    )
+/// Offset and limit of a listing from the query's text: whole numbers, named in errors; the
+/// limit defaults to 15 and is capped at 100, the offset at what the database can count to.
+pub fn page_bounds(offset: Option<&str>, limit: Option<&str>) -> Result<(u64, u64), ApiError> {
+    let number = |name: &str, text: Option<&str>| -> Result<Option<u64>, ApiError> {
+        text.map(|text| {
+            text.trim().parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "`{name}` must be a whole number from 0 to {}, not `{}`",
+                    u64::MAX,
+                    text.chars().take(40).collect::<String>()
+                ))
+            })
+        })
+        .transpose()
+    };
+    let offset = number("offset", offset)?.unwrap_or(0).min(i64::MAX as u64);
+    let limit = number("limit", limit)?
+        .unwrap_or(DEFAULT_PAGE)
+        .clamp(1, MAX_PAGE);
+    Ok((offset, limit))
+}
+
+/// Refuses a search text with control characters (a NUL would end the pattern early in SQLite).
+pub fn search_text(q: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match q {
+        Some(text) if text.chars().any(char::is_control) => Err(ApiError::bad_request(
+            "search query `q` must not contain control characters",
+        )),
+        Some(text) if text.len() > 256 => Err(ApiError::bad_request(
+            "search query `q` is longer than 256 characters",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// The listing's `meta`: `limit`, `current_offset`, and `next_offset`/`prev_offset` when there
@@ -32,18 +59,27 @@ pub fn page_meta(offset: u64, limit: u64, has_more: bool) -> Value {
     meta
 }
 
-/// Reads an uploaded archive, refusing it (413) as soon as it passes `limit` bytes, whether the
-/// client declared its length or not, and refusing an empty body (400).
-pub async fn read_archive(
+const ARCHIVE_TYPES: [&str; 5] = [
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-tar+gzip",
+    "application/x-compressed-tar",
+    "application/octet-stream",
+];
+
+/// Reads a body, refusing it (413) as soon as it passes `limit` bytes, whether the client
+/// declared its length or not, and (408) when it stalls longer than `stall` between chunks.
+async fn read_body(
     request: &HttpRequest,
     mut body: web::Payload,
     limit: u64,
     stall: std::time::Duration,
+    what: &str,
 ) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the archive is larger than the limit of {limit} bytes"),
+            format!("{what} is larger than the limit of {limit} bytes"),
         )
     };
     let declared = request
@@ -53,7 +89,7 @@ pub async fn read_archive(
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    let mut archive = BytesMut::with_capacity(declared.unwrap_or(64 * 1024).min(limit) as usize);
+    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(64 * 1024).min(limit) as usize);
     loop {
         let Ok(next) = tokio::time::timeout(stall, body.next()).await else {
             return Err(ApiError::new(
@@ -65,15 +101,75 @@ pub async fn read_archive(
         let chunk = chunk.map_err(|error| {
             ApiError::bad_request(format!("the upload was interrupted: {error}"))
         })?;
-        if (archive.len() + chunk.len()) as u64 > limit {
+        if (buffer.len() + chunk.len()) as u64 > limit {
             return Err(too_large());
         }
-        archive.extend_from_slice(&chunk);
+        buffer.extend_from_slice(&chunk);
     }
+    Ok(buffer.freeze())
+}
+
+/// Reads an uploaded `.tar.gz`: a gzip (or unspecified) content type, at most `limit` bytes,
+/// not empty.
+pub async fn read_archive(
+    request: &HttpRequest,
+    body: web::Payload,
+    limit: u64,
+    stall: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !ARCHIVE_TYPES.contains(&essence.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "content type `{}` is not accepted: send the .tar.gz with \
+                     `Content-Type: application/gzip`",
+                    essence.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+    }
+    let archive = read_body(request, body, limit, stall, "the archive").await?;
     if archive.is_empty() {
         return Err(ApiError::bad_request(
             "the body is empty: send the .tar.gz archive as the request body",
         ));
     }
-    Ok(archive.freeze())
+    Ok(archive)
+}
+
+/// The largest inputs document accepted by validate and render.
+pub const MAX_INPUTS_BYTES: u64 = 1 << 20;
+
+/// Reads an inputs document: a JSON object of at most 1 MiB.
+pub async fn read_inputs(
+    request: &HttpRequest,
+    body: web::Payload,
+    stall: std::time::Duration,
+) -> Result<Value, ApiError> {
+    let bytes = read_body(
+        request,
+        body,
+        MAX_INPUTS_BYTES,
+        stall,
+        "the inputs document",
+    )
+    .await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError::bad_request(format!("the body must be a JSON object of inputs: {error}"))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object of inputs",
+        ));
+    }
+    Ok(value)
 }

@@ -30,6 +30,8 @@ pub struct Registry {
     pub write_limiter: std::sync::Arc<ratelimit::RateLimiter>,
     /// How long an upload may stall between two chunks.
     pub body_timeout: std::time::Duration,
+    /// The largest request head (target and headers) accepted.
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,7 @@ impl Registry {
                 config.writes_per_minute_per_address,
             )),
             body_timeout: std::time::Duration::from_secs(config.body_timeout),
+            max_header_bytes: config.max_header_bytes,
         })
     }
 
