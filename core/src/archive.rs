@@ -61,6 +61,14 @@ pub enum ArchiveError {
     },
     #[error("archive entry `{path}` is written through the symbolic link `{link}`")]
     ThroughLink { path: String, link: String },
+    #[error("archive entry `{path}` links through the symbolic link `{link}`; links may not chain")]
+    LinkThroughLink { path: String, link: String },
+    #[error(
+        "archive entry `{path}` is a hard link to `{target}`, which is not a file earlier in the archive"
+    )]
+    HardLinkTarget { path: String, target: String },
+    #[error("archive entry `{0}` names the archive root but is not a directory")]
+    RootNotDirectory(String),
     #[error("archive entry `{path}` is a {kind}, which a module may not contain")]
     ForbiddenType { path: String, kind: &'static str },
     #[error("archive entry `{0}` appears more than once")]
@@ -159,26 +167,43 @@ fn normalise(raw: &str) -> Result<String, ArchiveError> {
     Ok(parts.join("/"))
 }
 
-/// Whether `target`, read relative to `base_dir` (a normalised directory inside the root), stays
-/// inside the root.
-fn stays_inside(base_dir: &str, target: &str) -> bool {
+/// Where a symbolic link's target leads.
+enum Resolved {
+    /// Inside the root, through these intermediate paths.
+    Inside(Vec<String>),
+    Outside,
+    /// The target passes through this earlier link, so where it leads depends on that link.
+    ThroughLink(String),
+}
+
+/// Resolves `target`, read relative to `base_dir` (a normalised directory inside the root, with
+/// no link on its way), against the root, refusing to follow any earlier link.
+fn resolve_link(base_dir: &str, target: &str, links: &[String]) -> Resolved {
     if target.starts_with('/') || target.starts_with('\\') {
-        return false;
+        return Resolved::Outside;
     }
     let mut depth: Vec<&str> = base_dir.split('/').filter(|p| !p.is_empty()).collect();
+    let mut walked = Vec::new();
     for component in Path::new(target).components() {
         match component {
-            Component::Normal(part) => depth.push(part.to_str().unwrap_or_default()),
+            Component::Normal(part) => {
+                depth.push(part.to_str().unwrap_or_default());
+                let so_far = depth.join("/");
+                if links.contains(&so_far) {
+                    return Resolved::ThroughLink(so_far);
+                }
+                walked.push(so_far);
+            }
             Component::CurDir => {}
             Component::ParentDir => {
                 if depth.pop().is_none() {
-                    return false;
+                    return Resolved::Outside;
                 }
             }
-            Component::RootDir | Component::Prefix(_) => return false,
+            Component::RootDir | Component::Prefix(_) => return Resolved::Outside,
         }
     }
-    true
+    Resolved::Inside(walked)
 }
 
 fn parent_of(path: &str) -> &str {
@@ -233,6 +258,8 @@ fn walk(
     let mut archive = tar::Archive::new(limited);
     let mut seen = BTreeSet::new();
     let mut symlinks: Vec<String> = Vec::new();
+    let mut regular_files: BTreeSet<String> = BTreeSet::new();
+    let mut link_walks: Vec<(String, Vec<String>)> = Vec::new();
     let mut entries = 0usize;
 
     let iter = archive
@@ -258,8 +285,11 @@ fn walk(
             .to_owned();
         let path = normalise(&raw)?;
         if path.is_empty() {
-            // The archive root itself (`./`).
-            continue;
+            // The archive root itself (`./`): only ever a directory.
+            if entry.header().entry_type().is_dir() {
+                continue;
+            }
+            return Err(ArchiveError::RootNotDirectory(shown(&raw)));
         }
         if let Some(link) = symlinks
             .iter()
@@ -275,7 +305,10 @@ fn walk(
             return Err(ArchiveError::Duplicate(shown(&path)));
         }
         match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous => visit(&path, &mut entry)?,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                visit(&path, &mut entry)?;
+                regular_files.insert(path);
+            }
             tar::EntryType::Directory => {}
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 let kind = if entry_type.is_symlink() {
@@ -291,21 +324,54 @@ fn walk(
                 }
                 let target_bytes = entry.link_name_bytes().unwrap_or_default();
                 let target = String::from_utf8_lossy(&target_bytes).into_owned();
-                // A symlink's target is relative to its own folder; a hard link's to the root.
-                let base = if entry_type.is_symlink() {
-                    parent_of(&path)
-                } else {
-                    ""
+                let escapes = || ArchiveError::LinkEscapes {
+                    path: shown(&path),
+                    kind,
+                    target: shown(&target),
                 };
-                if target.is_empty() || !stays_inside(base, &target) {
-                    return Err(ArchiveError::LinkEscapes {
-                        path: shown(&path),
-                        kind,
-                        target: shown(&target),
-                    });
+                if target.is_empty() {
+                    return Err(escapes());
                 }
                 if entry_type.is_symlink() {
+                    // A link over a folder that already has entries would redirect them.
+                    let folder = format!("{path}/");
+                    if let Some(inside) = seen.iter().find(|seen| seen.starts_with(&folder)) {
+                        return Err(ArchiveError::ThroughLink {
+                            path: shown(inside),
+                            link: shown(&path),
+                        });
+                    }
+                    // Nor may it lie on the way of an earlier link, whose meaning it would change.
+                    if let Some((earlier, _)) =
+                        link_walks.iter().find(|(_, walked)| walked.contains(&path))
+                    {
+                        return Err(ArchiveError::LinkThroughLink {
+                            path: shown(earlier),
+                            link: shown(&path),
+                        });
+                    }
+                    // Relative to the link's own folder, and never through another link.
+                    match resolve_link(parent_of(&path), &target, &symlinks) {
+                        Resolved::Inside(walked) => link_walks.push((path.clone(), walked)),
+                        Resolved::Outside => return Err(escapes()),
+                        Resolved::ThroughLink(link) => {
+                            return Err(ArchiveError::LinkThroughLink {
+                                path: shown(&path),
+                                link: shown(&link),
+                            });
+                        }
+                    }
                     symlinks.push(path);
+                } else {
+                    // A hard link names a regular file stored earlier, relative to the root.
+                    let linked = normalise(&target).map_err(|_| escapes())?;
+                    if !regular_files.contains(&linked) {
+                        return Err(ArchiveError::HardLinkTarget {
+                            path: shown(&path),
+                            target: shown(&target),
+                        });
+                    }
+                    regular_files.insert(path);
                 }
             }
             other => {
@@ -714,6 +780,46 @@ mod tests {
             (
                 tar_gz(&[("sub/main.tf", FILE, b"", None)]),
                 ArchiveError::NoRootTerraform,
+            ),
+            (
+                tar_gz(&[
+                    ("main.tf", FILE, b"", None),
+                    ("a/b", tar::EntryType::Symlink, b"", Some("..")),
+                    ("b", tar::EntryType::Link, b"", Some("a/b")),
+                ]),
+                ArchiveError::HardLinkTarget {
+                    path: "b".into(),
+                    target: "a/b".into(),
+                },
+            ),
+            (
+                tar_gz(&[
+                    ("main.tf", FILE, b"", None),
+                    ("a/a", tar::EntryType::Symlink, b"", Some("..")),
+                    ("a/x", tar::EntryType::Symlink, b"", Some("a/..")),
+                ]),
+                ArchiveError::LinkThroughLink {
+                    path: "a/x".into(),
+                    link: "a/a".into(),
+                },
+            ),
+            (
+                tar_gz(&[
+                    ("main.tf", FILE, b"", None),
+                    ("b/a", tar::EntryType::Symlink, b"", Some("b/..")),
+                    ("b/b", tar::EntryType::Symlink, b"", Some("..")),
+                ]),
+                ArchiveError::LinkThroughLink {
+                    path: "b/a".into(),
+                    link: "b/b".into(),
+                },
+            ),
+            (
+                tar_gz(&[
+                    ("main.tf", FILE, b"", None),
+                    (".", tar::EntryType::Char, b"", None),
+                ]),
+                ArchiveError::RootNotDirectory(".".into()),
             ),
         ];
         for (archive, expected) in cases {
