@@ -51,6 +51,8 @@ pub enum ArchiveError {
     NameTooLong { path: String, limit: usize },
     #[error("archive entry `{0}` has an absolute path")]
     AbsolutePath(String),
+    #[error("archive entry `{0}` contains a backslash, a path separator on Windows")]
+    Backslash(String),
     #[error("archive entry `{0}` leaves the module root through `..`")]
     ParentTraversal(String),
     #[error("archive entry `{path}` is a {kind} and links to `{target}`, outside the module root")]
@@ -153,6 +155,10 @@ fn normalise(raw: &str) -> Result<String, ArchiveError> {
     if raw.starts_with('/') || raw.starts_with('\\') || raw.as_bytes().get(1) == Some(&b':') {
         return Err(ArchiveError::AbsolutePath(shown(raw)));
     }
+    // A separator on Windows: `..\\evil.tf` would leave the root when extracted there.
+    if raw.contains('\\') {
+        return Err(ArchiveError::Backslash(shown(raw)));
+    }
     let mut parts = Vec::new();
     for component in Path::new(raw).components() {
         match component {
@@ -179,7 +185,7 @@ enum Resolved {
 /// Resolves `target`, read relative to `base_dir` (a normalised directory inside the root, with
 /// no link on its way), against the root, refusing to follow any earlier link.
 fn resolve_link(base_dir: &str, target: &str, links: &[String]) -> Resolved {
-    if target.starts_with('/') || target.starts_with('\\') {
+    if target.starts_with('/') || target.contains('\\') {
         return Resolved::Outside;
     }
     let mut depth: Vec<&str> = base_dir.split('/').filter(|p| !p.is_empty()).collect();
@@ -427,7 +433,8 @@ fn read_limited(
             limit,
         });
     }
-    let mut bytes = Vec::with_capacity(size as usize);
+    // Reserve at most 1 MiB up front: the declared size is the uploader's word, not yet data.
+    let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
     entry
         .read_to_end(&mut bytes)
         .map_err(|error| read_error(error, limits))?;
@@ -716,6 +723,13 @@ mod tests {
             (
                 tar_gz(&[("/etc/cron.d/x", FILE, b"", None)]),
                 ArchiveError::AbsolutePath("/etc/cron.d/x".into()),
+            ),
+            (
+                tar_gz(&[
+                    ("main.tf", FILE, b"", None),
+                    ("..\\..\\evil.tf", FILE, b"", None),
+                ]),
+                ArchiveError::Backslash("..\\..\\evil.tf".into()),
             ),
             (
                 tar_gz(&[("link", tar::EntryType::Symlink, b"", Some("/etc/passwd"))]),

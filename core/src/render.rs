@@ -68,6 +68,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_runaway_loop_stops_at_the_output_limit() {
+        let tera = engine();
+        let source = "{% for i in range(end=100000) %}{% for j in range(end=100000) %}xxxxxxxx{% endfor %}{% endfor %}";
+        let started = std::time::Instant::now();
+        let failure = render_str(
+            &tera,
+            source,
+            &tera::Context::new(),
+            "template/loop.tf.tera",
+        )
+        .expect_err("stopped");
+        assert_eq!(failure.path, "template/loop.tf.tera");
+        assert!(
+            failure.message.contains("renders more than"),
+            "{}",
+            failure.message
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[test]
     fn json_filter_escapes_terraform_templates_but_not_secret_references() {
         let tera = engine_for(&["token".to_owned()]);
         let mut context = tera::Context::new();
@@ -162,14 +183,42 @@ pub fn tera_message(error: &tera::Error) -> String {
     message
 }
 
+/// The most one template may render to: a runaway loop stops here instead of filling memory.
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+
+/// Collects rendered output and fails the render once it passes [`MAX_RENDERED_BYTES`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn render_str(
     tera: &tera::Tera,
     source: &str,
     context: &tera::Context,
     path: &str,
 ) -> Result<String, InputError> {
-    tera.render_str(source, context, false)
-        .map_err(|failure| error(path, tera_message(&failure)))
+    let mut output = Capped(Vec::new());
+    match tera.render_str_to(source, context, false, &mut output) {
+        Ok(()) => String::from_utf8(output.0)
+            .map_err(|_| error(path, "the template rendered text that is not UTF-8")),
+        Err(_) if output.0.len() + 64 * 1024 > MAX_RENDERED_BYTES => Err(error(
+            path,
+            format!("the template renders more than {MAX_RENDERED_BYTES} bytes"),
+        )),
+        Err(failure) => Err(error(path, tera_message(&failure))),
+    }
 }
 
 /// How strings in a templated value render.
