@@ -265,6 +265,23 @@ fn sigkill_during_uploads_loses_nothing_and_interrupted_publishes_can_be_retried
         interrupted_total > 0,
         "the kill must interrupt some uploads for this test to mean anything"
     );
+    // `quarry gc` looks for what the crashes left behind, deleting nothing by default.
+    let gc = quarry.command(&["gc", "--min-age", "1s"]).expect("gc runs");
+    let summary = String::from_utf8_lossy(&gc.stderr).into_owned();
+    assert!(summary.contains("unreferenced archive(s)"), "{summary}");
+    assert!(
+        summary.contains("dry run: pass --delete to remove them"),
+        "{summary}"
+    );
+    let listed_before = versions(&quarry.url);
+    quarry
+        .command(&["gc", "--delete", "--min-age", "1s"])
+        .expect("gc --delete runs");
+    assert_eq!(versions(&quarry.url), listed_before);
+    for version in &listed_before {
+        let (fetched, recorded) = fetched_and_listed_digest(&quarry.url, version);
+        assert_eq!(fetched, recorded, "gc kept {version}'s archive");
+    }
     eprintln!(
         "crash test: {ROUNDS} SIGKILLs survived, {} uploads: {acknowledged_total} acknowledged before the kill \
          (all still there), {interrupted_total} interrupted and retried; nothing lost",
