@@ -38,11 +38,22 @@ pub async fn serve(
     listener: TcpListener,
     request_timeout: std::time::Duration,
 ) -> std::io::Result<()> {
-    HttpServer::new(move || app(registry.clone()))
+    let flusher = registry.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            flusher.flush_downloads().await;
+        }
+    });
+    let served = registry.clone();
+    let result = HttpServer::new(move || app(served.clone()))
         .client_request_timeout(request_timeout)
         .client_disconnect_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(75))
         .listen(listener)?
         .run()
-        .await
+        .await;
+    registry.flush_downloads().await;
+    result
 }

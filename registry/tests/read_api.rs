@@ -567,3 +567,36 @@ async fn expired_archive_url_is_refused() {
         "the archive URL expired; ask the download endpoint for a fresh URL"
     );
 }
+
+#[actix_web::test]
+async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
+    let quarry = start().await;
+    let token = quarry.token("ci", &["publish:acme"]).await;
+    let service = quarry.service().await;
+    publish_versions(&service, &token, "net", &["1.0.0"]).await;
+    let response = test::call_service(
+        &service,
+        get("/v1/modules/acme/net/aws/versions", None).to_request(),
+    )
+    .await;
+    let etag = header(response.headers(), "etag");
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    let again = get("/v1/modules/acme/net/aws/versions", None)
+        .insert_header(("if-none-match", etag.clone()));
+    let response = test::call_service(&service, again.to_request()).await;
+    assert_eq!(response.status(), 304);
+    publish_versions(&service, &token, "net", &["1.1.0"]).await;
+    let after =
+        get("/v1/modules/acme/net/aws/versions", None).insert_header(("if-none-match", etag));
+    let response = test::call_service(&service, after.to_request()).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "a publish changes the list and its ETag at once"
+    );
+    let body: Value = test::read_body_json(response).await;
+    assert_eq!(
+        body["modules"][0]["versions"].as_array().map(Vec::len),
+        Some(2)
+    );
+}

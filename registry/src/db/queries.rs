@@ -22,6 +22,42 @@ pub async fn find_module(
         .await
 }
 
+/// What listings and version choice need of a version: everything but the analysis.
+#[derive(Debug, Clone, PartialEq, sea_orm::FromQueryResult)]
+pub struct VersionHead {
+    pub id: i32,
+    pub module_id: i32,
+    pub version: String,
+    pub yanked: bool,
+    pub downloads: i64,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+    pub published_by: String,
+}
+
+fn heads() -> sea_orm::Select<module_version::Entity> {
+    module_version::Entity::find().select_only().columns([
+        module_version::Column::Id,
+        module_version::Column::ModuleId,
+        module_version::Column::Version,
+        module_version::Column::Yanked,
+        module_version::Column::Downloads,
+        module_version::Column::PublishedAt,
+        module_version::Column::PublishedBy,
+    ])
+}
+
+/// The heads of every version of a module, yanked ones included.
+pub async fn version_heads(
+    db: &impl ConnectionTrait,
+    module_id: i32,
+) -> Result<Vec<VersionHead>, DbErr> {
+    heads()
+        .filter(module_version::Column::ModuleId.eq(module_id))
+        .into_model::<VersionHead>()
+        .all(db)
+        .await
+}
+
 /// Every version of a module, yanked ones included only when asked.
 pub async fn module_versions(
     db: &impl ConnectionTrait,
@@ -160,7 +196,7 @@ pub async fn list_modules(
     filter: &ModuleFilter,
     offset: u64,
     limit: u64,
-) -> Result<(Vec<(module::Model, Vec<module_version::Model>)>, bool), DbErr> {
+) -> Result<(Vec<(module::Model, Vec<VersionHead>)>, bool), DbErr> {
     let mut query = module::Entity::find();
     if let Some(namespace) = &filter.namespace {
         query = query.filter(module::Column::Namespace.eq(namespace.as_str()));
@@ -202,11 +238,12 @@ pub async fn list_modules(
     let has_more = modules.len() as u64 > limit;
     modules.truncate(limit as usize);
     let ids: Vec<i32> = modules.iter().map(|module| module.id).collect();
-    let mut by_module: HashMap<i32, Vec<module_version::Model>> = HashMap::new();
+    let mut by_module: HashMap<i32, Vec<VersionHead>> = HashMap::new();
     if !ids.is_empty() {
-        for version in module_version::Entity::find()
+        for version in heads()
             .filter(module_version::Column::ModuleId.is_in(ids))
             .filter(module_version::Column::Yanked.eq(false))
+            .into_model::<VersionHead>()
             .all(db)
             .await?
         {
@@ -243,11 +280,16 @@ pub async fn systems_of(
     Ok(modules.into_iter().map(|module| module.system).collect())
 }
 
-pub async fn count_downloads(db: &impl ConnectionTrait, version_id: i32) -> Result<(), DbErr> {
+/// Adds `count` downloads to a version in one statement.
+pub async fn add_downloads(
+    db: &impl ConnectionTrait,
+    version_id: i32,
+    count: i64,
+) -> Result<(), DbErr> {
     module_version::Entity::update_many()
         .col_expr(
             module_version::Column::Downloads,
-            Expr::col(module_version::Column::Downloads).add(1),
+            Expr::col(module_version::Column::Downloads).add(count),
         )
         .filter(module_version::Column::Id.eq(version_id))
         .exec(db)

@@ -166,7 +166,8 @@ async fn list_name(
     list_page(&registry, filter, &query).await
 }
 
-/// `GET …/versions`: the list terraform chooses a version from.
+/// `GET …/versions`: the list terraform chooses a version from, with an `ETag` so caches and
+/// clients can revalidate with `If-None-Match` (304).
 async fn versions(
     request: HttpRequest,
     registry: web::Data<Registry>,
@@ -182,9 +183,25 @@ async fn versions(
         .iter()
         .map(|version| json!({ "version": version.to_string() }))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "modules": [{ "source": address.to_string(), "versions": versions }]
-    })))
+    let body =
+        json!({ "modules": [{ "source": address.to_string(), "versions": versions }] }).to_string();
+    let digest = quarry_core::digest::Sha256::of(body.as_bytes()).to_hex();
+    let etag = format!("\"{}\"", &digest[..32]);
+    let revalidated = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
+    if revalidated {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body))
 }
 
 /// `GET …/{version}/download`: 204 with `X-Terraform-Get` naming the archive, the one answer
@@ -198,18 +215,16 @@ async fn download(
     let (namespace, name, system, version) = path.into_inner();
     let address = address(&(namespace, name, system))?;
     let version = Version::parse(&version)?;
-    let record = registry
-        .find_version(&address, &version)
+    let resolved = registry
+        .resolve_download(&address, &version)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{address} has no version {version}")))?;
-    let digest = quarry_core::digest::Sha256::from_hex(&record.row.archive_sha256)
+    let digest = quarry_core::digest::Sha256::from_hex(&resolved.archive_sha256)
         .map_err(|error| ApiError::internal(&error))?;
     let mut url = registry.archive_url(&digest);
     url.push(if url.contains('?') { '&' } else { '?' });
     url.push_str(&format!("checksum=sha256:{}", digest.to_hex()));
-    if let Err(error) = registry.record_download(&record).await {
-        tracing::warn!(%error, "could not count a download");
-    }
+    registry.record_download(resolved.version_id);
     Ok(HttpResponse::NoContent()
         .insert_header(("X-Terraform-Get", url))
         .finish())

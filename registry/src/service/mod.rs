@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod blueprints;
+pub mod cache;
 pub mod gc;
 pub mod import;
 pub mod modules;
@@ -32,6 +33,7 @@ pub struct Registry {
     pub body_timeout: std::time::Duration,
     /// The largest request head (target and headers) accepted.
     pub max_header_bytes: usize,
+    pub caches: std::sync::Arc<cache::Caches>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,7 @@ impl Registry {
             )),
             body_timeout: std::time::Duration::from_secs(config.body_timeout),
             max_header_bytes: config.max_header_bytes,
+            caches: std::sync::Arc::default(),
         })
     }
 
@@ -133,6 +136,22 @@ impl Registry {
     ) {
         if let Err(error) = audit::record(&self.db, actor, action, target, details).await {
             tracing::error!(%error, action = action.as_str(), target, "could not record an audit event");
+        }
+    }
+
+    /// Writes the download counts gathered in memory (kept for the next try if the write fails).
+    pub async fn flush_downloads(&self) {
+        let counts = self.caches.take_downloads();
+        let mut failed = std::collections::HashMap::new();
+        for (version_id, count) in counts {
+            if let Err(error) = crate::db::queries::add_downloads(&self.db, version_id, count).await
+            {
+                tracing::warn!(%error, "could not write download counts; keeping them");
+                failed.insert(version_id, count);
+            }
+        }
+        if !failed.is_empty() {
+            self.caches.restore_downloads(failed);
         }
     }
 

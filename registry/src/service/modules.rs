@@ -20,7 +20,7 @@ pub struct VersionRecord {
 #[derive(Debug)]
 pub struct ModuleSummary {
     pub module: module::Model,
-    pub latest: module_version::Model,
+    pub latest: queries::VersionHead,
     pub downloads: i64,
 }
 
@@ -41,8 +41,8 @@ pub struct ModuleDetail {
 }
 
 /// Parses stored version strings, newest last; rows that are not semver (none should be) are left out.
-fn sorted(rows: Vec<module_version::Model>) -> Vec<(Version, module_version::Model)> {
-    let mut parsed: Vec<(Version, module_version::Model)> = rows
+fn sorted(rows: Vec<queries::VersionHead>) -> Vec<(Version, queries::VersionHead)> {
+    let mut parsed: Vec<(Version, queries::VersionHead)> = rows
         .into_iter()
         .filter_map(|row| {
             Version::parse(&row.version)
@@ -54,7 +54,7 @@ fn sorted(rows: Vec<module_version::Model>) -> Vec<(Version, module_version::Mod
     parsed
 }
 
-fn latest_row(rows: Vec<module_version::Model>) -> Option<(Version, module_version::Model)> {
+fn latest_row(rows: Vec<queries::VersionHead>) -> Option<(Version, queries::VersionHead)> {
     let parsed = sorted(rows);
     let versions: Vec<Version> = parsed.iter().map(|(version, _)| version.clone()).collect();
     let latest = version::latest(&versions)?.clone();
@@ -66,17 +66,22 @@ impl Registry {
     pub async fn module_versions(
         &self,
         address: &ModuleAddress,
-    ) -> Result<Option<Vec<Version>>, DbErr> {
+    ) -> Result<Option<std::sync::Arc<Vec<Version>>>, DbErr> {
+        if let Some(versions) = self.caches.versions(address) {
+            return Ok(Some(versions));
+        }
         let Some(module) = queries::find_module(&self.db, address).await? else {
             return Ok(None);
         };
-        let rows = queries::module_versions(&self.db, module.id, false).await?;
-        Ok(Some(
-            sorted(rows)
+        let rows = queries::version_heads(&self.db, module.id).await?;
+        let versions: std::sync::Arc<Vec<Version>> = std::sync::Arc::new(
+            sorted(rows.into_iter().filter(|row| !row.yanked).collect())
                 .into_iter()
                 .map(|(version, _)| version)
                 .collect(),
-        ))
+        );
+        self.caches.store_versions(address, versions.clone());
+        Ok(Some(versions))
     }
 
     /// One version, yanked or not (a yanked version stays downloadable by its exact number).
@@ -104,8 +109,13 @@ impl Registry {
         let Some(module) = queries::find_module(&self.db, address).await? else {
             return Ok(None);
         };
-        let rows = queries::module_versions(&self.db, module.id, false).await?;
-        Ok(latest_row(rows).map(|(version, row)| VersionRecord {
+        let rows = queries::version_heads(&self.db, module.id).await?;
+        let Some((version, _)) = latest_row(rows.into_iter().filter(|row| !row.yanked).collect())
+        else {
+            return Ok(None);
+        };
+        let row = queries::find_version(&self.db, module.id, &version.to_string()).await?;
+        Ok(row.map(|row| VersionRecord {
             module,
             row,
             version,
@@ -137,6 +147,7 @@ impl Registry {
             )
         };
         queries::mark_version(&self.db, record.row.id, column).await?;
+        self.caches.forget_versions(address);
         self.audit(
             actor,
             action,
@@ -147,8 +158,31 @@ impl Registry {
         Ok(true)
     }
 
-    pub async fn record_download(&self, record: &VersionRecord) -> Result<(), DbErr> {
-        queries::count_downloads(&self.db, record.row.id).await
+    /// Counts a download (in memory; written every few seconds by [`Registry::flush_downloads`]).
+    pub fn record_download(&self, version_id: i32) {
+        self.caches.count_download(version_id);
+    }
+
+    /// What a download of `address` `version` points at, from the cache when it was resolved
+    /// before (it never changes), else from the database. Yanked versions resolve too.
+    pub async fn resolve_download(
+        &self,
+        address: &ModuleAddress,
+        version: &Version,
+    ) -> Result<Option<super::cache::Resolved>, DbErr> {
+        if let Some(resolved) = self.caches.resolved(address, version) {
+            return Ok(Some(resolved));
+        }
+        let Some(record) = self.find_version(address, version).await? else {
+            return Ok(None);
+        };
+        let resolved = super::cache::Resolved {
+            version_id: record.row.id,
+            archive_sha256: record.row.archive_sha256,
+        };
+        self.caches
+            .store_resolved(address, version, resolved.clone());
+        Ok(Some(resolved))
     }
 
     /// One page of modules matching the filter, each with its latest version.
@@ -162,7 +196,13 @@ impl Registry {
         let modules = rows
             .into_iter()
             .filter_map(|(module, versions)| {
-                let downloads = versions.iter().map(|version| version.downloads).sum();
+                let downloads = versions
+                    .iter()
+                    .map(|version| version.downloads)
+                    .sum::<i64>()
+                    + self
+                        .caches
+                        .pending_downloads(versions.iter().map(|version| version.id));
                 latest_row(versions).map(|(_, latest)| ModuleSummary {
                     module,
                     latest,
@@ -182,8 +222,9 @@ impl Registry {
         let Some(module) = queries::find_module(&self.db, address).await? else {
             return Ok(None);
         };
-        let rows = queries::module_versions(&self.db, module.id, true).await?;
-        let downloads = rows.iter().map(|row| row.downloads).sum();
+        let rows = queries::version_heads(&self.db, module.id).await?;
+        let downloads = rows.iter().map(|row| row.downloads).sum::<i64>()
+            + self.caches.pending_downloads(rows.iter().map(|row| row.id));
         let parsed = sorted(rows);
         let visible: Vec<Version> = parsed
             .iter()
@@ -197,7 +238,11 @@ impl Registry {
                 None => return Ok(None),
             },
         };
-        let Some((version, row)) = parsed.into_iter().find(|(v, _)| *v == wanted) else {
+        let Some((version, _)) = parsed.into_iter().find(|(v, _)| *v == wanted) else {
+            return Ok(None);
+        };
+        let Some(row) = queries::find_version(&self.db, module.id, &version.to_string()).await?
+        else {
             return Ok(None);
         };
         let analysis: ModuleAnalysis = serde_json::from_value(row.analysis.clone())

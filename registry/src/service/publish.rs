@@ -145,6 +145,7 @@ impl Registry {
         .await?;
         match inserted {
             Inserted::Created(_) => {
+                self.caches.forget_versions(&request.address);
                 tracing::info!(
                     module = %request.address,
                     version = %request.version,
