@@ -175,18 +175,11 @@ async fn versions(
 ) -> Result<HttpResponse, ApiError> {
     auth::require_read(&request, &registry).await?;
     let address = address(&path)?;
-    let versions = registry
-        .module_versions(&address)
+    let answer = registry
+        .versions_body(&address)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("module {address} not found")))?;
-    let versions: Vec<Value> = versions
-        .iter()
-        .map(|version| json!({ "version": version.to_string() }))
-        .collect();
-    let body =
-        json!({ "modules": [{ "source": address.to_string(), "versions": versions }] }).to_string();
-    let digest = quarry_core::digest::Sha256::of(body.as_bytes()).to_hex();
-    let etag = format!("\"{}\"", &digest[..32]);
+    let etag = answer.etag.clone();
     let revalidated = request
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -201,7 +194,7 @@ async fn versions(
         .content_type("application/json")
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(body))
+        .body(answer.body.clone()))
 }
 
 /// `GET …/{version}/download`: 204 with `X-Terraform-Get` naming the archive, the one answer

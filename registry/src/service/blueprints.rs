@@ -85,7 +85,7 @@ impl ModuleResolver for RegistryResolver<'_> {
             .await
             .map_err(internal)?
             .ok_or_else(|| format!("module {address} is not in this registry"))?;
-        let Some(chosen) = constraint.select(versions.iter()).cloned() else {
+        let Some(chosen) = constraint.select(&versions).cloned() else {
             let available: Vec<String> = versions.iter().map(ToString::to_string).collect();
             return Err(format!(
                 "no version of {address} matches `{constraint}` (available: {})",

@@ -1,7 +1,7 @@
 //! In-memory caches for the hot read paths, and download counts gathered in memory.
 //! What a version resolves to never changes (versions are immutable), so it is kept
-//! indefinitely. Version lists change on publish and yank: they live one second, and this
-//! process drops its entry at once when it changes one, so other replicas lag by at most a second.
+//! indefinitely. Version lists change on publish and yank: they live five seconds, and this
+//! process drops its entry at once when it changes one, so other replicas lag by at most that.
 
 use quarry_core::address::ModuleAddress;
 use quarry_core::version::Version;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Entries at most, per cache; past that a cache starts over (simple, and bounded).
 const MAX_ENTRIES: usize = 100_000;
-const LIST_TTL: Duration = Duration::from_secs(1);
+const LIST_TTL: Duration = Duration::from_secs(5);
 
 /// What a download needs: the row to count and the archive to point at.
 #[derive(Debug, Clone)]
@@ -20,8 +20,15 @@ pub struct Resolved {
     pub archive_sha256: String,
 }
 
-/// A module's visible versions, and when they were read.
-type VersionList = (Instant, Arc<Vec<Version>>);
+/// A module's `versions` answer (body and ETag), and when it was read.
+type VersionList = (Instant, Arc<VersionsBody>);
+
+/// The serialised `versions` answer of one module.
+#[derive(Debug)]
+pub struct VersionsBody {
+    pub body: String,
+    pub etag: String,
+}
 
 #[derive(Debug, Default)]
 pub struct Caches {
@@ -37,14 +44,14 @@ fn bounded<K, V>(map: &mut HashMap<K, V>) {
 }
 
 impl Caches {
-    pub fn versions(&self, address: &ModuleAddress) -> Option<Arc<Vec<Version>>> {
+    pub fn versions(&self, address: &ModuleAddress) -> Option<Arc<VersionsBody>> {
         let map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(address)
             .filter(|(at, _)| at.elapsed() < LIST_TTL)
             .map(|(_, versions)| versions.clone())
     }
 
-    pub fn store_versions(&self, address: &ModuleAddress, versions: Arc<Vec<Version>>) {
+    pub fn store_versions(&self, address: &ModuleAddress, versions: Arc<VersionsBody>) {
         let mut map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         bounded(&mut map);
         map.insert(address.clone(), (Instant::now(), versions));

@@ -66,22 +66,45 @@ impl Registry {
     pub async fn module_versions(
         &self,
         address: &ModuleAddress,
-    ) -> Result<Option<std::sync::Arc<Vec<Version>>>, DbErr> {
-        if let Some(versions) = self.caches.versions(address) {
-            return Ok(Some(versions));
-        }
+    ) -> Result<Option<Vec<Version>>, DbErr> {
         let Some(module) = queries::find_module(&self.db, address).await? else {
             return Ok(None);
         };
         let rows = queries::version_heads(&self.db, module.id).await?;
-        let versions: std::sync::Arc<Vec<Version>> = std::sync::Arc::new(
+        Ok(Some(
             sorted(rows.into_iter().filter(|row| !row.yanked).collect())
                 .into_iter()
                 .map(|(version, _)| version)
                 .collect(),
-        );
-        self.caches.store_versions(address, versions.clone());
-        Ok(Some(versions))
+        ))
+    }
+
+    /// The `versions` answer of a module in the registry protocol's shape, with its ETag;
+    /// cached (see [`super::cache`]). `None` for an unknown module.
+    pub async fn versions_body(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<std::sync::Arc<super::cache::VersionsBody>>, DbErr> {
+        if let Some(cached) = self.caches.versions(address) {
+            return Ok(Some(cached));
+        }
+        let Some(versions) = self.module_versions(address).await? else {
+            return Ok(None);
+        };
+        let list: Vec<serde_json::Value> = versions
+            .iter()
+            .map(|version| serde_json::json!({ "version": version.to_string() }))
+            .collect();
+        let body =
+            serde_json::json!({ "modules": [{ "source": address.to_string(), "versions": list }] })
+                .to_string();
+        let digest = quarry_core::digest::Sha256::of(body.as_bytes()).to_hex();
+        let answer = std::sync::Arc::new(super::cache::VersionsBody {
+            etag: format!("\"{}\"", &digest[..32]),
+            body,
+        });
+        self.caches.store_versions(address, answer.clone());
+        Ok(Some(answer))
     }
 
     /// One version, yanked or not (a yanked version stays downloadable by its exact number).
