@@ -72,6 +72,29 @@ pub fn latest<'a>(versions: impl IntoIterator<Item = &'a Version>) -> Option<&'a
     newest_stable.or(newest_any)
 }
 
+/// Pairs stored items with their parsed versions, oldest first. Items whose version text is not
+/// semver (none should be, as every version is parsed before it is stored) are left out.
+pub fn sort_by_version<T>(items: Vec<T>, text: impl Fn(&T) -> &str) -> Vec<(Version, T)> {
+    let mut parsed: Vec<(Version, T)> = items
+        .into_iter()
+        .filter_map(|item| {
+            Version::parse(text(&item))
+                .ok()
+                .map(|version| (version, item))
+        })
+        .collect();
+    parsed.sort_by(|a, b| a.0.cmp(&b.0));
+    parsed
+}
+
+/// The item whose version is the [`latest`] one.
+pub fn latest_item<T>(items: Vec<T>, text: impl Fn(&T) -> &str) -> Option<(Version, T)> {
+    let parsed = sort_by_version(items, text);
+    let versions: Vec<Version> = parsed.iter().map(|(version, _)| version.clone()).collect();
+    let newest = latest(&versions)?.clone();
+    parsed.into_iter().find(|(version, _)| *version == newest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +124,25 @@ mod tests {
         let error = Version::parse("v1.0.0").unwrap_err().to_string();
         assert!(error.contains("invalid version `v1.0.0`"), "{error}");
         assert!(error.contains("MAJOR.MINOR.PATCH"), "{error}");
+    }
+
+    #[test]
+    fn items_sort_by_version_and_the_latest_item_is_found() {
+        let rows = vec![
+            ("b", "1.10.0"),
+            ("a", "1.2.0"),
+            ("c", "2.0.0-rc.1"),
+            ("x", "not semver"),
+        ];
+        let sorted: Vec<&str> = sort_by_version(rows.clone(), |row| row.1)
+            .into_iter()
+            .map(|(_, row)| row.0)
+            .collect();
+        assert_eq!(sorted, ["a", "b", "c"]);
+        assert_eq!(
+            latest_item(rows, |row| row.1).map(|(_, row)| row.0),
+            Some("b")
+        );
     }
 
     #[test]

@@ -121,23 +121,11 @@ impl ModuleResolver for RegistryResolver<'_> {
 }
 
 fn sorted(rows: Vec<blueprint_version::Model>) -> Vec<(Version, blueprint_version::Model)> {
-    let mut parsed: Vec<_> = rows
-        .into_iter()
-        .filter_map(|row| {
-            Version::parse(&row.version)
-                .ok()
-                .map(|version| (version, row))
-        })
-        .collect();
-    parsed.sort_by(|a, b| a.0.cmp(&b.0));
-    parsed
+    version::sort_by_version(rows, |row| &row.version)
 }
 
 fn latest_of(rows: Vec<blueprint_version::Model>) -> Option<(Version, blueprint_version::Model)> {
-    let parsed = sorted(rows);
-    let versions: Vec<Version> = parsed.iter().map(|(version, _)| version.clone()).collect();
-    let latest = version::latest(&versions)?.clone();
-    parsed.into_iter().find(|(version, _)| *version == latest)
+    version::latest_item(rows, |row| &row.version)
 }
 
 impl Registry {

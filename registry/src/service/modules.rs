@@ -40,25 +40,12 @@ pub struct ModuleDetail {
     pub downloads: i64,
 }
 
-/// Parses stored version strings, newest last; rows that are not semver (none should be) are left out.
 fn sorted(rows: Vec<queries::VersionHead>) -> Vec<(Version, queries::VersionHead)> {
-    let mut parsed: Vec<(Version, queries::VersionHead)> = rows
-        .into_iter()
-        .filter_map(|row| {
-            Version::parse(&row.version)
-                .ok()
-                .map(|version| (version, row))
-        })
-        .collect();
-    parsed.sort_by(|a, b| a.0.cmp(&b.0));
-    parsed
+    version::sort_by_version(rows, |row| &row.version)
 }
 
 fn latest_row(rows: Vec<queries::VersionHead>) -> Option<(Version, queries::VersionHead)> {
-    let parsed = sorted(rows);
-    let versions: Vec<Version> = parsed.iter().map(|(version, _)| version.clone()).collect();
-    let latest = version::latest(&versions)?.clone();
-    parsed.into_iter().find(|(version, _)| *version == latest)
+    version::latest_item(rows, |row| &row.version)
 }
 
 impl Registry {
