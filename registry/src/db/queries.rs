@@ -6,7 +6,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
 
@@ -56,20 +56,6 @@ pub async fn version_heads(
         .into_model::<VersionHead>()
         .all(db)
         .await
-}
-
-/// Every version of a module, yanked ones included only when asked.
-pub async fn module_versions(
-    db: &impl ConnectionTrait,
-    module_id: i32,
-    include_yanked: bool,
-) -> Result<Vec<module_version::Model>, DbErr> {
-    let mut query =
-        module_version::Entity::find().filter(module_version::Column::ModuleId.eq(module_id));
-    if !include_yanked {
-        query = query.filter(module_version::Column::Yanked.eq(false));
-    }
-    query.all(db).await
 }
 
 pub async fn find_version(
@@ -319,10 +305,6 @@ pub async fn referenced_archives(
             .await?,
     );
     Ok(digests)
-}
-
-pub async fn count_modules(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    module::Entity::find().count(db).await
 }
 
 pub async fn insert_token(

@@ -231,7 +231,6 @@ impl From<crate::service::blueprints::BlueprintError> for ApiError {
                     details: Vec::new(),
                 };
             }
-            E::NotFound(_) => StatusCode::NOT_FOUND,
             E::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::Database(_) | E::Storage(_) | E::Corrupt(..) => return Self::internal(&error),
         };

@@ -33,8 +33,6 @@ pub enum BlueprintError {
     Invalid(Vec<Problem>),
     #[error("blueprint.yaml declares `{declared}` but is published as `{published}`")]
     AddressMismatch { declared: String, published: String },
-    #[error("{0}")]
-    NotFound(String),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error("database: {0}")]
