@@ -31,6 +31,41 @@ pub fn app(
         .configure(http::configure(registry))
 }
 
+/// How often a replica reads the change feed, and how often it reads the whole listing again.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const RELOAD_LISTING_EVERY: u32 = 300;
+
+/// Loads the module listing (in the background, so the registry is ready at once), then follows
+/// the changes other replicas make (see [`service::changes`]).
+async fn follow_changes(registry: Registry) {
+    let mut cursor = None;
+    let mut tick = actix_web::rt::time::interval(FOLLOW_EVERY);
+    let mut ticks = 0u32;
+    loop {
+        tick.tick().await;
+        let Some(at) = cursor.as_mut() else {
+            // The cursor is taken before the listing is read, so no change falls between them.
+            match registry.change_cursor().await {
+                Ok(start) => cursor = Some(start),
+                Err(error) => tracing::warn!(%error, "could not read the change feed"),
+            }
+            if let Err(error) = registry.search.reload_all(&registry.db).await {
+                tracing::warn!(%error, "could not load the module listing");
+            }
+            continue;
+        };
+        ticks = ticks.wrapping_add(1);
+        if let Err(error) = registry.follow_changes(at).await {
+            tracing::warn!(%error, "could not read the change feed");
+        }
+        if ticks.is_multiple_of(RELOAD_LISTING_EVERY)
+            && let Err(error) = registry.search.reload_all(&registry.db).await
+        {
+            tracing::warn!(%error, "could not reload the module listing");
+        }
+    }
+}
+
 /// Serves the registry on an already bound listener until the process is stopped. A client has
 /// `request_timeout` to send a request's headers (slow clients cannot hold connections open).
 pub async fn serve(
@@ -46,6 +81,7 @@ pub async fn serve(
             flusher.flush_downloads().await;
         }
     });
+    actix_web::rt::spawn(follow_changes(registry.clone()));
     let served = registry.clone();
     let result = HttpServer::new(move || app(served.clone()))
         .client_request_timeout(request_timeout)

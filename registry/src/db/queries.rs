@@ -3,12 +3,11 @@
 use super::entities::{module, module_version, token};
 use quarry_core::address::ModuleAddress;
 use sea_orm::prelude::Expr;
-use sea_orm::sea_query::{ExprTrait, Func};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use std::collections::HashMap;
 
 pub async fn find_module(
     db: &impl ConnectionTrait,
@@ -29,6 +28,7 @@ pub struct VersionHead {
     pub module_id: i32,
     pub version: String,
     pub yanked: bool,
+    pub deprecated: bool,
     pub downloads: i64,
     pub published_at: chrono::DateTime<chrono::Utc>,
     pub published_by: String,
@@ -40,6 +40,7 @@ fn heads() -> sea_orm::Select<module_version::Entity> {
         module_version::Column::ModuleId,
         module_version::Column::Version,
         module_version::Column::Yanked,
+        module_version::Column::Deprecated,
         module_version::Column::Downloads,
         module_version::Column::PublishedAt,
         module_version::Column::PublishedBy,
@@ -176,79 +177,31 @@ pub(crate) fn like_pattern(text: &str) -> String {
     format!("%{}%", escape_like(&text.to_lowercase()))
 }
 
-/// One page of modules with their visible (not yanked) versions, and whether more follow.
-pub async fn list_modules(
-    db: &DatabaseConnection,
-    filter: &ModuleFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<(module::Model, Vec<VersionHead>)>, bool), DbErr> {
-    let mut query = module::Entity::find();
-    if let Some(namespace) = &filter.namespace {
-        query = query.filter(module::Column::Namespace.eq(namespace.as_str()));
-    }
-    if let Some(name) = &filter.name {
-        query = query.filter(module::Column::Name.eq(name.as_str()));
-    }
-    if let Some(system) = &filter.system {
-        query = query.filter(module::Column::System.eq(system.as_str()));
-    }
-    if let Some(text) = filter
-        .query
-        .as_deref()
-        .filter(|text| !text.trim().is_empty())
-    {
-        let pattern = like_pattern(text.trim());
-        let mut any = Condition::any();
-        for column in [
-            module::Column::Namespace,
-            module::Column::Name,
-            module::Column::System,
-            module::Column::Description,
-        ] {
-            any = any.add(
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
-            );
-        }
-        query = query.filter(any);
-    }
-    let mut modules = query
-        .order_by_asc(module::Column::Namespace)
-        .order_by_asc(module::Column::Name)
-        .order_by_asc(module::Column::System)
-        .offset(offset)
-        .limit(limit + 1)
+/// Every module, for the in-memory listing.
+pub async fn all_modules(db: &impl ConnectionTrait) -> Result<Vec<module::Model>, DbErr> {
+    module::Entity::find().all(db).await
+}
+
+/// The heads of every version that is not yanked, of every module.
+pub async fn visible_heads_of_all(db: &impl ConnectionTrait) -> Result<Vec<VersionHead>, DbErr> {
+    heads()
+        .filter(module_version::Column::Yanked.eq(false))
+        .into_model::<VersionHead>()
         .all(db)
-        .await?;
-    let has_more = modules.len() as u64 > limit;
-    modules.truncate(limit as usize);
-    let ids: Vec<i32> = modules.iter().map(|module| module.id).collect();
-    let mut by_module: HashMap<i32, Vec<VersionHead>> = HashMap::new();
-    if !ids.is_empty() {
-        for version in heads()
-            .filter(module_version::Column::ModuleId.is_in(ids))
-            .filter(module_version::Column::Yanked.eq(false))
-            .into_model::<VersionHead>()
-            .all(db)
-            .await?
-        {
-            by_module
-                .entry(version.module_id)
-                .or_default()
-                .push(version);
-        }
-    }
-    Ok((
-        modules
-            .into_iter()
-            .map(|module| {
-                let versions = by_module.remove(&module.id).unwrap_or_default();
-                (module, versions)
-            })
-            .collect(),
-        has_more,
-    ))
+        .await
+}
+
+/// The heads of a module's versions that are not yanked.
+pub async fn visible_heads(
+    db: &impl ConnectionTrait,
+    module_id: i32,
+) -> Result<Vec<VersionHead>, DbErr> {
+    heads()
+        .filter(module_version::Column::ModuleId.eq(module_id))
+        .filter(module_version::Column::Yanked.eq(false))
+        .into_model::<VersionHead>()
+        .all(db)
+        .await
 }
 
 /// Systems published under `namespace/name`, for the detail's `providers` list.

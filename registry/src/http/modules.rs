@@ -10,7 +10,7 @@ use crate::service::publish::PublishRequest;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use quarry_core::address::{ModuleAddress, Namespace};
-use quarry_core::module::ModuleInfo;
+use quarry_core::module::{ModuleAnalysis, ModuleInfo};
 use quarry_core::version::Version;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -71,17 +71,18 @@ fn module_id(summary_namespace: &str, name: &str, system: &str, version: &str) -
 }
 
 fn summary_json(summary: &ModuleSummary) -> Value {
-    let module = &summary.module;
+    let module = &summary.listed.module;
+    let latest = &summary.listed.latest;
     json!({
-        "id": module_id(&module.namespace, &module.name, &module.system, &summary.latest.version),
-        "owner": summary.latest.published_by,
+        "id": module_id(&module.namespace, &module.name, &module.system, &latest.version),
+        "owner": latest.published_by,
         "namespace": module.namespace,
         "name": module.name,
-        "version": summary.latest.version,
+        "version": latest.version,
         "provider": module.system,
         "description": module.description,
         "source": "",
-        "published_at": summary.latest.published_at.to_rfc3339(),
+        "published_at": latest.published_at.to_rfc3339(),
         "downloads": summary.downloads,
         "verified": false,
     })
@@ -309,11 +310,14 @@ fn module_info_json(info: &ModuleInfo, name: &str) -> Value {
     })
 }
 
-fn detail_json(detail: &ModuleDetail) -> Value {
-    let record = &detail.record;
-    let module = &record.module;
-    let submodules: Vec<Value> = detail
-        .analysis
+/// What a version's detail shows of its contents: the archive and the analysis of the root
+/// module and its submodules. It never changes, so the registry keeps it rendered.
+fn contents_json(
+    module: &crate::db::entities::module::Model,
+    row: &crate::db::entities::module_version::Model,
+    analysis: &ModuleAnalysis,
+) -> String {
+    let submodules: Vec<Value> = analysis
         .submodules
         .iter()
         .map(|sub| {
@@ -322,26 +326,66 @@ fn detail_json(detail: &ModuleDetail) -> Value {
         })
         .collect();
     json!({
-        "id": module_id(&module.namespace, &module.name, &module.system, &record.row.version),
-        "owner": record.row.published_by,
+        "archive": { "sha256": row.archive_sha256, "size": row.archive_size },
+        "root": module_info_json(&analysis.root, &module.name),
+        "submodules": submodules,
+    })
+    .to_string()
+}
+
+/// The detail answer: what changes (versions, downloads, flags) rendered now, followed by the
+/// version's rendered contents.
+fn detail_body(detail: &ModuleDetail) -> String {
+    let module = &detail.state.module;
+    let head = &detail.head;
+    let changing = json!({
+        "id": module_id(&module.namespace, &module.name, &module.system, &head.version),
+        "owner": head.published_by,
         "namespace": module.namespace,
         "name": module.name,
-        "version": record.row.version,
+        "version": head.version,
         "provider": module.system,
         "description": module.description,
         "source": "",
-        "published_at": record.row.published_at.to_rfc3339(),
+        "published_at": head.published_at.to_rfc3339(),
         "downloads": detail.downloads,
         "verified": false,
-        "deprecated": record.row.deprecated,
-        "yanked": record.row.yanked,
-        "archive": { "sha256": record.row.archive_sha256, "size": record.row.archive_size },
-        "root": module_info_json(&detail.analysis.root, &module.name),
-        "submodules": submodules,
+        "deprecated": head.deprecated,
+        "yanked": head.yanked,
         "examples": [],
-        "providers": detail.systems,
-        "versions": detail.versions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "providers": detail.state.systems,
+        "versions": detail.visible.iter().map(ToString::to_string).collect::<Vec<_>>(),
     })
+    .to_string();
+    join_objects(&changing, &detail.contents)
+}
+
+/// Joins two serialised, non-empty JSON objects into one (their keys do not overlap).
+fn join_objects(first: &str, second: &str) -> String {
+    debug_assert!(first.len() > 2 && first.ends_with('}'));
+    debug_assert!(second.len() > 2 && second.starts_with('{'));
+    let mut joined = String::with_capacity(first.len() + second.len());
+    joined.push_str(&first[..first.len() - 1]);
+    joined.push(',');
+    joined.push_str(&second[1..]);
+    joined
+}
+
+async fn detail(
+    registry: &Registry,
+    address: &ModuleAddress,
+    version: Option<&Version>,
+) -> Result<HttpResponse, ApiError> {
+    let detail = registry
+        .module_detail(address, version, contents_json)
+        .await?
+        .ok_or_else(|| match version {
+            Some(version) => ApiError::not_found(format!("{address} has no version {version}")),
+            None => ApiError::not_found(format!("module {address} not found")),
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(detail_body(&detail)))
 }
 
 async fn latest_detail(
@@ -350,12 +394,7 @@ async fn latest_detail(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     auth::require_read(&request, &registry).await?;
-    let address = address(&path)?;
-    let detail = registry
-        .module_detail(&address, None)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("module {address} not found")))?;
-    Ok(HttpResponse::Ok().json(detail_json(&detail)))
+    detail(&registry, &address(&path)?, None).await
 }
 
 async fn version_detail(
@@ -367,11 +406,7 @@ async fn version_detail(
     let (namespace, name, system, version) = path.into_inner();
     let address = address(&(namespace, name, system))?;
     let version = Version::parse(&version)?;
-    let detail = registry
-        .module_detail(&address, Some(&version))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{address} has no version {version}")))?;
-    Ok(HttpResponse::Ok().json(detail_json(&detail)))
+    detail(&registry, &address, Some(&version)).await
 }
 
 #[derive(Debug, Deserialize)]

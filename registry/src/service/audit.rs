@@ -132,3 +132,31 @@ pub async fn events(
     rows.truncate(limit as usize);
     Ok((rows, has_more))
 }
+
+/// The newest event's id (0 when there is none): where a change feed starts.
+pub async fn newest_id(db: &impl ConnectionTrait) -> Result<i32, DbErr> {
+    let newest = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Id)
+        .order_by_desc(audit_event::Column::Id)
+        .limit(1)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?;
+    Ok(newest.unwrap_or(0))
+}
+
+/// Up to `limit` events after the one with id `after`, oldest first: the feed of changes that
+/// replicas follow to drop what they cached.
+pub async fn after(
+    db: &impl ConnectionTrait,
+    after: i32,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Id.gt(after))
+        .order_by_asc(audit_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

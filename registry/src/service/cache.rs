@@ -1,17 +1,22 @@
 //! In-memory caches for the hot read paths, and download counts gathered in memory.
-//! What a version resolves to never changes (versions are immutable), so it is kept
-//! indefinitely. Version lists change on publish and yank: they live five seconds, and this
-//! process drops its entry at once when it changes one, so other replicas lag by at most that.
+//! What a version resolves to, and what its detail shows of its contents, never change (versions
+//! are immutable), so they are kept indefinitely (bounded). A module's version list and state
+//! change on publish, deprecate and yank: they live five seconds, and this process drops its
+//! entries at once when it changes one (or hears of a change from the change feed). A module's
+//! state also carries download counts, so it is read again after this process writes counts.
 
 use quarry_core::address::ModuleAddress;
 use quarry_core::version::Version;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Entries at most, per cache; past that a cache starts over (simple, and bounded).
 const MAX_ENTRIES: usize = 100_000;
 const LIST_TTL: Duration = Duration::from_secs(5);
+/// Bytes of rendered version contents kept at most; past that the cache starts over.
+const MAX_CONTENT_BYTES: usize = 64 << 20;
 
 /// What a download needs: the row to count and the archive to point at.
 #[derive(Debug, Clone)]
@@ -30,11 +35,25 @@ pub struct VersionsBody {
     pub etag: String,
 }
 
+/// A module's state as the detail endpoint shows it: when it was read, and the download-write
+/// generation it was read in.
+type StateEntry = (Instant, u64, Arc<super::modules::ModuleState>);
+
+#[derive(Debug, Default)]
+struct Contents {
+    by_version: HashMap<i32, Arc<str>>,
+    bytes: usize,
+}
+
 #[derive(Debug, Default)]
 pub struct Caches {
     versions: Mutex<HashMap<ModuleAddress, VersionList>>,
+    states: Mutex<HashMap<ModuleAddress, StateEntry>>,
+    contents: Mutex<Contents>,
     resolved: Mutex<HashMap<(ModuleAddress, Version), Resolved>>,
     downloads: Mutex<HashMap<i32, i64>>,
+    /// Counts how often this process wrote download counts; states read before are stale.
+    download_writes: AtomicU64,
 }
 
 fn bounded<K, V>(map: &mut HashMap<K, V>) {
@@ -57,12 +76,64 @@ impl Caches {
         map.insert(address.clone(), (Instant::now(), versions));
     }
 
-    /// Forgets a module's version list after this process changed it.
-    pub fn forget_versions(&self, address: &ModuleAddress) {
+    /// Forgets what is cached of a module after it changed: its version list and its state,
+    /// and the state of its siblings under the same namespace and name (which list its systems).
+    pub fn forget_module(&self, address: &ModuleAddress) {
         self.versions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(address);
+        self.states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|cached, _| {
+                cached.namespace != address.namespace || cached.name != address.name
+            });
+    }
+
+    /// The generation to read a module's state in (pass it to [`Caches::store_state`]).
+    pub fn state_generation(&self) -> u64 {
+        self.download_writes.load(Ordering::Acquire)
+    }
+
+    pub fn state(&self, address: &ModuleAddress) -> Option<Arc<super::modules::ModuleState>> {
+        let generation = self.state_generation();
+        let map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(address)
+            .filter(|(at, read_in, _)| at.elapsed() < LIST_TTL && *read_in == generation)
+            .map(|(_, _, state)| state.clone())
+    }
+
+    pub fn store_state(
+        &self,
+        address: &ModuleAddress,
+        generation: u64,
+        state: Arc<super::modules::ModuleState>,
+    ) {
+        let mut map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        bounded(&mut map);
+        map.insert(address.clone(), (Instant::now(), generation, state));
+    }
+
+    /// The rendered contents of a version (its archive and analysis as the detail shows them).
+    pub fn contents(&self, version_id: i32) -> Option<Arc<str>> {
+        self.contents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_version
+            .get(&version_id)
+            .cloned()
+    }
+
+    pub fn store_contents(&self, version_id: i32, contents: Arc<str>) {
+        let mut cache = self.contents.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.bytes + contents.len() > MAX_CONTENT_BYTES {
+            *cache = Contents::default();
+        }
+        cache.bytes += contents.len();
+        if let Some(old) = cache.by_version.insert(version_id, contents) {
+            cache.bytes -= old.len();
+        }
     }
 
     pub fn resolved(&self, address: &ModuleAddress, version: &Version) -> Option<Resolved> {
@@ -105,6 +176,11 @@ impl Caches {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         )
+    }
+
+    /// Notes that download counts were written: states read before no longer hold them.
+    pub fn downloads_written(&self) {
+        self.download_writes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Puts counts back after a failed write, so none are lost.

@@ -4,11 +4,13 @@
 pub mod audit;
 pub mod blueprints;
 pub mod cache;
+pub mod changes;
 pub mod gc;
 pub mod import;
 pub mod modules;
 pub mod publish;
 pub mod ratelimit;
+pub mod search;
 pub mod signing;
 pub mod tokens;
 
@@ -34,6 +36,8 @@ pub struct Registry {
     /// The largest request head (target and headers) accepted.
     pub max_header_bytes: usize,
     pub caches: std::sync::Arc<cache::Caches>,
+    /// The module listing, in memory.
+    pub search: std::sync::Arc<search::SearchIndex>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,7 @@ impl Registry {
             body_timeout: std::time::Duration::from_secs(config.body_timeout),
             max_header_bytes: config.max_header_bytes,
             caches: std::sync::Arc::default(),
+            search: std::sync::Arc::default(),
         })
     }
 
@@ -142,14 +147,26 @@ impl Registry {
     /// Writes the download counts gathered in memory (kept for the next try if the write fails).
     pub async fn flush_downloads(&self) {
         let counts = self.caches.take_downloads();
+        if counts.is_empty() {
+            return;
+        }
+        let held = self.search.hold().await;
+        let mut written = std::collections::HashMap::new();
         let mut failed = std::collections::HashMap::new();
         for (version_id, count) in counts {
-            if let Err(error) = crate::db::queries::add_downloads(&self.db, version_id, count).await
-            {
-                tracing::warn!(%error, "could not write download counts; keeping them");
-                failed.insert(version_id, count);
+            match crate::db::queries::add_downloads(&self.db, version_id, count).await {
+                Ok(()) => {
+                    written.insert(version_id, count);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not write download counts; keeping them");
+                    failed.insert(version_id, count);
+                }
             }
         }
+        held.add_stored_downloads(&written);
+        drop(held);
+        self.caches.downloads_written();
         if !failed.is_empty() {
             self.caches.restore_downloads(failed);
         }

@@ -7,6 +7,7 @@ use quarry_core::address::ModuleAddress;
 use quarry_core::module::ModuleAnalysis;
 use quarry_core::version::{self, Version};
 use sea_orm::DbErr;
+use std::sync::Arc;
 
 /// One published version with its module.
 #[derive(Debug, Clone)]
@@ -16,11 +17,10 @@ pub struct VersionRecord {
     pub version: Version,
 }
 
-/// A listed module and the version that stands for it.
+/// A listed module (with the version that stands for it) and its downloads.
 #[derive(Debug)]
 pub struct ModuleSummary {
-    pub module: module::Model,
-    pub latest: queries::VersionHead,
+    pub listed: std::sync::Arc<super::search::Listed>,
     pub downloads: i64,
 }
 
@@ -30,14 +30,28 @@ pub struct ModulePage {
     pub has_more: bool,
 }
 
+/// A module as its detail shows it, whatever the version: cached briefly (see [`super::cache`]).
+#[derive(Debug)]
+pub struct ModuleState {
+    pub module: module::Model,
+    /// Every version, yanked ones included, oldest first.
+    pub versions: Vec<(Version, queries::VersionHead)>,
+    /// The systems published under the module's namespace and name.
+    pub systems: Vec<String>,
+}
+
 /// Everything the detail endpoint shows of one version.
 #[derive(Debug)]
 pub struct ModuleDetail {
-    pub record: VersionRecord,
-    pub analysis: ModuleAnalysis,
-    pub versions: Vec<Version>,
-    pub systems: Vec<String>,
+    pub state: Arc<ModuleState>,
+    pub version: Version,
+    pub head: queries::VersionHead,
+    /// The versions clients may choose from (not yanked), oldest first.
+    pub visible: Vec<Version>,
     pub downloads: i64,
+    /// What the caller rendered of the version's contents (archive and analysis), cached for as
+    /// long as the version exists (it never changes).
+    pub contents: Arc<str>,
 }
 
 fn sorted(rows: Vec<queries::VersionHead>) -> Vec<(Version, queries::VersionHead)> {
@@ -157,7 +171,7 @@ impl Registry {
             )
         };
         queries::mark_version(&self.db, record.row.id, column).await?;
-        self.caches.forget_versions(address);
+        self.module_changed(address).await;
         self.audit(
             actor,
             action,
@@ -195,50 +209,77 @@ impl Registry {
         Ok(Some(resolved))
     }
 
-    /// One page of modules matching the filter, each with its latest version.
+    /// Forgets what is cached of a module and reads it into the listing again, after this
+    /// process or another replica changed it. A failed read is logged: the listing then catches
+    /// up at its next full reload.
+    pub async fn module_changed(&self, address: &ModuleAddress) {
+        self.caches.forget_module(address);
+        if let Err(error) = self.search.reload_module(&self.db, address).await {
+            tracing::warn!(%error, module = %address, "could not refresh the module listing");
+        }
+    }
+
+    /// One page of modules matching the filter, each with its latest version, from the
+    /// in-memory listing (see [`super::search`]).
     pub async fn list_modules(
         &self,
         filter: &ModuleFilter,
         offset: u64,
         limit: u64,
     ) -> Result<ModulePage, DbErr> {
-        let (rows, has_more) = queries::list_modules(&self.db, filter, offset, limit).await?;
-        let modules = rows
+        let (listed, has_more) = self.search.page(&self.db, filter, offset, limit).await?;
+        let modules = listed
             .into_iter()
-            .filter_map(|(module, versions)| {
-                let downloads = versions
-                    .iter()
-                    .map(|version| version.downloads)
-                    .sum::<i64>()
+            .map(|listed| ModuleSummary {
+                downloads: listed.stored_downloads()
                     + self
                         .caches
-                        .pending_downloads(versions.iter().map(|version| version.id));
-                latest_row(versions).map(|(_, latest)| ModuleSummary {
-                    module,
-                    latest,
-                    downloads,
-                })
+                        .pending_downloads(listed.version_ids.iter().copied()),
+                listed,
             })
             .collect();
         Ok(ModulePage { modules, has_more })
     }
 
-    /// The detail of one version, or of the latest one when `version` is `None`.
+    /// A module's state, from the cache when it is fresh.
+    async fn module_state(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<Arc<ModuleState>>, DbErr> {
+        if let Some(state) = self.caches.state(address) {
+            return Ok(Some(state));
+        }
+        let generation = self.caches.state_generation();
+        let Some(module) = queries::find_module(&self.db, address).await? else {
+            return Ok(None);
+        };
+        let versions = sorted(queries::version_heads(&self.db, module.id).await?);
+        let systems = queries::systems_of(&self.db, &module.namespace, &module.name).await?;
+        let state = Arc::new(ModuleState {
+            module,
+            versions,
+            systems,
+        });
+        self.caches.store_state(address, generation, state.clone());
+        Ok(Some(state))
+    }
+
+    /// The detail of one version, or of the latest one when `version` is `None`. `render` turns
+    /// the version's stored contents into what the detail shows of them; it runs once per
+    /// version, and its result is kept.
     pub async fn module_detail(
         &self,
         address: &ModuleAddress,
         version: Option<&Version>,
+        render: impl FnOnce(&module::Model, &module_version::Model, &ModuleAnalysis) -> String,
     ) -> Result<Option<ModuleDetail>, DbErr> {
-        let Some(module) = queries::find_module(&self.db, address).await? else {
+        let Some(state) = self.module_state(address).await? else {
             return Ok(None);
         };
-        let rows = queries::version_heads(&self.db, module.id).await?;
-        let downloads = rows.iter().map(|row| row.downloads).sum::<i64>()
-            + self.caches.pending_downloads(rows.iter().map(|row| row.id));
-        let parsed = sorted(rows);
-        let visible: Vec<Version> = parsed
+        let visible: Vec<Version> = state
+            .versions
             .iter()
-            .filter(|(_, row)| !row.yanked)
+            .filter(|(_, head)| !head.yanked)
             .map(|(version, _)| version.clone())
             .collect();
         let wanted = match version {
@@ -248,26 +289,40 @@ impl Registry {
                 None => return Ok(None),
             },
         };
-        let Some((version, _)) = parsed.into_iter().find(|(v, _)| *v == wanted) else {
-            return Ok(None);
-        };
-        let Some(row) = queries::find_version(&self.db, module.id, &version.to_string()).await?
+        let Some((version, head)) = state.versions.iter().find(|(v, _)| *v == wanted).cloned()
         else {
             return Ok(None);
         };
-        let analysis: ModuleAnalysis = serde_json::from_value(row.analysis.clone())
-            .map_err(|error| DbErr::Json(error.to_string()))?;
-        let systems = queries::systems_of(&self.db, &module.namespace, &module.name).await?;
+        let contents = match self.caches.contents(head.id) {
+            Some(contents) => contents,
+            None => {
+                let Some(row) =
+                    queries::find_version(&self.db, state.module.id, &head.version).await?
+                else {
+                    return Ok(None);
+                };
+                let analysis: ModuleAnalysis = serde_json::from_value(row.analysis.clone())
+                    .map_err(|error| DbErr::Json(error.to_string()))?;
+                let contents: Arc<str> = render(&state.module, &row, &analysis).into();
+                self.caches.store_contents(head.id, contents.clone());
+                contents
+            }
+        };
+        let downloads = state
+            .versions
+            .iter()
+            .map(|(_, head)| head.downloads)
+            .sum::<i64>()
+            + self
+                .caches
+                .pending_downloads(state.versions.iter().map(|(_, head)| head.id));
         Ok(Some(ModuleDetail {
-            record: VersionRecord {
-                module,
-                row,
-                version,
-            },
-            analysis,
-            versions: visible,
-            systems,
+            state,
+            version,
+            head,
+            visible,
             downloads,
+            contents,
         }))
     }
 }

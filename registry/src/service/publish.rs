@@ -145,7 +145,7 @@ impl Registry {
         .await?;
         match inserted {
             Inserted::Created(_) => {
-                self.caches.forget_versions(&request.address);
+                self.module_changed(&request.address).await;
                 tracing::info!(
                     module = %request.address,
                     version = %request.version,

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub struct TestRegistry {
     pub registry: Registry,
+    pub config: Config,
     pub dir: tempfile::TempDir,
 }
 
@@ -54,7 +55,11 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestRegistry {
     config.database_url = database_url(dir.path()).await;
     adjust(&mut config);
     let registry = Registry::start(&config).await.expect("registry starts");
-    TestRegistry { registry, dir }
+    TestRegistry {
+        registry,
+        config,
+        dir,
+    }
 }
 
 pub async fn start() -> TestRegistry {
@@ -78,6 +83,11 @@ impl TestRegistry {
         .await
         .expect("token created")
         .secret
+    }
+
+    /// Another replica on the same database and storage, with caches of its own.
+    pub async fn replica(&self) -> Registry {
+        Registry::start(&self.config).await.expect("replica starts")
     }
 
     pub async fn service(
