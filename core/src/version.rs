@@ -59,17 +59,15 @@ impl std::str::FromStr for Version {
 /// The version a registry calls "latest": the newest stable one, or the newest prerelease when
 /// nothing stable exists.
 pub fn latest<'a>(versions: impl IntoIterator<Item = &'a Version>) -> Option<&'a Version> {
-    let mut newest_stable: Option<&Version> = None;
-    let mut newest_any: Option<&Version> = None;
-    for version in versions {
-        if newest_any.is_none_or(|best| version > best) {
-            newest_any = Some(version);
-        }
-        if !version.is_prerelease() && newest_stable.is_none_or(|best| version > best) {
-            newest_stable = Some(version);
-        }
-    }
-    newest_stable.or(newest_any)
+    versions
+        .into_iter()
+        .max_by(|a, b| standing(a).cmp(&standing(b)))
+}
+
+/// How strongly a version stands for its module: any stable version above every prerelease, then
+/// by precedence. [`latest`] is the version with the highest standing.
+pub fn standing(version: &Version) -> (bool, &Version) {
+    (!version.is_prerelease(), version)
 }
 
 /// Pairs stored items with their parsed versions, oldest first. Items whose version text is not

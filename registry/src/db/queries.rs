@@ -182,12 +182,14 @@ pub async fn all_modules(db: &impl ConnectionTrait) -> Result<Vec<module::Model>
     module::Entity::find().all(db).await
 }
 
-/// The heads of every version that is not yanked, of every module.
-pub async fn visible_heads_of_all(db: &impl ConnectionTrait) -> Result<Vec<VersionHead>, DbErr> {
+/// The heads of every version that is not yanked, of every module, as a stream of rows.
+pub async fn visible_heads_of_all(
+    db: &DatabaseConnection,
+) -> Result<impl futures_util::Stream<Item = Result<VersionHead, DbErr>> + Send + '_, DbErr> {
     heads()
         .filter(module_version::Column::Yanked.eq(false))
         .into_model::<VersionHead>()
-        .all(db)
+        .stream(db)
         .await
 }
 

@@ -71,6 +71,10 @@ pub async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        // Access logging is off: nothing to gather.
+        return next.call(request).await;
+    }
     let started = std::time::Instant::now();
     let method = request.method().to_string();
     let path = request.path().to_owned();

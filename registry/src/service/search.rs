@@ -15,7 +15,7 @@
 use crate::db::entities::module;
 use crate::db::queries::{self, ModuleFilter, VersionHead};
 use quarry_core::address::ModuleAddress;
-use quarry_core::version;
+use quarry_core::version::{self, Version};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -257,17 +257,52 @@ fn listed(module: module::Model, visible: Vec<VersionHead>) -> Option<Listed> {
     })
 }
 
+/// What loading gathers of one module's visible versions, one row at a time.
+#[derive(Default)]
+struct Gathered {
+    version_ids: Vec<i32>,
+    downloads: i64,
+    latest: Option<(Version, VersionHead)>,
+}
+
+/// Reads every listed module. The version rows are streamed and folded into one small summary
+/// per module, so loading 200,000 versions never holds them all in memory.
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
-    let mut by_module: HashMap<i32, Vec<VersionHead>> = HashMap::new();
-    for head in queries::visible_heads_of_all(db).await? {
-        by_module.entry(head.module_id).or_default().push(head);
+    use futures_util::TryStreamExt;
+    let mut gathered: HashMap<i32, Gathered> = HashMap::new();
+    let mut rows = queries::visible_heads_of_all(db).await?;
+    while let Some(head) = rows.try_next().await? {
+        let Ok(parsed) = Version::parse(&head.version) else {
+            continue;
+        };
+        let module = gathered.entry(head.module_id).or_default();
+        module.version_ids.push(head.id);
+        module.downloads += head.downloads;
+        let later = module
+            .latest
+            .as_ref()
+            .is_none_or(|(best, _)| version::standing(&parsed) > version::standing(best));
+        if later {
+            module.latest = Some((parsed, head));
+        }
     }
+    drop(rows);
     let mut entries = Entries::default();
     for module in queries::all_modules(db).await? {
-        let visible = by_module.remove(&module.id).unwrap_or_default();
-        if let Some(listed) = listed(module, visible) {
-            entries.insert(listed);
-        }
+        let Some(Gathered {
+            version_ids,
+            downloads,
+            latest: Some((_, latest)),
+        }) = gathered.remove(&module.id)
+        else {
+            continue;
+        };
+        entries.insert(Listed {
+            module,
+            latest,
+            version_ids,
+            stored_downloads: AtomicI64::new(downloads),
+        });
     }
     Ok(entries)
 }
