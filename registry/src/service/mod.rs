@@ -53,6 +53,18 @@ pub enum StartError {
     },
 }
 
+async fn write_downloads(
+    db: &DatabaseConnection,
+    counts: &std::collections::HashMap<i32, i64>,
+) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+    let transaction = db.begin().await?;
+    for (version_id, count) in counts {
+        crate::db::queries::add_downloads(&transaction, *version_id, *count).await?;
+    }
+    transaction.commit().await
+}
+
 /// The signing key from the configuration, or one kept in the data directory (single node only:
 /// replicas must share a configured key).
 fn signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
@@ -144,31 +156,25 @@ impl Registry {
         }
     }
 
-    /// Writes the download counts gathered in memory (kept for the next try if the write fails).
+    /// Writes the download counts gathered in memory, in one transaction (one write instead of
+    /// one per version); if it fails they are kept for the next try.
     pub async fn flush_downloads(&self) {
         let counts = self.caches.take_downloads();
         if counts.is_empty() {
             return;
         }
         let held = self.search.hold().await;
-        let mut written = std::collections::HashMap::new();
-        let mut failed = std::collections::HashMap::new();
-        for (version_id, count) in counts {
-            match crate::db::queries::add_downloads(&self.db, version_id, count).await {
-                Ok(()) => {
-                    written.insert(version_id, count);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "could not write download counts; keeping them");
-                    failed.insert(version_id, count);
-                }
+        match write_downloads(&self.db, &counts).await {
+            Ok(()) => {
+                held.add_stored_downloads(&counts);
+                drop(held);
+                self.caches.downloads_written();
             }
-        }
-        held.add_stored_downloads(&written);
-        drop(held);
-        self.caches.downloads_written();
-        if !failed.is_empty() {
-            self.caches.restore_downloads(failed);
+            Err(error) => {
+                drop(held);
+                tracing::warn!(%error, "could not write download counts; keeping them");
+                self.caches.restore_downloads(counts);
+            }
         }
     }
 
