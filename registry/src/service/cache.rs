@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Entries at most, per cache; past that a cache starts over (simple, and bounded).
-const MAX_ENTRIES: usize = 100_000;
+/// Entries at most, per cache; past that a cache starts over (simple, and bounded). Version
+/// lists and states hold a module's every version, so fewer of them are kept.
+const MAX_RESOLVED: usize = 100_000;
+const MAX_LISTS: usize = 20_000;
+const MAX_STATES: usize = 10_000;
 const LIST_TTL: Duration = Duration::from_secs(5);
 /// Bytes of rendered version contents kept at most; past that the cache starts over.
 const MAX_CONTENT_BYTES: usize = 64 << 20;
@@ -56,8 +59,8 @@ pub struct Caches {
     download_writes: AtomicU64,
 }
 
-fn bounded<K, V>(map: &mut HashMap<K, V>) {
-    if map.len() >= MAX_ENTRIES {
+fn bounded<K, V>(map: &mut HashMap<K, V>, most: usize) {
+    if map.len() >= most {
         map.clear();
     }
 }
@@ -72,7 +75,7 @@ impl Caches {
 
     pub fn store_versions(&self, address: &ModuleAddress, versions: Arc<VersionsBody>) {
         let mut map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map);
+        bounded(&mut map, MAX_LISTS);
         map.insert(address.clone(), (Instant::now(), versions));
     }
 
@@ -111,7 +114,7 @@ impl Caches {
         state: Arc<super::modules::ModuleState>,
     ) {
         let mut map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map);
+        bounded(&mut map, MAX_STATES);
         map.insert(address.clone(), (Instant::now(), generation, state));
     }
 
@@ -146,7 +149,7 @@ impl Caches {
 
     pub fn store_resolved(&self, address: &ModuleAddress, version: &Version, resolved: Resolved) {
         let mut map = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map);
+        bounded(&mut map, MAX_RESOLVED);
         map.insert((address.clone(), version.clone()), resolved);
     }
 
