@@ -7,7 +7,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
+    PutPayload,
 };
 use quarry_core::digest::Sha256;
 use std::ops::Range;
@@ -37,6 +38,53 @@ pub struct ArchiveRead {
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+}
+
+/// How much of a local file one read takes. object_store's own file stream reads 8 KiB at a
+/// time, one blocking task each, which held a 200 MiB download to a fraction of loopback speed.
+const FILE_CHUNK: u64 = 256 * 1024;
+
+/// Streams `range` of a local file in [`FILE_CHUNK`] reads, each on the blocking pool.
+fn file_chunks(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, StorageError>> {
+    let read_error = |source: std::io::Error| {
+        StorageError::Store(object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(source),
+        })
+    };
+    futures_util::stream::try_unfold(
+        (file, range.start, range.end),
+        move |(mut file, at, end)| async move {
+            if at >= end {
+                return Ok(None);
+            }
+            let wanted = (end - at).min(FILE_CHUNK);
+            let (file, chunk) = tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Seek, SeekFrom};
+                file.seek(SeekFrom::Start(at))?;
+                let mut chunk = Vec::with_capacity(wanted as usize);
+                (&mut file).take(wanted).read_to_end(&mut chunk)?;
+                Ok::<_, std::io::Error>((file, chunk))
+            })
+            .await
+            .map_err(|error| read_error(std::io::Error::other(error)))?
+            .map_err(read_error)?;
+            if chunk.is_empty() {
+                // The file is shorter than its metadata said: end the body early rather than
+                // spin; the client sees a short body against the promised length.
+                return Err(read_error(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "archive file ended early",
+                )));
+            }
+            let next = at + chunk.len() as u64;
+            Ok(Some((Bytes::from(chunk), (file, next, end))))
+        },
+    )
+    .boxed()
 }
 
 fn archive_path(digest: &Sha256) -> StorePath {
@@ -146,11 +194,19 @@ impl Storage {
             ..GetOptions::default()
         };
         match self.store.get_opts(&archive_path(digest), options).await {
-            Ok(result) => Ok(Some(ArchiveRead {
-                total_size: result.meta.size,
-                range: result.range.clone(),
-                body: result.into_stream().map_err(StorageError::from).boxed(),
-            })),
+            Ok(result) => {
+                let total_size = result.meta.size;
+                let range = result.range.clone();
+                let body = match result.payload {
+                    GetResultPayload::File(file, _) => file_chunks(file, range.clone()),
+                    GetResultPayload::Stream(stream) => stream.map_err(StorageError::from).boxed(),
+                };
+                Ok(Some(ArchiveRead {
+                    total_size,
+                    range,
+                    body,
+                }))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(error) => Err(error.into()),
         }
