@@ -45,7 +45,13 @@ pub async fn limit_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     if let Some(registry) = request.app_data::<web::Data<Registry>>() {
-        let size: usize = request.uri().to_string().len()
+        let uri = request.uri();
+        let size: usize = uri
+            .path_and_query()
+            .map_or(0, |target| target.as_str().len())
+            + uri
+                .authority()
+                .map_or(0, |authority| authority.as_str().len())
             + request
                 .headers()
                 .iter()

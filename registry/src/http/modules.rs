@@ -7,7 +7,7 @@ use crate::db::queries::ModuleFilter;
 use crate::service::Registry;
 use crate::service::modules::{ModuleDetail, ModuleSummary};
 use crate::service::publish::PublishRequest;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use quarry_core::address::{ModuleAddress, Namespace};
 use quarry_core::module::{ModuleAnalysis, ModuleInfo};
@@ -16,41 +16,105 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("", web::get().to(list_all))
-        .route("/", web::get().to(list_all))
-        .route("/search", web::get().to(search))
-        .route("/{namespace}", web::get().to(list_namespace))
-        .route("/{namespace}/{name}", web::get().to(list_name))
-        .route("/{namespace}/{name}/{system}", web::get().to(latest_detail))
-        .route(
-            "/{namespace}/{name}/{system}/versions",
-            web::get().to(versions),
-        )
-        .route(
-            "/{namespace}/{name}/{system}/download",
-            web::get().to(download_latest),
-        )
-        .route(
-            "/{namespace}/{name}/{system}/{version}",
-            web::get().to(version_detail),
-        )
-        .route(
-            "/{namespace}/{name}/{system}/{version}",
-            web::post().to(publish),
-        )
-        .route(
-            "/{namespace}/{name}/{system}/{version}/download",
-            web::get().to(download),
-        )
-        .route(
-            "/{namespace}/{name}/{system}/{version}/deprecate",
-            web::post().to(deprecate),
-        )
-        .route(
-            "/{namespace}/{name}/{system}/{version}/yank",
-            web::post().to(yank),
-        );
+    config.default_service(web::to(dispatch));
+}
+
+/// A path segment, percent-decoded (`1.0.0%2Bbuild` is `1.0.0+build`).
+fn decode(segment: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
+}
+
+/// Routes a request under `/v1/modules` by the shape of its path. actix's router matches each
+/// route's pattern as a regular expression, one route after another; for the protocol's hot
+/// paths that was an eighth of the registry's CPU under load (docs/PERFORMANCE.md).
+async fn dispatch(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tail = request.match_info().unprocessed().to_owned();
+    let tail = tail.strip_prefix('/').unwrap_or(&tail);
+    let segments: Vec<std::borrow::Cow<'_, str>> = if tail.is_empty() {
+        Vec::new()
+    } else {
+        tail.split('/').map(decode).collect()
+    };
+    if segments.iter().any(|segment| segment.is_empty()) {
+        return super::error::not_found(request).await;
+    }
+    let parts: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+    let get = request.method() == Method::GET;
+    let post = request.method() == Method::POST;
+    match parts.as_slice() {
+        [] if get => list_all(&request, &registry).await,
+        ["search"] if get => search(&request, &registry).await,
+        [namespace] if get => list_namespace(&request, &registry, namespace).await,
+        [namespace, name] if get => list_name(&request, &registry, namespace, name).await,
+        [namespace, name, system] if get => {
+            latest_detail(&request, &registry, (namespace, name, system)).await
+        }
+        [namespace, name, system, "versions"] if get => {
+            versions(&request, &registry, (namespace, name, system)).await
+        }
+        [namespace, name, system, "download"] if get => {
+            download_latest(&request, &registry, (namespace, name, system)).await
+        }
+        [namespace, name, system, version] if get => {
+            version_detail(&request, &registry, (namespace, name, system), version).await
+        }
+        [namespace, name, system, version] if post => {
+            publish(
+                &request,
+                &registry,
+                (namespace, name, system),
+                version,
+                payload,
+            )
+            .await
+        }
+        [namespace, name, system, version, "download"] if get => {
+            download(&request, &registry, (namespace, name, system), version).await
+        }
+        [
+            namespace,
+            name,
+            system,
+            version,
+            action @ ("deprecate" | "yank"),
+        ] if post => {
+            let body = upload::read_body(
+                &request,
+                payload,
+                MARK_BODY_LIMIT,
+                registry.body_timeout,
+                "the body",
+            )
+            .await?;
+            let yank = *action == "yank";
+            mark(
+                &request,
+                &registry,
+                (namespace, name, system),
+                version,
+                &body,
+                yank,
+            )
+            .await
+        }
+        _ => super::error::not_found(request).await,
+    }
+}
+
+/// The largest deprecate or yank body (`{"reason": "…"}`).
+const MARK_BODY_LIMIT: u64 = 64 * 1024;
+
+/// The namespace, name and system of a path.
+type Parts<'a> = (&'a str, &'a str, &'a str);
+
+fn query<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(request.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|error| ApiError::bad_request(format!("invalid query string: {error}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,8 +126,8 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
-fn address(path: &(String, String, String)) -> Result<ModuleAddress, ApiError> {
-    Ok(ModuleAddress::new(&path.0, &path.1, &path.2)?)
+fn address(parts: Parts<'_>) -> Result<ModuleAddress, ApiError> {
+    Ok(ModuleAddress::new(parts.0, parts.1, parts.2)?)
 }
 
 fn module_id(summary_namespace: &str, name: &str, system: &str, version: &str) -> String {
@@ -116,66 +180,61 @@ fn validated_filter(query: &ListQuery) -> Result<ModuleFilter, ApiError> {
     })
 }
 
-async fn list_all(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
+async fn list_all(request: &HttpRequest, registry: &Registry) -> Result<HttpResponse, ApiError> {
+    auth::require_read(request, registry).await?;
+    let query: ListQuery = query(request)?;
     let filter = validated_filter(&query)?;
-    list_page(&registry, filter, &query).await
+    list_page(registry, filter, &query).await
 }
 
-async fn search(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
+async fn search(request: &HttpRequest, registry: &Registry) -> Result<HttpResponse, ApiError> {
+    auth::require_read(request, registry).await?;
+    let query: ListQuery = query(request)?;
     if query.q.as_deref().is_none_or(|q| q.trim().is_empty()) {
         return Err(ApiError::bad_request("search needs a query: `?q=<text>`"));
     }
     let filter = validated_filter(&query)?;
-    list_page(&registry, filter, &query).await
+    list_page(registry, filter, &query).await
 }
 
 async fn list_namespace(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    request: &HttpRequest,
+    registry: &Registry,
+    namespace: &str,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let namespace = Namespace::new(&path)?;
+    auth::require_read(request, registry).await?;
+    let namespace = Namespace::new(namespace)?;
+    let query: ListQuery = query(request)?;
     let mut filter = validated_filter(&query)?;
     filter.namespace = Some(namespace.to_string());
-    list_page(&registry, filter, &query).await
+    list_page(registry, filter, &query).await
 }
 
 async fn list_name(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String)>,
-    query: web::Query<ListQuery>,
+    request: &HttpRequest,
+    registry: &Registry,
+    namespace: &str,
+    name: &str,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let namespace = Namespace::new(&path.0)?;
-    let name = quarry_core::address::ModuleName::new(&path.1)?;
+    auth::require_read(request, registry).await?;
+    let namespace = Namespace::new(namespace)?;
+    let name = quarry_core::address::ModuleName::new(name)?;
+    let query: ListQuery = query(request)?;
     let mut filter = validated_filter(&query)?;
     filter.namespace = Some(namespace.to_string());
     filter.name = Some(name.to_string());
-    list_page(&registry, filter, &query).await
+    list_page(registry, filter, &query).await
 }
 
 /// `GET …/versions`: the list terraform chooses a version from, with an `ETag` so caches and
 /// clients can revalidate with `If-None-Match` (304).
 async fn versions(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String)>,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let address = address(&path)?;
+    auth::require_read(request, registry).await?;
+    let address = address(parts)?;
     let answer = registry
         .versions_body(&address)
         .await?
@@ -201,14 +260,14 @@ async fn versions(
 /// `GET …/{version}/download`: 204 with `X-Terraform-Get` naming the archive, the one answer
 /// every terraform and tofu client accepts.
 async fn download(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String, String)>,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
+    version: &str,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let (namespace, name, system, version) = path.into_inner();
-    let address = address(&(namespace, name, system))?;
-    let version = Version::parse(&version)?;
+    auth::require_read(request, registry).await?;
+    let address = address(parts)?;
+    let version = Version::parse(version)?;
     let resolved = registry
         .resolve_download(&address, &version)
         .await?
@@ -226,12 +285,12 @@ async fn download(
 
 /// `GET …/download` without a version: 302 to the latest version's download endpoint.
 async fn download_latest(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String)>,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let address = address(&path)?;
+    auth::require_read(request, registry).await?;
+    let address = address(parts)?;
     let record = registry
         .latest_version(&address)
         .await?
@@ -389,24 +448,24 @@ async fn detail(
 }
 
 async fn latest_detail(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String)>,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    detail(&registry, &address(&path)?, None).await
+    auth::require_read(request, registry).await?;
+    detail(registry, &address(parts)?, None).await
 }
 
 async fn version_detail(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String, String)>,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
+    version: &str,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let (namespace, name, system, version) = path.into_inner();
-    let address = address(&(namespace, name, system))?;
-    let version = Version::parse(&version)?;
-    detail(&registry, &address, Some(&version)).await
+    auth::require_read(request, registry).await?;
+    let address = address(parts)?;
+    let version = Version::parse(version)?;
+    detail(registry, &address, Some(&version)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,19 +475,19 @@ pub struct PublishQuery {
 
 /// `POST …/{version}` with the `.tar.gz` as the body.
 async fn publish(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String, String)>,
-    query: web::Query<PublishQuery>,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
+    version: &str,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (namespace, name, system, version) = path.into_inner();
     // A bad token is refused before anything else is looked at.
-    auth::principal(&request, &registry).await?;
-    let address = address(&(namespace, name, system))?;
-    let principal = auth::require_publish(&request, &registry, &address.namespace).await?;
-    let version = Version::parse(&version)?;
-    auth::limit_write(&request, &registry, &principal)?;
+    auth::principal(request, registry).await?;
+    let address = address(parts)?;
+    let principal = auth::require_publish(request, registry, &address.namespace).await?;
+    let version = Version::parse(version)?;
+    let publish_query: PublishQuery = query(request)?;
+    auth::limit_write(request, registry, &principal)?;
     if registry.version_exists(&address, &version).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -438,7 +497,7 @@ async fn publish(
         ));
     }
     let archive = upload::read_archive(
-        &request,
+        request,
         body,
         registry.max_archive_bytes,
         registry.body_timeout,
@@ -449,11 +508,8 @@ async fn publish(
             address: address.clone(),
             version,
             archive,
-            description: query
-                .into_inner()
-                .description
-                .filter(|d| !d.trim().is_empty()),
-            actor: auth::actor(&request, &principal),
+            description: publish_query.description.filter(|d| !d.trim().is_empty()),
+            actor: auth::actor(request, &principal),
         })
         .await?;
     let base = registry.public_url.as_deref().unwrap_or("");
@@ -471,34 +527,37 @@ pub struct MarkBody {
     reason: Option<String>,
 }
 
+/// `POST …/{version}/deprecate` (still listed and installable, flagged in its detail) or
+/// `…/yank` (gone from `versions`, so terraform no longer picks it, but still downloadable by its
+/// exact number so existing configurations keep working).
 async fn mark(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String, String)>,
-    body: web::Bytes,
+    request: &HttpRequest,
+    registry: &Registry,
+    parts: Parts<'_>,
+    version: &str,
+    body: &[u8],
     yank: bool,
 ) -> Result<HttpResponse, ApiError> {
-    auth::principal(&request, &registry).await?;
-    let (namespace, name, system, version) = path.into_inner();
-    let address = address(&(namespace, name, system))?;
-    let principal = auth::require_publish(&request, &registry, &address.namespace).await?;
-    let version = Version::parse(&version)?;
+    auth::principal(request, registry).await?;
+    let address = address(parts)?;
+    let principal = auth::require_publish(request, registry, &address.namespace).await?;
+    let version = Version::parse(version)?;
     let reason = if body.is_empty() {
         MarkBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|error| {
+        serde_json::from_slice(body).map_err(|error| {
             ApiError::bad_request(format!(
                 "the body must be {{\"reason\": \"…\"}} or empty: {error}"
             ))
         })?
     };
-    auth::limit_write(&request, &registry, &principal)?;
+    auth::limit_write(request, registry, &principal)?;
     let found = registry
         .mark_module_version(
             &address,
             &version,
             yank,
-            &auth::actor(&request, &principal),
+            &auth::actor(request, &principal),
             reason.reason.as_deref(),
         )
         .await?;
@@ -514,25 +573,4 @@ async fn mark(
         json!(true),
     );
     Ok(HttpResponse::Ok().json(answer))
-}
-
-/// `POST …/{version}/deprecate`: still listed and installable, flagged in its detail.
-async fn deprecate(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    mark(request, registry, path, body, false).await
-}
-
-/// `POST …/{version}/yank`: gone from `versions` (terraform no longer picks it), still
-/// downloadable by its exact number so existing configurations keep working.
-async fn yank(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    mark(request, registry, path, body, true).await
 }

@@ -69,7 +69,9 @@ const ARCHIVE_TYPES: [&str; 5] = [
 
 /// Reads a body, refusing it (413) as soon as it passes `limit` bytes, whether the client
 /// declared its length or not, and (408) when it stalls longer than `stall` between chunks.
-async fn read_body(
+/// Reads a request body of at most `limit` bytes (`what` names it in errors), failing when the
+/// client stalls for longer than `stall` between two chunks.
+pub async fn read_body(
     request: &HttpRequest,
     mut body: web::Payload,
     limit: u64,

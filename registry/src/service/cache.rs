@@ -34,7 +34,7 @@ type VersionList = (Instant, Arc<VersionsBody>);
 /// The serialised `versions` answer of one module.
 #[derive(Debug)]
 pub struct VersionsBody {
-    pub body: String,
+    pub body: bytes::Bytes,
     pub etag: String,
 }
 

@@ -102,7 +102,7 @@ impl Registry {
         let digest = quarry_core::digest::Sha256::of(body.as_bytes()).to_hex();
         let answer = std::sync::Arc::new(super::cache::VersionsBody {
             etag: format!("\"{}\"", &digest[..32]),
-            body,
+            body: body.into(),
         });
         self.caches.store_versions(address, answer.clone());
         Ok(Some(answer))
