@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use quarry_core::address::{ModuleAddress, Namespace};
 use quarry_core::module::{ModuleAnalysis, ModuleInfo};
 use quarry_core::version::Version;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -134,22 +134,55 @@ fn module_id(summary_namespace: &str, name: &str, system: &str, version: &str) -
     format!("{summary_namespace}/{name}/{system}/{version}")
 }
 
-fn summary_json(summary: &ModuleSummary) -> Value {
-    let module = &summary.listed.module;
-    let latest = &summary.listed.latest;
-    json!({
-        "id": module_id(&module.namespace, &module.name, &module.system, &latest.version),
-        "owner": latest.published_by,
-        "namespace": module.namespace,
-        "name": module.name,
-        "version": latest.version,
-        "provider": module.system,
-        "description": module.description,
-        "source": "",
-        "published_at": latest.published_at.to_rfc3339(),
-        "downloads": summary.downloads,
-        "verified": false,
-    })
+/// A module in a listing, in the public registry's shape.
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    id: String,
+    owner: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    version: &'a str,
+    provider: &'a str,
+    description: &'a str,
+    source: &'static str,
+    published_at: String,
+    downloads: i64,
+    verified: bool,
+}
+
+impl<'a> SummaryJson<'a> {
+    fn new(
+        module: &'a crate::db::entities::module::Model,
+        version: &'a crate::db::queries::VersionHead,
+        downloads: i64,
+    ) -> Self {
+        Self {
+            id: module_id(
+                &module.namespace,
+                &module.name,
+                &module.system,
+                &version.version,
+            ),
+            owner: &version.published_by,
+            namespace: &module.namespace,
+            name: &module.name,
+            version: &version.version,
+            provider: &module.system,
+            description: &module.description,
+            source: "",
+            published_at: version.published_at.to_rfc3339(),
+            downloads,
+            verified: false,
+        }
+    }
+}
+
+fn summary_json(summary: &ModuleSummary) -> SummaryJson<'_> {
+    SummaryJson::new(
+        &summary.listed.module,
+        &summary.listed.latest,
+        summary.downloads,
+    )
 }
 
 async fn list_page(
@@ -160,7 +193,7 @@ async fn list_page(
     let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
     let page = registry.list_modules(&filter, offset, limit).await?;
     let meta = upload::page_meta(offset, limit, page.has_more);
-    let modules: Vec<Value> = page.modules.iter().map(summary_json).collect();
+    let modules: Vec<SummaryJson<'_>> = page.modules.iter().map(summary_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "meta": meta, "modules": modules })))
 }
 
@@ -394,29 +427,30 @@ fn contents_json(
 
 /// The detail answer: what changes (versions, downloads, flags) rendered now, followed by the
 /// version's rendered contents.
-fn detail_body(detail: &ModuleDetail) -> String {
+fn detail_body(detail: &ModuleDetail) -> Result<String, ApiError> {
+    /// What a version's detail shows beside its contents: the listing's fields and more.
+    #[derive(Serialize)]
+    struct Changing<'a> {
+        #[serde(flatten)]
+        summary: SummaryJson<'a>,
+        deprecated: bool,
+        yanked: bool,
+        examples: [(); 0],
+        providers: &'a [String],
+        versions: Vec<String>,
+    }
     let module = &detail.state.module;
     let head = &detail.head;
-    let changing = json!({
-        "id": module_id(&module.namespace, &module.name, &module.system, &head.version),
-        "owner": head.published_by,
-        "namespace": module.namespace,
-        "name": module.name,
-        "version": head.version,
-        "provider": module.system,
-        "description": module.description,
-        "source": "",
-        "published_at": head.published_at.to_rfc3339(),
-        "downloads": detail.downloads,
-        "verified": false,
-        "deprecated": head.deprecated,
-        "yanked": head.yanked,
-        "examples": [],
-        "providers": detail.state.systems,
-        "versions": detail.visible.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })
-    .to_string();
-    join_objects(&changing, &detail.contents)
+    let changing = Changing {
+        summary: SummaryJson::new(module, head, detail.downloads),
+        deprecated: head.deprecated,
+        yanked: head.yanked,
+        examples: [],
+        providers: &detail.state.systems,
+        versions: detail.visible.iter().map(ToString::to_string).collect(),
+    };
+    let changing = serde_json::to_string(&changing).map_err(|error| ApiError::internal(&error))?;
+    Ok(join_objects(&changing, &detail.contents))
 }
 
 /// Joins two serialised, non-empty JSON objects into one (their keys do not overlap).
@@ -444,7 +478,7 @@ async fn detail(
         })?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(detail_body(&detail)))
+        .body(detail_body(&detail)?))
 }
 
 async fn latest_detail(
