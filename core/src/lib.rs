@@ -14,3 +14,13 @@ pub mod schemas;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod version;
+
+/// Problems (or anything displayable) one per line, each indented under the message they follow:
+/// `format!("… has problems:\n  {}", quarry_core::lines(&problems))`.
+pub fn lines<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|item| item.to_string())
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}

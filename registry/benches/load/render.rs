@@ -109,11 +109,7 @@ pub async fn median_render(dir: &Path, runs: usize) -> anyhow::Result<(Duration,
     let blueprint = blueprint::check(files).map_err(|problems| {
         anyhow::anyhow!(
             "the generated blueprint does not pass its checks:\n  {}",
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            quarry_core::lines(problems.iter())
         )
     })?;
     let version = Version::parse("1.0.0")?;

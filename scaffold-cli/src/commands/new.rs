@@ -190,11 +190,7 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
     let blueprint: Blueprint = blueprint::check(files).map_err(|problems| {
         CliError::invalid(format!(
             "blueprint {address} {version} does not pass its checks:\n  {}",
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            quarry_core::lines(problems.iter())
         ))
     })?;
     let schema = blueprint.manifest.inputs.clone();

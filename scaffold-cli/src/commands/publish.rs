@@ -92,11 +92,7 @@ pub async fn run(client: &Client, command: &PublishCommand) -> Result<()> {
                     "{} has {} problem(s):\n  {}",
                     dir.display(),
                     problems.len(),
-                    problems
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n  ")
+                    quarry_core::lines(problems.iter())
                 ))
             })?;
             let version = match (version, &checked.manifest.metadata.version) {

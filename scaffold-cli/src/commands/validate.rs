@@ -45,34 +45,19 @@ fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Value> {
             "{} has {} problem(s):\n  {}",
             dir.display(),
             problems.len(),
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            quarry_core::lines(problems.iter())
         ))
     })?;
     if let Some(values) = values {
         let answers = super::new::gather(&checked.manifest.inputs, Some(values), &[])?;
-        let validator = inputs::compile(&checked.manifest.inputs).map_err(|errors| {
-            CliError::invalid(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n  "),
-            )
-        })?;
+        let validator = inputs::compile(&checked.manifest.inputs)
+            .map_err(|errors| CliError::invalid(quarry_core::lines(errors.iter())))?;
         let errors = inputs::validate(&validator, &Value::Object(answers));
         if !errors.is_empty() {
             return Err(CliError::invalid(format!(
                 "{} does not fit the inputs schema:\n  {}",
                 values.display(),
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
+                quarry_core::lines(errors.iter())
             )));
         }
     }
