@@ -305,8 +305,7 @@ async fn download(
         .resolve_download(&address, &version)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{address} has no version {version}")))?;
-    let digest = quarry_core::digest::Sha256::from_hex(&resolved.archive_sha256)
-        .map_err(|error| ApiError::internal(&error))?;
+    let digest = resolved.archive;
     let mut url = registry.archive_url(&digest);
     url.push(if url.contains('?') { '&' } else { '?' });
     url.push_str(&format!("checksum=sha256:{}", digest.to_hex()));

@@ -22,10 +22,17 @@ const LIST_TTL: Duration = Duration::from_secs(5);
 const MAX_CONTENT_BYTES: usize = 64 << 20;
 
 /// What a download needs: the row to count and the archive to point at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Resolved {
     pub version_id: i32,
-    pub archive_sha256: String,
+    pub archive: quarry_core::digest::Sha256,
+}
+
+/// Resolved downloads by module, then version (looked up without building a key).
+#[derive(Debug, Default)]
+struct Resolutions {
+    by_module: HashMap<ModuleAddress, HashMap<Version, Resolved>>,
+    entries: usize,
 }
 
 /// A module's `versions` answer (body and ETag), and when it was read.
@@ -53,7 +60,7 @@ pub struct Caches {
     versions: Mutex<HashMap<ModuleAddress, VersionList>>,
     states: Mutex<HashMap<ModuleAddress, StateEntry>>,
     contents: Mutex<Contents>,
-    resolved: Mutex<HashMap<(ModuleAddress, Version), Resolved>>,
+    resolved: Mutex<Resolutions>,
     downloads: Mutex<HashMap<i32, i64>>,
     /// Counts how often this process wrote download counts; states read before are stale.
     download_writes: AtomicU64,
@@ -143,14 +150,21 @@ impl Caches {
         self.resolved
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&(address.clone(), version.clone()))
-            .cloned()
+            .by_module
+            .get(address)?
+            .get(version)
+            .copied()
     }
 
     pub fn store_resolved(&self, address: &ModuleAddress, version: &Version, resolved: Resolved) {
-        let mut map = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map, MAX_RESOLVED);
-        map.insert((address.clone(), version.clone()), resolved);
+        let mut cache = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.entries >= MAX_RESOLVED {
+            *cache = Resolutions::default();
+        }
+        let versions = cache.by_module.entry(address.clone()).or_default();
+        if versions.insert(version.clone(), resolved).is_none() {
+            cache.entries += 1;
+        }
     }
 
     /// Counts a download in memory; [`Caches::take_downloads`] hands the counts to the database.

@@ -202,10 +202,10 @@ impl Registry {
         };
         let resolved = super::cache::Resolved {
             version_id: record.row.id,
-            archive_sha256: record.row.archive_sha256,
+            archive: quarry_core::digest::Sha256::from_hex(&record.row.archive_sha256)
+                .map_err(|error| DbErr::Custom(format!("stored archive digest: {error}")))?,
         };
-        self.caches
-            .store_resolved(address, version, resolved.clone());
+        self.caches.store_resolved(address, version, resolved);
         Ok(Some(resolved))
     }
 
