@@ -277,6 +277,21 @@ fn render_value(
 }
 
 /// Whether a `when` condition holds: it must render to `true` or `false`.
+/// The rendered id of a policy or context attached at `base`, or `None` when its `when` says it
+/// does not apply.
+fn attach(
+    tera: &tera::Tera,
+    when: Option<&str>,
+    id: &str,
+    context: &tera::Context,
+    base: &str,
+) -> Result<Option<String>, InputError> {
+    if !condition(tera, when, context, &format!("{base}/when"))? {
+        return Ok(None);
+    }
+    render_str(tera, id, context, &format!("{base}/id")).map(Some)
+}
+
 fn condition(
     tera: &tera::Tera,
     when: Option<&str>,
@@ -544,59 +559,41 @@ pub async fn render(
     let mut policies = Vec::new();
     for (index, policy) in manifest.policies.iter().enumerate() {
         let base = format!("/policies/{index}");
-        match condition(
-            &tera,
-            policy.when.as_deref(),
-            &context,
-            &format!("{base}/when"),
-        ) {
-            Ok(false) => continue,
-            Ok(true) => {}
-            Err(failure) => {
-                problems.push(failure);
-                continue;
-            }
+        let attached = attach(&tera, policy.when.as_deref(), &policy.id, &context, &base);
+        let Some(id) = attached.unwrap_or_else(|failure| {
+            problems.push(failure);
+            None
+        }) else {
+            continue;
+        };
+        let mut entry = json!({ "id": id, "type": policy.kind, "file": policy.file });
+        if let Some(description) = &policy.description {
+            entry["description"] = json!(description);
         }
-        match render_str(&tera, &policy.id, &context, &format!("{base}/id")) {
-            Ok(id) => {
-                let mut entry = json!({ "id": id, "type": policy.kind, "file": policy.file });
-                if let Some(description) = &policy.description {
-                    entry["description"] = json!(description);
-                }
-                policies.push(entry);
-                if let Some(bytes) = blueprint.files.get(&policy.file) {
-                    files.insert(policy.file.clone(), bytes.clone());
-                }
-            }
-            Err(failure) => problems.push(failure),
+        policies.push(entry);
+        if let Some(bytes) = blueprint.files.get(&policy.file) {
+            files.insert(policy.file.clone(), bytes.clone());
         }
     }
     let mut contexts = Vec::new();
     for (index, attached) in manifest.contexts.iter().enumerate() {
         let base = format!("/contexts/{index}");
-        match condition(
+        let id = attach(
             &tera,
             attached.when.as_deref(),
+            &attached.id,
             &context,
-            &format!("{base}/when"),
-        ) {
-            Ok(false) => continue,
-            Ok(true) => {}
-            Err(failure) => {
-                problems.push(failure);
-                continue;
-            }
-        }
-        match render_str(&tera, &attached.id, &context, &format!("{base}/id")) {
-            Ok(id) => {
-                contexts.push(
-                    json!({ "id": id, "file": attached.file, "priority": attached.priority }),
-                );
-                if let Some(bytes) = blueprint.files.get(&attached.file) {
-                    files.insert(attached.file.clone(), bytes.clone());
-                }
-            }
-            Err(failure) => problems.push(failure),
+            &base,
+        );
+        let Some(id) = id.unwrap_or_else(|failure| {
+            problems.push(failure);
+            None
+        }) else {
+            continue;
+        };
+        contexts.push(json!({ "id": id, "file": attached.file, "priority": attached.priority }));
+        if let Some(bytes) = blueprint.files.get(&attached.file) {
+            files.insert(attached.file.clone(), bytes.clone());
         }
     }
     let stack_template = serde_json::to_value(&manifest.stack).unwrap_or(Value::Null);

@@ -32,8 +32,8 @@ async fn dispatch(
     registry: web::Data<Registry>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tail = request.match_info().unprocessed().to_owned();
-    let tail = tail.strip_prefix('/').unwrap_or(&tail);
+    let tail = request.match_info().unprocessed();
+    let tail = tail.strip_prefix('/').unwrap_or(tail);
     let segments: Vec<std::borrow::Cow<'_, str>> = if tail.is_empty() {
         Vec::new()
     } else {

@@ -244,20 +244,8 @@ pub struct SearchIndex {
     compiled: RwLock<Option<Arc<Compiled>>>,
 }
 
-/// What one module contributes to the index, from its versions that are not yanked.
-fn listed(module: module::Model, visible: Vec<VersionHead>) -> Option<Listed> {
-    let stored = visible.iter().map(|head| head.downloads).sum();
-    let version_ids = visible.iter().map(|head| head.id).collect();
-    let (_, latest) = version::latest_item(visible, |head| &head.version)?;
-    Some(Listed {
-        module,
-        latest,
-        version_ids,
-        stored_downloads: AtomicI64::new(stored),
-    })
-}
-
-/// What loading gathers of one module's visible versions, one row at a time.
+/// What one module contributes to the index, folded from its versions that are not yanked one
+/// row at a time (so a full load never holds every row).
 #[derive(Default)]
 struct Gathered {
     version_ids: Vec<i32>,
@@ -265,44 +253,58 @@ struct Gathered {
     latest: Option<(Version, VersionHead)>,
 }
 
-/// Reads every listed module. The version rows are streamed and folded into one small summary
-/// per module, so loading 200,000 versions never holds them all in memory.
+impl Gathered {
+    fn add(&mut self, head: VersionHead) {
+        let Ok(parsed) = Version::parse(&head.version) else {
+            return;
+        };
+        self.version_ids.push(head.id);
+        self.downloads += head.downloads;
+        let later = self
+            .latest
+            .as_ref()
+            .is_none_or(|(best, _)| version::standing(&parsed) > version::standing(best));
+        if later {
+            self.latest = Some((parsed, head));
+        }
+    }
+
+    /// The listed module, or `None` when no version is left to stand for it.
+    fn into_listed(self, module: module::Model) -> Option<Listed> {
+        let (_, latest) = self.latest?;
+        Some(Listed {
+            module,
+            latest,
+            version_ids: self.version_ids,
+            stored_downloads: AtomicI64::new(self.downloads),
+        })
+    }
+}
+
+/// One module's entry from its versions that are not yanked.
+fn listed(module: module::Model, visible: Vec<VersionHead>) -> Option<Listed> {
+    let mut gathered = Gathered::default();
+    visible.into_iter().for_each(|head| gathered.add(head));
+    gathered.into_listed(module)
+}
+
+/// Reads every listed module, streaming the version rows.
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
     let mut gathered: HashMap<i32, Gathered> = HashMap::new();
     let mut rows = queries::visible_heads_of_all(db).await?;
     while let Some(head) = rows.try_next().await? {
-        let Ok(parsed) = Version::parse(&head.version) else {
-            continue;
-        };
-        let module = gathered.entry(head.module_id).or_default();
-        module.version_ids.push(head.id);
-        module.downloads += head.downloads;
-        let later = module
-            .latest
-            .as_ref()
-            .is_none_or(|(best, _)| version::standing(&parsed) > version::standing(best));
-        if later {
-            module.latest = Some((parsed, head));
-        }
+        gathered.entry(head.module_id).or_default().add(head);
     }
     drop(rows);
     let mut entries = Entries::default();
     for module in queries::all_modules(db).await? {
-        let Some(Gathered {
-            version_ids,
-            downloads,
-            latest: Some((_, latest)),
-        }) = gathered.remove(&module.id)
-        else {
-            continue;
-        };
-        entries.insert(Listed {
-            module,
-            latest,
-            version_ids,
-            stored_downloads: AtomicI64::new(downloads),
-        });
+        if let Some(listed) = gathered
+            .remove(&module.id)
+            .and_then(|gathered| gathered.into_listed(module))
+        {
+            entries.insert(listed);
+        }
     }
     Ok(entries)
 }

@@ -4,9 +4,9 @@
 use crate::client::Client;
 use crate::error::{CliError, Result};
 use quarry_core::address::ModuleAddress;
+use quarry_core::archive;
 use quarry_core::manifest::{MODULE_MANIFEST, ModuleManifest};
 use quarry_core::version::Version;
-use quarry_core::{archive, blueprint};
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
@@ -85,16 +85,7 @@ pub async fn run(client: &Client, command: &PublishCommand) -> Result<()> {
             )
         }
         PublishCommand::Blueprint { dir, version } => {
-            let files = blueprint::load_dir(dir)
-                .map_err(|error| CliError::invalid(format!("{}: {error}", dir.display())))?;
-            let checked = blueprint::check(files).map_err(|problems| {
-                CliError::invalid(format!(
-                    "{} has {} problem(s):\n  {}",
-                    dir.display(),
-                    problems.len(),
-                    quarry_core::lines(problems.iter())
-                ))
-            })?;
+            let checked = super::validate::checked_blueprint(dir)?;
             let version = match (version, &checked.manifest.metadata.version) {
                 (Some(version), _) | (None, Some(version)) => parse_version(version)?,
                 (None, None) => {

@@ -37,17 +37,22 @@ pub fn run(dir: &Path, values: Option<&Path>, output: Output) -> Result<()> {
     }
 }
 
-fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Value> {
+/// The blueprint in `dir`, read and checked; every problem is listed in the error.
+pub(super) fn checked_blueprint(dir: &Path) -> Result<blueprint::Blueprint> {
     let files = blueprint::load_dir(dir)
         .map_err(|error| CliError::invalid(format!("{}: {error}", dir.display())))?;
-    let checked = blueprint::check(files).map_err(|problems| {
+    blueprint::check(files).map_err(|problems| {
         CliError::invalid(format!(
             "{} has {} problem(s):\n  {}",
             dir.display(),
             problems.len(),
             quarry_core::lines(problems.iter())
         ))
-    })?;
+    })
+}
+
+fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Value> {
+    let checked = checked_blueprint(dir)?;
     if let Some(values) = values {
         let answers = super::new::gather(&checked.manifest.inputs, Some(values), &[])?;
         let validator = inputs::compile(&checked.manifest.inputs)
