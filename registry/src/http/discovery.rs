@@ -3,7 +3,6 @@
 use super::error::ApiError;
 use crate::service::Registry;
 use actix_web::{HttpResponse, get, web};
-use sea_orm::ConnectionTrait;
 
 #[get("/.well-known/terraform.json")]
 pub async fn discovery() -> HttpResponse {
@@ -13,16 +12,12 @@ pub async fn discovery() -> HttpResponse {
 /// Ready when the database answers.
 #[get("/healthz")]
 pub async fn health(registry: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
-    registry
-        .db
-        .execute_unprepared("SELECT 1")
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "health check: database unavailable");
-            ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database unavailable",
-            )
-        })?;
+    registry.database_answers().await.map_err(|error| {
+        tracing::error!(%error, "health check: database unavailable");
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        )
+    })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
 }

@@ -142,6 +142,12 @@ impl Registry {
         })
     }
 
+    /// Whether the database answers a trivial query (the health check).
+    pub async fn database_answers(&self) -> Result<(), DbErr> {
+        use sea_orm::ConnectionTrait;
+        self.db.execute_unprepared("SELECT 1").await.map(|_| ())
+    }
+
     /// Records an audit event. A failure is logged, not returned: the change it describes has
     /// already happened and must not be reported as failed.
     pub async fn audit(
