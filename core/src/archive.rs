@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::path::{Component, Path};
 
 /// How much an archive may hold.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Bytes after decompression, tar headers included.
     pub max_unpacked_bytes: u64,
@@ -33,7 +33,7 @@ impl Default for Limits {
 
 /// Why an archive was refused. `Undecodable` errors mean the bytes are not a `.tar.gz` at all; the
 /// others mean a readable archive that holds something a registry must not accept.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ArchiveError {
     #[error("the body is not gzip-compressed (expected a .tar.gz archive)")]
     NotGzip,
@@ -58,7 +58,7 @@ pub enum ArchiveError {
     #[error("archive entry `{path}` is a {kind} and links to `{target}`, outside the module root")]
     LinkEscapes {
         path: String,
-        kind: &'static str,
+        kind: std::borrow::Cow<'static, str>,
         target: String,
     },
     #[error("archive entry `{path}` is written through the symbolic link `{link}`")]
@@ -72,7 +72,10 @@ pub enum ArchiveError {
     #[error("archive entry `{0}` names the archive root but is not a directory")]
     RootNotDirectory(String),
     #[error("archive entry `{path}` is a {kind}, which a module may not contain")]
-    ForbiddenType { path: String, kind: &'static str },
+    ForbiddenType {
+        path: String,
+        kind: std::borrow::Cow<'static, str>,
+    },
     #[error("archive entry `{0}` appears more than once")]
     Duplicate(String),
     #[error("`{path}` is larger than {limit} bytes, too large to analyse")]
@@ -325,14 +328,14 @@ fn walk(
                 if links == Links::Refused {
                     return Err(ArchiveError::ForbiddenType {
                         path: shown(&path),
-                        kind,
+                        kind: kind.into(),
                     });
                 }
                 let target_bytes = entry.link_name_bytes().unwrap_or_default();
                 let target = String::from_utf8_lossy(&target_bytes).into_owned();
                 let escapes = || ArchiveError::LinkEscapes {
                     path: shown(&path),
-                    kind,
+                    kind: kind.into(),
                     target: shown(&target),
                 };
                 if target.is_empty() {
@@ -389,7 +392,7 @@ fn walk(
                 };
                 return Err(ArchiveError::ForbiddenType {
                     path: shown(&path),
-                    kind,
+                    kind: kind.into(),
                 });
             }
         }
@@ -735,7 +738,7 @@ mod tests {
                 tar_gz(&[("link", tar::EntryType::Symlink, b"", Some("/etc/passwd"))]),
                 ArchiveError::LinkEscapes {
                     path: "link".into(),
-                    kind: "symbolic link",
+                    kind: "symbolic link".into(),
                     target: "/etc/passwd".into(),
                 },
             ),
@@ -743,7 +746,7 @@ mod tests {
                 tar_gz(&[("a/link", tar::EntryType::Symlink, b"", Some("../../x"))]),
                 ArchiveError::LinkEscapes {
                     path: "a/link".into(),
-                    kind: "symbolic link",
+                    kind: "symbolic link".into(),
                     target: "../../x".into(),
                 },
             ),
@@ -751,7 +754,7 @@ mod tests {
                 tar_gz(&[("hard", tar::EntryType::Link, b"", Some("../outside"))]),
                 ArchiveError::LinkEscapes {
                     path: "hard".into(),
-                    kind: "hard link",
+                    kind: "hard link".into(),
                     target: "../outside".into(),
                 },
             ),
@@ -770,21 +773,21 @@ mod tests {
                 tar_gz(&[("tty", tar::EntryType::Char, b"", None)]),
                 ArchiveError::ForbiddenType {
                     path: "tty".into(),
-                    kind: "character device",
+                    kind: "character device".into(),
                 },
             ),
             (
                 tar_gz(&[("disk", tar::EntryType::Block, b"", None)]),
                 ArchiveError::ForbiddenType {
                     path: "disk".into(),
-                    kind: "block device",
+                    kind: "block device".into(),
                 },
             ),
             (
                 tar_gz(&[("pipe", tar::EntryType::Fifo, b"", None)]),
                 ArchiveError::ForbiddenType {
                     path: "pipe".into(),
-                    kind: "named pipe (FIFO)",
+                    kind: "named pipe (FIFO)".into(),
                 },
             ),
             (
@@ -862,7 +865,7 @@ mod tests {
             read_files(&linked, &Limits::default()).unwrap_err(),
             ArchiveError::ForbiddenType {
                 path: "template/x".into(),
-                kind: "symbolic link"
+                kind: "symbolic link".into()
             }
         );
     }

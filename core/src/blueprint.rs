@@ -184,13 +184,25 @@ pub struct Blueprint {
 /// Reads a YAML file into JSON, naming the file and line of a syntax error.
 pub fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Value, Problem> {
     let text = std::str::from_utf8(bytes).map_err(|_| problem(file, "", "not valid UTF-8 text"))?;
-    yaml_serde::from_str::<Value>(text).map_err(|error| {
+    let document = yaml_serde::from_str::<Value>(text).map_err(|error| {
         let path = error
             .location()
             .map(|location| format!("line {}", location.line()))
             .unwrap_or_default();
         problem(file, path, format!("invalid YAML: {error}"))
-    })
+    })?;
+    let depth = inputs::depth(&document);
+    if depth > inputs::MAX_DEPTH {
+        return Err(problem(
+            file,
+            "",
+            format!(
+                "the document nests {depth} levels deep, more than the limit of {}",
+                inputs::MAX_DEPTH
+            ),
+        ));
+    }
+    Ok(document)
 }
 
 fn schema_problems(file: &str, errors: Vec<InputError>, prefix: &str) -> Vec<Problem> {
@@ -243,6 +255,22 @@ pub fn check(files: BlueprintFiles) -> Result<Blueprint, Vec<Problem>> {
     if let Err(errors) = inputs::compile(&manifest.inputs) {
         problems.extend(schema_problems(MANIFEST, errors, "/inputs"));
     }
+    if let Err(errors) = crate::secrets::find(&manifest.inputs) {
+        problems.extend(schema_problems(MANIFEST, errors, "/inputs"));
+    }
+    if let Some(readme) = files.get("README.md")
+        && readme.len() > crate::module::MAX_README_BYTES
+    {
+        problems.push(problem(
+            "README.md",
+            "",
+            format!(
+                "the README is {} bytes, larger than the limit of {} bytes",
+                readme.len(),
+                crate::module::MAX_README_BYTES
+            ),
+        ));
+    }
     problems.extend(check_manifest_templates(&manifest));
     problems.extend(check_modules(&manifest));
     problems.extend(check_policies(&manifest, &files));
@@ -258,6 +286,27 @@ pub fn check(files: BlueprintFiles) -> Result<Blueprint, Vec<Problem>> {
         }),
         _ => Err(problems),
     }
+}
+
+/// Reads a blueprint that passed [`check`] when it was published: only its manifest is parsed,
+/// nothing is checked again (rendering reports whatever it meets).
+pub fn load(files: BlueprintFiles) -> Result<Blueprint, Problem> {
+    let bytes = files
+        .get(MANIFEST)
+        .ok_or_else(|| problem(MANIFEST, "", "missing"))?;
+    let raw = parse_yaml(MANIFEST, bytes)?;
+    let manifest: Manifest =
+        serde_json::from_value(raw).map_err(|error| problem(MANIFEST, "", error.to_string()))?;
+    let namespace = Namespace::new(&manifest.metadata.namespace)
+        .map_err(|error| problem(MANIFEST, "/metadata/namespace", error.to_string()))?;
+    let name = ModuleName::new(&manifest.metadata.name)
+        .map_err(|error| problem(MANIFEST, "/metadata/name", error.to_string()))?;
+    Ok(Blueprint {
+        namespace,
+        name,
+        manifest,
+        files,
+    })
 }
 
 /// Every templated string of the manifest, with its JSON path.
@@ -404,9 +453,8 @@ fn check_policies(manifest: &Manifest, files: &BlueprintFiles) -> Vec<Problem> {
             problems.push(problem(&policy.file, "", "not valid UTF-8 text"));
             continue;
         };
-        let mut engine = regorus::Engine::new();
-        if let Err(error) = engine.add_policy(policy.file.clone(), text.to_owned()) {
-            problems.push(problem(&policy.file, "", format!("invalid Rego: {error}")));
+        if let Err(error) = crate::policy::check(&policy.file, text) {
+            problems.push(problem(&policy.file, "", error.to_string()));
         }
     }
     problems

@@ -217,7 +217,7 @@ impl Constraint {
         versions
             .into_iter()
             .filter(|version| self.matches(version))
-            .max()
+            .max_by(|a, b| a.cmp_choice(b))
     }
 
     /// The constraint as written, with surrounding whitespace trimmed.

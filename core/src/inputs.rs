@@ -61,21 +61,30 @@ pub fn validate(validator: &Validator, document: &Value) -> Vec<InputError> {
         .collect()
 }
 
-/// Like [`validate`], but errors about the value of a secret input (a top-level property named in
-/// `secrets`) never show that value.
+/// Like [`validate`], but no error shows the value of a secret input (a top-level property named
+/// in `secrets`): an error about the secret, about a part of it, or about a value that holds it
+/// (the whole inputs object, for a failed `oneOf` say) is given without the value.
 pub fn validate_hiding(
     validator: &Validator,
     document: &Value,
     secrets: &[String],
 ) -> Vec<InputError> {
+    let present: Vec<String> = secrets
+        .iter()
+        .filter(|name| document.get(name.as_str()).is_some())
+        .map(|name| format!("/{}", name.replace('~', "~0").replace('/', "~1")))
+        .collect();
     validator
         .iter_errors(document)
         .map(|error| {
             let path = error.instance_path().to_string();
-            let secret = secrets.iter().any(|name| {
-                path.strip_prefix('/')
-                    .and_then(|rest| rest.strip_prefix(name.as_str()))
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            let secret = present.iter().any(|secret| {
+                let within = |outer: &str, inner: &str| {
+                    inner
+                        .strip_prefix(outer)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                };
+                within(secret, &path) || within(&path, secret)
             });
             let message = if secret {
                 error.masked().to_string()
@@ -85,6 +94,20 @@ pub fn validate_hiding(
             InputError { path, message }
         })
         .collect()
+}
+
+/// The deepest nesting of arrays and objects a stored document (a manifest, a context, inputs, an
+/// analysis) may have. Every later stage reads deeper documents than this: serde_json and the
+/// YAML reader stop at 128, and stored documents are wrapped a level or two deeper.
+pub const MAX_DEPTH: usize = 64;
+
+/// How deeply arrays and objects nest in `value` (a scalar is 0, `[]` is 1).
+pub fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +168,36 @@ mod tests {
             "{}",
             errors[0].message
         );
+    }
+
+    #[test]
+    fn errors_about_a_value_holding_a_secret_hide_it_too() {
+        let schema = json!({
+            "properties": { "key": { "type": "string" }, "n": { "type": "integer" } },
+            "oneOf": [{ "required": ["a"] }, { "required": ["b"] }]
+        });
+        let validator = compile(&schema).expect("valid");
+        let inputs = json!({ "key": "hunter2", "n": "x" });
+        let errors = validate_hiding(&validator, &inputs, &["key".into()]);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors.iter().all(|e| !e.message.contains("hunter2")),
+            "{errors:?}"
+        );
+        // An error about another input keeps its value.
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.path == "/n" && e.message.contains("\"x\"")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn depth_counts_nesting() {
+        assert_eq!(depth(&json!(1)), 0);
+        assert_eq!(depth(&json!([])), 1);
+        assert_eq!(depth(&json!({ "a": [1, { "b": [] }] })), 4);
     }
 
     #[test]

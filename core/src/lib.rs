@@ -9,8 +9,10 @@ pub mod digest;
 pub mod inputs;
 pub mod manifest;
 pub mod module;
+pub mod policy;
 pub mod render;
 pub mod schemas;
+pub mod secrets;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod version;

@@ -26,6 +26,10 @@ use serde_json::{Map, Value, json};
 /// `modules/<name>/`; other paths may be present and are ignored.
 pub type ModuleFiles = BTreeMap<String, String>;
 
+/// The largest README accepted in a module or blueprint: it is stored and shown on every detail
+/// page, so it is kept to what a README needs.
+pub const MAX_README_BYTES: usize = 1 << 20;
+
 /// The JSON Schema dialect of every generated inputs schema.
 const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -120,7 +124,7 @@ pub struct ModuleCall {
 }
 
 /// Why a module archive could not be analysed. `file` is the relative path and `line` is 1-based.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Serialize, Deserialize)]
 pub enum AnalysisError {
     /// HCL syntax error.
     #[error("{file}:{line}: {message}")]
@@ -247,6 +251,23 @@ fn analyze_module(path: &str, sources: &ModuleSources<'_>) -> Result<ModuleInfo,
         }
     }
 
+    if let Some(readme) = sources.readme
+        && readme.len() > MAX_README_BYTES
+    {
+        let file = if path.is_empty() {
+            "README.md".to_owned()
+        } else {
+            format!("{path}/README.md")
+        };
+        return Err(AnalysisError::Invalid {
+            file,
+            line: 1,
+            message: format!(
+                "the README is {} bytes, larger than the limit of {MAX_README_BYTES} bytes",
+                readme.len()
+            ),
+        });
+    }
     let variables: Vec<Variable> = collected.variables.into_values().collect();
     let inputs_schema = inputs_schema(&variables);
     Ok(ModuleInfo {
@@ -389,6 +410,17 @@ impl Collected {
             }
         }
         let schema = variable_schema(schema, &description, default.as_ref(), sensitive, nullable);
+        let depth =
+            crate::inputs::depth(&schema).max(default.as_ref().map_or(0, crate::inputs::depth));
+        if depth > crate::inputs::MAX_DEPTH {
+            return Err(source.invalid(
+                block.span(),
+                format!(
+                    "variable `{name}`'s type or default nests {depth} levels deep, more than the limit of {}",
+                    crate::inputs::MAX_DEPTH
+                ),
+            ));
+        }
         let variable = Variable {
             name: name.clone(),
             type_expr,

@@ -1,26 +1,34 @@
 //! Rendering a blueprint into a stack, the one pipeline the registry and `scaffold` share:
 //! 1. validate the inputs against the blueprint's schema (every error, with its JSON path);
-//! 2. resolve each module's constraint through a [`ModuleResolver`] and check the module's
-//!    rendered inputs against that version's inputs schema;
+//! 2. check each module's rendered inputs against the inputs schema of the version its
+//!    constraint resolved to (resolution comes first, through a [`ModuleResolver`], in
+//!    [`resolve_modules`], so that the rest is pure computation a caller can run anywhere);
 //! 3. render `template/` with `inputs`, `modules` and `blueprint` in the Tera context;
 //! 4. assemble the stack: the files, `stack.yaml`, attached `policies/` and `contexts/`,
 //!    `secrets.tf` and `.scaffold/answers.json`.
 //!
 //! The result is a map of files, so nothing is written until the caller decides where; Tera has
-//! no filesystem access, and every output path is checked to stay inside the stack. A `writeOnly`
-//! input never reaches a file: templates see `${var.<name>}` in its place, `secrets.tf` declares
-//! that variable as sensitive, and `answers.json` leaves it out. Same blueprint, inputs and
-//! resolved versions give byte-identical files.
+//! no filesystem access, and every output path is checked to stay inside the stack. A secret
+//! input (see [`crate::secrets`]) never reaches a file: templates see `${var.<name>}` in its
+//! place, `secrets.tf` declares that variable as sensitive, and `answers.json` leaves it out. Same
+//! blueprint, inputs and resolved versions give byte-identical files.
+//!
+//! Everything a render writes (every template, path segment, module input and stack string)
+//! counts against one output budget, [`RenderRequest::output_limit`]: a runaway template stops
+//! there instead of filling memory. Time and the memory a template spends without writing are
+//! bounded by the caller (the registry renders in a worker process it can stop).
 
-use crate::blueprint::{Blueprint, ModuleSource};
+use crate::blueprint::{Blueprint, Manifest, ModuleSource};
 use crate::constraint::Constraint;
 use crate::inputs::{self, InputError};
 use crate::version::Version;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// A module version chosen for a stack, with what is needed to check the inputs passed to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedModule {
     pub version: Version,
     pub archive_sha256: String,
@@ -38,6 +46,27 @@ pub trait ModuleResolver {
     ) -> impl Future<Output = Result<ResolvedModule, String>> + Send;
 }
 
+/// What each module of a blueprint (by its name in the manifest) resolved to, or why it did not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resolutions(pub BTreeMap<String, Result<ResolvedModule, String>>);
+
+/// Resolves every module of the manifest whose source and constraint parse (the others are
+/// reported by [`render_resolved`]).
+pub async fn resolve_modules(manifest: &Manifest, resolver: &impl ModuleResolver) -> Resolutions {
+    let mut resolutions = BTreeMap::new();
+    for module in &manifest.modules {
+        let (Ok(source), Ok(constraint)) = (
+            module.source.parse::<ModuleSource>(),
+            Constraint::parse(&module.version),
+        ) else {
+            continue;
+        };
+        let resolved = resolver.resolve(&source, &constraint).await;
+        resolutions.insert(module.name.clone(), resolved);
+    }
+    Resolutions(resolutions)
+}
+
 /// What to render.
 pub struct RenderRequest<'a> {
     pub blueprint: &'a Blueprint,
@@ -49,6 +78,8 @@ pub struct RenderRequest<'a> {
     /// The registry host module sources are written with, e.g. `registry.example.com`.
     pub registry_host: &'a str,
     pub inputs: Value,
+    /// The most the whole render may write, all files and strings together.
+    pub output_limit: usize,
 }
 
 /// A rendered stack: relative path → content.
@@ -59,53 +90,512 @@ pub struct Stack {
 
 /// Why a stack could not be rendered: every problem, each with a path (a JSON pointer into the
 /// inputs, `/modules/<name>/…`, or a template file) and a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct RenderError(pub Vec<InputError>);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The default output budget of a render: 16 MiB for every file together.
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
 
-    #[test]
-    fn a_runaway_loop_stops_at_the_output_limit() {
-        let tera = engine();
-        let source = "{% for i in range(end=100000) %}{% for j in range(end=100000) %}xxxxxxxx{% endfor %}{% endfor %}";
-        let started = std::time::Instant::now();
-        let failure = render_str(
-            &tera,
-            source,
-            &tera::Context::new(),
-            "template/loop.tf.tera",
-        )
-        .expect_err("stopped");
-        assert_eq!(failure.path, "template/loop.tf.tera");
-        assert!(
-            failure.message.contains("renders more than"),
-            "{}",
-            failure.message
-        );
-        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+/// Resolves the blueprint's modules and renders the stack: [`resolve_modules`], then
+/// [`render_resolved`].
+pub async fn render(
+    request: RenderRequest<'_>,
+    resolver: &impl ModuleResolver,
+) -> Result<Stack, RenderError> {
+    let resolutions = resolve_modules(&request.blueprint.manifest, resolver).await;
+    render_resolved(request, &resolutions)
+}
+
+/// Renders a stack with modules resolved beforehand. Pure computation. See the module
+/// documentation for the steps.
+pub fn render_resolved(
+    request: RenderRequest<'_>,
+    resolutions: &Resolutions,
+) -> Result<Stack, RenderError> {
+    let blueprint = request.blueprint;
+    let inputs = check_inputs(&blueprint.manifest, &request.inputs)?;
+    let tera = engine_for(&inputs.secrets);
+    let output = Output::new(request.output_limit);
+    let mut context = tera::Context::new();
+    context.insert("inputs", &inputs.visible);
+    context.insert(
+        "blueprint",
+        &json!({
+            "namespace": blueprint.namespace.as_str(),
+            "name": blueprint.name.as_str(),
+            "version": request.version.to_string(),
+            "description": blueprint.manifest.metadata.description,
+        }),
+    );
+    let renderer = Renderer {
+        tera: &tera,
+        output: &output,
+    };
+    let modules = render_modules(
+        &renderer,
+        &blueprint.manifest,
+        resolutions,
+        &context,
+        request.registry_host,
+    )?;
+    context.insert("modules", &modules.in_templates);
+    let mut problems = Vec::new();
+    let mut files = render_templates(&renderer, blueprint, &context, &mut problems);
+    let attached = attach_all(&renderer, blueprint, &context, &mut files, &mut problems);
+    let stack = render_stack_manifest(&renderer, blueprint, request.version, attached, &context)
+        .unwrap_or_else(|failure| {
+            problems.push(failure);
+            Value::Null
+        });
+    if !problems.is_empty() {
+        return Err(RenderError(problems));
     }
+    assemble(&request, &inputs, modules.answered, stack, files)
+}
 
-    #[test]
-    fn json_filter_escapes_terraform_templates_but_not_secret_references() {
-        let tera = engine_for(&["token".to_owned()]);
-        let mut context = tera::Context::new();
-        context.insert(
-            "value",
-            &json!({ "a": "${file(\"/etc/passwd\")}", "b": "%{ for x in y }", "c": "${var.token}", "${k}": 1 }),
+// ---------------------------------------------------------------------------------------------
+// 1. Inputs.
+
+/// The inputs of a render, checked: with defaults, as templates see them (secrets replaced by
+/// references) and as `answers.json` records them (secrets left out).
+struct CheckedInputs {
+    visible: Value,
+    answered: Value,
+    secrets: Vec<String>,
+    schema: Value,
+}
+
+fn check_inputs(manifest: &Manifest, given: &Value) -> Result<CheckedInputs, RenderError> {
+    let validator = inputs::compile(&manifest.inputs).map_err(RenderError)?;
+    let secrets = crate::secrets::find(&manifest.inputs).map_err(|problems| {
+        RenderError(
+            problems
+                .into_iter()
+                .map(|problem| {
+                    error(
+                        format!("blueprint.yaml/inputs{}", problem.path),
+                        problem.message,
+                    )
+                })
+                .collect(),
+        )
+    })?;
+    let values = with_defaults(&manifest.inputs, given);
+    let problems = inputs::validate_hiding(&validator, &values, &secrets);
+    if !problems.is_empty() {
+        return Err(RenderError(problems));
+    }
+    let mut visible = values.clone();
+    let mut answered = values;
+    if let (Some(visible), Some(answered)) = (visible.as_object_mut(), answered.as_object_mut()) {
+        // A secret's value is never needed to render: templates always see the reference.
+        for name in &secrets {
+            visible.insert(name.clone(), Value::String(secret_reference(name)));
+            answered.remove(name);
+        }
+    }
+    Ok(CheckedInputs {
+        visible,
+        answered,
+        secrets,
+        schema: manifest.inputs.clone(),
+    })
+}
+
+/// The inputs with the schema's top-level defaults filled in.
+pub fn with_defaults(schema: &Value, inputs: &Value) -> Value {
+    let mut filled = inputs.clone();
+    if let (Some(properties), Some(object)) = (
+        schema.get("properties").and_then(Value::as_object),
+        filled.as_object_mut(),
+    ) {
+        for (name, property) in properties {
+            if let Some(default) = property.get("default")
+                && !object.contains_key(name)
+            {
+                object.insert(name.clone(), default.clone());
+            }
+        }
+    }
+    filled
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Modules.
+
+struct RenderedModules {
+    /// `modules.<name>` as templates see it.
+    in_templates: Map<String, Value>,
+    /// What `answers.json` records of each module.
+    answered: Vec<Value>,
+}
+
+/// A module's inputs schema for the values a blueprint gives: every name and type is checked,
+/// but a required variable may be missing, because templates wire some variables from other
+/// modules' outputs (`vpc_id = module.network.vpc_id`), which are not values.
+fn given_values_schema(module_schema: &Value) -> Value {
+    let mut schema = module_schema.clone();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("required");
+    }
+    schema
+}
+
+fn render_modules(
+    renderer: &Renderer<'_>,
+    manifest: &Manifest,
+    resolutions: &Resolutions,
+    context: &tera::Context,
+    registry_host: &str,
+) -> Result<RenderedModules, RenderError> {
+    let mut problems = Vec::new();
+    let mut in_templates = Map::new();
+    let mut answered = Vec::new();
+    for module in &manifest.modules {
+        let path = format!("/modules/{}", module.name);
+        let (Ok(source), Ok(constraint)) = (
+            module.source.parse::<ModuleSource>(),
+            Constraint::parse(&module.version),
+        ) else {
+            problems.push(error(
+                &path,
+                "invalid source or version (the blueprint check reports why)",
+            ));
+            continue;
+        };
+        let rendered_inputs = match renderer.value(
+            &Value::Object(module.inputs.clone().into_iter().collect()),
+            context,
+            &format!("{path}/inputs"),
+            Strings::Typed,
+        ) {
+            Ok(value) => value,
+            Err(failure) => {
+                problems.push(failure);
+                continue;
+            }
+        };
+        let resolved = match resolutions.0.get(&module.name) {
+            Some(Ok(resolved)) => resolved,
+            Some(Err(message)) => {
+                problems.push(error(&path, message));
+                continue;
+            }
+            None => {
+                problems.push(error(&path, "the module was not resolved"));
+                continue;
+            }
+        };
+        match inputs::compile(&given_values_schema(&resolved.inputs_schema)) {
+            Ok(module_validator) => {
+                for failure in inputs::validate(&module_validator, &rendered_inputs) {
+                    problems.push(error(
+                        format!("{path}/inputs{}", failure.path),
+                        format!("{} {}: {}", source, resolved.version, failure.message),
+                    ));
+                }
+            }
+            Err(_) => problems.push(error(
+                &path,
+                format!("{source} {} has no usable inputs schema", resolved.version),
+            )),
+        }
+        in_templates.insert(
+            module.name.clone(),
+            json!({
+                "source": format!("{registry_host}/{source}"),
+                "version": resolved.version.to_string(),
+                "constraint": constraint.as_str(),
+                "inputs": rendered_inputs,
+            }),
         );
-        let rendered = tera
-            .render_str("{{ value | json }}", &context, false)
-            .expect("renders");
-        let parsed: Value = serde_json::from_str(&rendered).expect("json");
-        assert_eq!(
-            parsed,
-            json!({ "a": "$${file(\"/etc/passwd\")}", "b": "%%{ for x in y }", "c": "${var.token}", "$${k}": 1 })
-        );
+        answered.push(json!({
+            "name": module.name,
+            "source": source.to_string(),
+            "constraint": constraint.as_str(),
+            "version": resolved.version.to_string(),
+            "archive_sha256": resolved.archive_sha256,
+        }));
+    }
+    if problems.is_empty() {
+        Ok(RenderedModules {
+            in_templates,
+            answered,
+        })
+    } else {
+        Err(RenderError(problems))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. Templates.
+
+/// Checks one rendered path segment: a plain file or folder name, or empty (skip the file).
+fn safe_segment(segment: &str) -> bool {
+    !matches!(segment, "." | "..")
+        && !segment.contains(['/', '\\', '\0'])
+        && !segment.chars().any(char::is_control)
+}
+
+/// Files the renderer writes itself; templates may not produce them.
+const GENERATED: [&str; 3] = ["stack.yaml", "secrets.tf", ".scaffold/answers.json"];
+
+/// The output path of a template file, its segments rendered; `None` when a segment renders empty
+/// (the file is skipped) or fails (the problem is recorded).
+fn render_path(
+    renderer: &Renderer<'_>,
+    file: &str,
+    relative: &str,
+    context: &tera::Context,
+    problems: &mut Vec<InputError>,
+) -> Option<String> {
+    let mut segments = Vec::new();
+    for segment in relative.split('/') {
+        let rendered = if segment.contains("{{") || segment.contains("{%") {
+            match renderer.text(segment, context, file) {
+                Ok(rendered) => rendered,
+                Err(failure) => {
+                    problems.push(failure);
+                    return None;
+                }
+            }
+        } else {
+            segment.to_owned()
+        };
+        if rendered.is_empty() {
+            return None;
+        }
+        if !safe_segment(&rendered) {
+            problems.push(error(
+                file,
+                format!("the path renders to `{rendered}`, which would leave the stack directory"),
+            ));
+            return None;
+        }
+        segments.push(rendered);
+    }
+    Some(segments.join("/"))
+}
+
+fn render_templates(
+    renderer: &Renderer<'_>,
+    blueprint: &Blueprint,
+    context: &tera::Context,
+    problems: &mut Vec<InputError>,
+) -> BTreeMap<String, Vec<u8>> {
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (file, bytes) in &blueprint.files {
+        let Some(relative) = file.strip_prefix("template/") else {
+            continue;
+        };
+        let Some(mut output) = render_path(renderer, file, relative, context, problems) else {
+            continue;
+        };
+        let content = if let Some(stripped) = output.strip_suffix(".tera") {
+            // `{{ … }}.tera` whose name renders empty: skipped like an empty path.
+            if stripped.is_empty() || stripped.ends_with('/') {
+                continue;
+            }
+            output = stripped.to_owned();
+            let Ok(source) = std::str::from_utf8(bytes) else {
+                problems.push(error(file.as_str(), "a .tera template must be UTF-8 text"));
+                continue;
+            };
+            match renderer.text(source, context, file) {
+                Ok(text) => text.into_bytes(),
+                Err(failure) => {
+                    problems.push(failure);
+                    continue;
+                }
+            }
+        } else {
+            if let Err(failure) = renderer.output.spend(bytes.len(), file) {
+                problems.push(failure);
+                continue;
+            }
+            bytes.clone()
+        };
+        if output.is_empty()
+            || GENERATED.contains(&output.as_str())
+            || output.starts_with(".scaffold/")
+        {
+            problems.push(error(
+                file.as_str(),
+                format!("`{output}` is written by the renderer itself"),
+            ));
+            continue;
+        }
+        if files.insert(output.clone(), content).is_some() {
+            problems.push(error(
+                file.as_str(),
+                format!("two templates render to `{output}`"),
+            ));
+        }
+    }
+    files
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. The stack manifest, attachments, secrets.tf and answers.json.
+
+/// The policies and contexts whose `when` holds, as `stack.yaml` lists them.
+struct Attached {
+    policies: Vec<Value>,
+    contexts: Vec<Value>,
+}
+
+/// The rendered id of a policy or context attached at `base`, or `None` when its `when` says it
+/// does not apply.
+fn attach(
+    renderer: &Renderer<'_>,
+    when: Option<&str>,
+    id: &str,
+    context: &tera::Context,
+    base: &str,
+) -> Result<Option<String>, InputError> {
+    if !renderer.condition(when, context, &format!("{base}/when"))? {
+        return Ok(None);
+    }
+    renderer.text(id, context, &format!("{base}/id")).map(Some)
+}
+
+/// Attaches the policies and contexts whose `when` holds, copying their files into the stack.
+fn attach_all(
+    renderer: &Renderer<'_>,
+    blueprint: &Blueprint,
+    context: &tera::Context,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    problems: &mut Vec<InputError>,
+) -> Attached {
+    let manifest = &blueprint.manifest;
+    let copy = |file: &str, files: &mut BTreeMap<String, Vec<u8>>| {
+        if let Some(bytes) = blueprint.files.get(file) {
+            files.insert(file.to_owned(), bytes.clone());
+        }
+    };
+    let mut policies = Vec::new();
+    for (index, policy) in manifest.policies.iter().enumerate() {
+        let base = format!("/policies/{index}");
+        let attached = attach(renderer, policy.when.as_deref(), &policy.id, context, &base);
+        let Some(id) = attached.unwrap_or_else(|failure| {
+            problems.push(failure);
+            None
+        }) else {
+            continue;
+        };
+        let mut entry = json!({ "id": id, "type": policy.kind, "file": policy.file });
+        if let Some(description) = &policy.description {
+            entry["description"] = json!(description);
+        }
+        policies.push(entry);
+        copy(&policy.file, files);
+    }
+    let mut contexts = Vec::new();
+    for (index, attached) in manifest.contexts.iter().enumerate() {
+        let base = format!("/contexts/{index}");
+        let id = attach(
+            renderer,
+            attached.when.as_deref(),
+            &attached.id,
+            context,
+            &base,
+        );
+        let Some(id) = id.unwrap_or_else(|failure| {
+            problems.push(failure);
+            None
+        }) else {
+            continue;
+        };
+        contexts.push(json!({ "id": id, "file": attached.file, "priority": attached.priority }));
+        copy(&attached.file, files);
+    }
+    Attached { policies, contexts }
+}
+
+/// `stack.yaml`'s content, before it is checked against its schema.
+fn render_stack_manifest(
+    renderer: &Renderer<'_>,
+    blueprint: &Blueprint,
+    version: &Version,
+    attached: Attached,
+    context: &tera::Context,
+) -> Result<Value, InputError> {
+    let template = serde_json::to_value(&blueprint.manifest.stack).unwrap_or(Value::Null);
+    match renderer.value(&template, context, "/stack", Strings::Text)? {
+        Value::Object(mut stack) => {
+            stack.insert("apiVersion".into(), json!("quarry.dev/v1"));
+            stack.insert("kind".into(), json!("Stack"));
+            stack.entry("vendor").or_insert(json!("terraform"));
+            stack.insert("policies".into(), Value::Array(attached.policies));
+            stack.insert("contexts".into(), Value::Array(attached.contexts));
+            stack.insert(
+                "blueprint".into(),
+                json!({
+                    "address": format!("{}/{}", blueprint.namespace, blueprint.name),
+                    "version": version.to_string(),
+                }),
+            );
+            Ok(Value::Object(stack))
+        }
+        _ => Ok(Value::Null),
+    }
+}
+
+/// The stack's files: the rendered ones, `stack.yaml` (checked against its schema), `secrets.tf`
+/// and `.scaffold/answers.json`.
+fn assemble(
+    request: &RenderRequest<'_>,
+    inputs: &CheckedInputs,
+    answered_modules: Vec<Value>,
+    stack: Value,
+    mut files: BTreeMap<String, Vec<u8>>,
+) -> Result<Stack, RenderError> {
+    let blueprint = request.blueprint;
+    let problems: Vec<InputError> = inputs::validate(crate::schemas::stack(), &stack)
+        .into_iter()
+        .map(|failure| error(format!("stack.yaml{}", failure.path), failure.message))
+        .collect();
+    if !problems.is_empty() {
+        return Err(RenderError(problems));
+    }
+    let stack_yaml = yaml_serde::to_string(&stack)
+        .map_err(|failure| RenderError(vec![error("stack.yaml", failure.to_string())]))?;
+    files.insert("stack.yaml".into(), stack_yaml.into_bytes());
+
+    if !inputs.secrets.is_empty() {
+        let mut declarations = String::from(
+            "# Written by Quarry: the blueprint's secret inputs. Their values never reach a file;\n\
+             # pass them at plan time, e.g. TF_VAR_<name> from your secret store.\n",
+        );
+        for name in &inputs.secrets {
+            let kind = crate::secrets::terraform_type(&inputs.schema, name);
+            declarations.push_str(&format!(
+                "\nvariable \"{name}\" {{\n  type      = {kind}\n  sensitive = true\n}}\n"
+            ));
+        }
+        files.insert("secrets.tf".into(), declarations.into_bytes());
+    }
+
+    let answers = json!({
+        "apiVersion": "quarry.dev/v1",
+        "kind": "Answers",
+        "blueprint": {
+            "address": format!("{}/{}", blueprint.namespace, blueprint.name),
+            "constraint": request.constraint.map_or_else(|| request.version.to_string(), str::to_owned),
+            "version": request.version.to_string(),
+            "archive_sha256": request.archive_sha256,
+        },
+        "inputs": inputs.answered,
+        "modules": answered_modules,
+    });
+    let answers_text = serde_json::to_string_pretty(&answers).unwrap_or_default() + "\n";
+    files.insert(".scaffold/answers.json".into(), answers_text.into_bytes());
+    Ok(Stack { files })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Tera engine, and rendering within the output budget.
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> InputError {
     InputError {
@@ -183,41 +673,62 @@ pub fn tera_message(error: &tera::Error) -> String {
     message
 }
 
-/// The most one template may render to: a runaway loop stops here instead of filling memory.
-pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+/// What a render may still write: shared by every template and string of one render.
+struct Output {
+    limit: usize,
+    remaining: Cell<usize>,
+}
 
-/// Collects rendered output and fails the render once it passes [`MAX_RENDERED_BYTES`].
-struct Capped(Vec<u8>);
+impl Output {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            remaining: Cell::new(limit),
+        }
+    }
 
-impl std::io::Write for Capped {
+    fn exceeded(&self, path: &str) -> InputError {
+        error(
+            path,
+            format!(
+                "the stack renders more than {} bytes in all, the render's output limit",
+                self.limit
+            ),
+        )
+    }
+
+    /// Counts `bytes` written for `path` against the budget.
+    fn spend(&self, bytes: usize, path: &str) -> Result<(), InputError> {
+        let remaining = self.remaining.get();
+        if bytes > remaining {
+            self.remaining.set(0);
+            return Err(self.exceeded(path));
+        }
+        self.remaining.set(remaining - bytes);
+        Ok(())
+    }
+}
+
+/// Collects rendered output, failing the write once the render's budget is spent.
+struct Capped<'a> {
+    written: Vec<u8>,
+    output: &'a Output,
+}
+
+impl std::io::Write for Capped<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if self.0.len() + bytes.len() > MAX_RENDERED_BYTES {
+        let remaining = self.output.remaining.get();
+        if bytes.len() > remaining {
+            self.output.remaining.set(0);
             return Err(std::io::Error::other("output limit"));
         }
-        self.0.extend_from_slice(bytes);
+        self.output.remaining.set(remaining - bytes.len());
+        self.written.extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-fn render_str(
-    tera: &tera::Tera,
-    source: &str,
-    context: &tera::Context,
-    path: &str,
-) -> Result<String, InputError> {
-    let mut output = Capped(Vec::new());
-    match tera.render_str_to(source, context, false, &mut output) {
-        Ok(()) => String::from_utf8(output.0)
-            .map_err(|_| error(path, "the template rendered text that is not UTF-8")),
-        Err(_) if output.0.len() + 64 * 1024 > MAX_RENDERED_BYTES => Err(error(
-            path,
-            format!("the template renders more than {MAX_RENDERED_BYTES} bytes"),
-        )),
-        Err(failure) => Err(error(path, tera_message(&failure))),
     }
 }
 
@@ -231,436 +742,159 @@ enum Strings {
     Text,
 }
 
-/// Renders a templated value, arrays and objects element by element.
-fn render_value(
-    tera: &tera::Tera,
-    value: &Value,
-    context: &tera::Context,
-    path: &str,
-    strings: Strings,
-) -> Result<Value, InputError> {
-    match value {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            let single = strings == Strings::Typed
-                && trimmed.starts_with("{{")
-                && trimmed.ends_with("}}")
-                && trimmed.matches("{{").count() == 1;
-            if single {
-                let expression = &trimmed[2..trimmed.len() - 2];
-                let source =
-                    format!("{{% set quarry_value = {expression} %}}{{{{ quarry_value | json }}}}");
-                let rendered = render_str(tera, &source, context, path)?;
-                serde_json::from_str(&rendered).map_err(|failure| error(path, failure.to_string()))
-            } else {
-                render_str(tera, text, context, path).map(Value::String)
-            }
-        }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                render_value(tera, item, context, &format!("{path}/{index}"), strings)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        Value::Object(map) => map
-            .iter()
-            .map(|(key, item)| {
-                render_value(tera, item, context, &format!("{path}/{key}"), strings)
-                    .map(|rendered| (key.clone(), rendered))
-            })
-            .collect::<Result<Map<_, _>, _>>()
-            .map(Value::Object),
-        other => Ok(other.clone()),
-    }
+/// One render's engine and output budget.
+struct Renderer<'a> {
+    tera: &'a tera::Tera,
+    output: &'a Output,
 }
 
-/// Whether a `when` condition holds: it must render to `true` or `false`.
-/// The rendered id of a policy or context attached at `base`, or `None` when its `when` says it
-/// does not apply.
-fn attach(
-    tera: &tera::Tera,
-    when: Option<&str>,
-    id: &str,
-    context: &tera::Context,
-    base: &str,
-) -> Result<Option<String>, InputError> {
-    if !condition(tera, when, context, &format!("{base}/when"))? {
-        return Ok(None);
-    }
-    render_str(tera, id, context, &format!("{base}/id")).map(Some)
-}
-
-fn condition(
-    tera: &tera::Tera,
-    when: Option<&str>,
-    context: &tera::Context,
-    path: &str,
-) -> Result<bool, InputError> {
-    let Some(when) = when else { return Ok(true) };
-    match render_str(tera, when, context, path)?.trim() {
-        "true" => Ok(true),
-        "false" | "" => Ok(false),
-        other => Err(error(
-            path,
-            format!("`when` must render to true or false, not `{other}`"),
-        )),
-    }
-}
-
-/// The inputs with the schema's top-level defaults filled in.
-fn with_defaults(schema: &Value, inputs: &Value) -> Value {
-    let mut filled = inputs.clone();
-    if let (Some(properties), Some(object)) = (
-        schema.get("properties").and_then(Value::as_object),
-        filled.as_object_mut(),
-    ) {
-        for (name, property) in properties {
-            if let Some(default) = property.get("default")
-                && !object.contains_key(name)
-            {
-                object.insert(name.clone(), default.clone());
-            }
-        }
-    }
-    filled
-}
-
-/// A module's inputs schema for the values a blueprint gives: every name and type is checked,
-/// but a required variable may be missing, because templates wire some variables from other
-/// modules' outputs (`vpc_id = module.network.vpc_id`), which are not values.
-fn given_values_schema(module_schema: &Value) -> Value {
-    let mut schema = module_schema.clone();
-    if let Some(object) = schema.as_object_mut() {
-        object.remove("required");
-    }
-    schema
-}
-
-/// Names of the top-level inputs marked `writeOnly` (secrets).
-fn secret_names(schema: &Value) -> Vec<String> {
-    schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|properties| {
-            properties
-                .iter()
-                .filter(|(_, property)| property.get("writeOnly") == Some(&Value::Bool(true)))
-                .map(|(name, _)| name.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Checks one rendered path segment: a plain file or folder name, or empty (skip the file).
-fn safe_segment(segment: &str) -> bool {
-    !matches!(segment, "." | "..")
-        && !segment.contains(['/', '\\', '\0'])
-        && !segment.chars().any(char::is_control)
-}
-
-/// Files the renderer writes itself; templates may not produce them.
-const GENERATED: [&str; 3] = ["stack.yaml", "secrets.tf", ".scaffold/answers.json"];
-
-/// Renders a blueprint into a stack. See the module documentation for the steps.
-pub async fn render(
-    request: RenderRequest<'_>,
-    resolver: &impl ModuleResolver,
-) -> Result<Stack, RenderError> {
-    let blueprint = request.blueprint;
-    let manifest = &blueprint.manifest;
-
-    // 1. Inputs.
-    let validator = inputs::compile(&manifest.inputs).map_err(RenderError)?;
-    let inputs = with_defaults(&manifest.inputs, &request.inputs);
-    let secrets = secret_names(&manifest.inputs);
-    let problems = inputs::validate_hiding(&validator, &inputs, &secrets);
-    if !problems.is_empty() {
-        return Err(RenderError(problems));
-    }
-    let mut visible_inputs = inputs.clone();
-    let mut answered_inputs = inputs.clone();
-    if let (Some(visible), Some(answered)) = (
-        visible_inputs.as_object_mut(),
-        answered_inputs.as_object_mut(),
-    ) {
-        // A secret's value is never needed to render: templates always see the reference.
-        for name in &secrets {
-            visible.insert(name.clone(), Value::String(secret_reference(name)));
-            answered.remove(name);
+impl Renderer<'_> {
+    /// Renders one template source; `path` names it in errors.
+    fn text(
+        &self,
+        source: &str,
+        context: &tera::Context,
+        path: &str,
+    ) -> Result<String, InputError> {
+        let mut capped = Capped {
+            written: Vec::new(),
+            output: self.output,
+        };
+        match self.tera.render_str_to(source, context, false, &mut capped) {
+            Ok(()) => String::from_utf8(capped.written)
+                .map_err(|_| error(path, "the template rendered text that is not UTF-8")),
+            Err(_) if self.output.remaining.get() == 0 => Err(self.output.exceeded(path)),
+            Err(failure) => Err(error(path, tera_message(&failure))),
         }
     }
 
-    let tera = engine_for(&secrets);
-    let blueprint_info = json!({
-        "namespace": blueprint.namespace.as_str(),
-        "name": blueprint.name.as_str(),
-        "version": request.version.to_string(),
-        "description": manifest.metadata.description,
-    });
-    let mut context = tera::Context::new();
-    context.insert("inputs", &visible_inputs);
-    context.insert("blueprint", &blueprint_info);
-
-    // 2. Modules.
-    let mut problems = Vec::new();
-    let mut modules = Map::new();
-    let mut answered_modules = Vec::new();
-    for module in &manifest.modules {
-        let path = format!("/modules/{}", module.name);
-        let (Ok(source), Ok(constraint)) = (
-            module.source.parse::<ModuleSource>(),
-            Constraint::parse(&module.version),
-        ) else {
-            problems.push(error(
-                &path,
-                "invalid source or version (the blueprint check reports why)",
-            ));
-            continue;
-        };
-        let rendered_inputs = match render_value(
-            &tera,
-            &Value::Object(module.inputs.clone().into_iter().collect()),
-            &context,
-            &format!("{path}/inputs"),
-            Strings::Typed,
-        ) {
-            Ok(value) => value,
-            Err(failure) => {
-                problems.push(failure);
-                continue;
-            }
-        };
-        let resolved = match resolver.resolve(&source, &constraint).await {
-            Ok(resolved) => resolved,
-            Err(message) => {
-                problems.push(error(&path, message));
-                continue;
-            }
-        };
-        match inputs::compile(&given_values_schema(&resolved.inputs_schema)) {
-            Ok(module_validator) => {
-                for failure in inputs::validate(&module_validator, &rendered_inputs) {
-                    problems.push(error(
-                        format!("{path}/inputs{}", failure.path),
-                        format!("{} {}: {}", source, resolved.version, failure.message),
-                    ));
+    /// Renders a templated value, arrays and objects element by element.
+    fn value(
+        &self,
+        value: &Value,
+        context: &tera::Context,
+        path: &str,
+        strings: Strings,
+    ) -> Result<Value, InputError> {
+        match value {
+            Value::String(text) => {
+                let trimmed = text.trim();
+                let single = strings == Strings::Typed
+                    && trimmed.starts_with("{{")
+                    && trimmed.ends_with("}}")
+                    && trimmed.matches("{{").count() == 1;
+                if single {
+                    let expression = &trimmed[2..trimmed.len() - 2];
+                    let source = format!(
+                        "{{% set quarry_value = {expression} %}}{{{{ quarry_value | json }}}}"
+                    );
+                    let rendered = self.text(&source, context, path)?;
+                    serde_json::from_str(&rendered)
+                        .map_err(|failure| error(path, failure.to_string()))
+                } else {
+                    self.text(text, context, path).map(Value::String)
                 }
             }
-            Err(_) => problems.push(error(
-                &path,
-                format!("{source} {} has no usable inputs schema", resolved.version),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| self.value(item, context, &format!("{path}/{index}"), strings))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, item)| {
+                    self.value(item, context, &format!("{path}/{key}"), strings)
+                        .map(|rendered| (key.clone(), rendered))
+                })
+                .collect::<Result<Map<_, _>, _>>()
+                .map(Value::Object),
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// Whether a `when` condition holds: it must render to `true` or `false`.
+    fn condition(
+        &self,
+        when: Option<&str>,
+        context: &tera::Context,
+        path: &str,
+    ) -> Result<bool, InputError> {
+        let Some(when) = when else { return Ok(true) };
+        match self.text(when, context, path)?.trim() {
+            "true" => Ok(true),
+            "false" | "" => Ok(false),
+            other => Err(error(
+                path,
+                format!("`when` must render to true or false, not `{other}`"),
             )),
         }
-        let qualified = format!("{}/{source}", request.registry_host);
-        modules.insert(
-            module.name.clone(),
-            json!({
-                "source": qualified,
-                "version": resolved.version.to_string(),
-                "constraint": constraint.as_str(),
-                "inputs": rendered_inputs,
-            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_one(source: &str, limit: usize) -> Result<String, InputError> {
+        let tera = engine();
+        let output = Output::new(limit);
+        Renderer {
+            tera: &tera,
+            output: &output,
+        }
+        .text(source, &tera::Context::new(), "template/loop.tf.tera")
+    }
+
+    #[test]
+    fn a_runaway_loop_stops_at_the_output_limit() {
+        let source = "{% for i in range(end=100000) %}{% for j in range(end=100000) %}xxxxxxxx{% endfor %}{% endfor %}";
+        let failure = render_one(source, MAX_RENDERED_BYTES).expect_err("stopped");
+        assert_eq!(failure.path, "template/loop.tf.tera");
+        assert!(
+            failure.message.contains("output limit"),
+            "{}",
+            failure.message
         );
-        answered_modules.push(json!({
-            "name": module.name,
-            "source": source.to_string(),
-            "constraint": constraint.as_str(),
-            "version": resolved.version.to_string(),
-            "archive_sha256": resolved.archive_sha256,
-        }));
-    }
-    if !problems.is_empty() {
-        return Err(RenderError(problems));
-    }
-    context.insert("modules", &modules);
-
-    // 3. Templates.
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for (file, bytes) in &blueprint.files {
-        let Some(relative) = file.strip_prefix("template/") else {
-            continue;
-        };
-        let mut segments = Vec::new();
-        let mut skipped = false;
-        for segment in relative.split('/') {
-            let rendered = if segment.contains("{{") || segment.contains("{%") {
-                match render_str(&tera, segment, &context, file) {
-                    Ok(rendered) => rendered,
-                    Err(failure) => {
-                        problems.push(failure);
-                        skipped = true;
-                        break;
-                    }
-                }
-            } else {
-                segment.to_owned()
-            };
-            if rendered.is_empty() {
-                skipped = true;
-                break;
-            }
-            if !safe_segment(&rendered) {
-                problems.push(error(
-                    file.as_str(),
-                    format!(
-                        "the path renders to `{rendered}`, which would leave the stack directory"
-                    ),
-                ));
-                skipped = true;
-                break;
-            }
-            segments.push(rendered);
-        }
-        if skipped {
-            continue;
-        }
-        let mut output = segments.join("/");
-        let content = if let Some(stripped) = output.strip_suffix(".tera") {
-            // `{{ … }}.tera` whose name renders empty: skipped like an empty path.
-            if stripped.is_empty() || stripped.ends_with('/') {
-                continue;
-            }
-            output = stripped.to_owned();
-            let Ok(source) = std::str::from_utf8(bytes) else {
-                problems.push(error(file.as_str(), "a .tera template must be UTF-8 text"));
-                continue;
-            };
-            match render_str(&tera, source, &context, file) {
-                Ok(text) => text.into_bytes(),
-                Err(failure) => {
-                    problems.push(failure);
-                    continue;
-                }
-            }
-        } else {
-            bytes.clone()
-        };
-        if output.is_empty()
-            || GENERATED.contains(&output.as_str())
-            || output.starts_with(".scaffold/")
-        {
-            problems.push(error(
-                file.as_str(),
-                format!("`{output}` is written by the renderer itself"),
-            ));
-            continue;
-        }
-        if files.insert(output.clone(), content).is_some() {
-            problems.push(error(
-                file.as_str(),
-                format!("two templates render to `{output}`"),
-            ));
-        }
     }
 
-    // 4. stack.yaml with attached policies and contexts.
-    let mut policies = Vec::new();
-    for (index, policy) in manifest.policies.iter().enumerate() {
-        let base = format!("/policies/{index}");
-        let attached = attach(&tera, policy.when.as_deref(), &policy.id, &context, &base);
-        let Some(id) = attached.unwrap_or_else(|failure| {
-            problems.push(failure);
-            None
-        }) else {
-            continue;
+    #[test]
+    fn the_output_limit_counts_every_template_together() {
+        let tera = engine();
+        let output = Output::new(1000);
+        let renderer = Renderer {
+            tera: &tera,
+            output: &output,
         };
-        let mut entry = json!({ "id": id, "type": policy.kind, "file": policy.file });
-        if let Some(description) = &policy.description {
-            entry["description"] = json!(description);
+        let context = tera::Context::new();
+        let source = "{% for i in range(end=60) %}xxxxx{% endfor %}";
+        for _ in 0..3 {
+            renderer.text(source, &context, "a").expect("fits");
         }
-        policies.push(entry);
-        if let Some(bytes) = blueprint.files.get(&policy.file) {
-            files.insert(policy.file.clone(), bytes.clone());
-        }
-    }
-    let mut contexts = Vec::new();
-    for (index, attached) in manifest.contexts.iter().enumerate() {
-        let base = format!("/contexts/{index}");
-        let id = attach(
-            &tera,
-            attached.when.as_deref(),
-            &attached.id,
-            &context,
-            &base,
+        let failure = renderer.text(source, &context, "b").expect_err("over");
+        assert_eq!(failure.path, "b");
+        assert!(
+            failure.message.contains("1000 bytes in all"),
+            "{}",
+            failure.message
         );
-        let Some(id) = id.unwrap_or_else(|failure| {
-            problems.push(failure);
-            None
-        }) else {
-            continue;
-        };
-        contexts.push(json!({ "id": id, "file": attached.file, "priority": attached.priority }));
-        if let Some(bytes) = blueprint.files.get(&attached.file) {
-            files.insert(attached.file.clone(), bytes.clone());
-        }
     }
-    let stack_template = serde_json::to_value(&manifest.stack).unwrap_or(Value::Null);
-    let stack = match render_value(&tera, &stack_template, &context, "/stack", Strings::Text) {
-        Ok(Value::Object(mut stack)) => {
-            stack.insert("apiVersion".into(), json!("quarry.dev/v1"));
-            stack.insert("kind".into(), json!("Stack"));
-            stack.entry("vendor").or_insert(json!("terraform"));
-            stack.insert("policies".into(), Value::Array(policies));
-            stack.insert("contexts".into(), Value::Array(contexts));
-            stack.insert(
-                "blueprint".into(),
-                json!({
-                    "address": format!("{}/{}", blueprint.namespace, blueprint.name),
-                    "version": request.version.to_string(),
-                }),
-            );
-            Value::Object(stack)
-        }
-        Ok(_) => Value::Null,
-        Err(failure) => {
-            problems.push(failure);
-            Value::Null
-        }
-    };
-    if !problems.is_empty() {
-        return Err(RenderError(problems));
-    }
-    for failure in inputs::validate(crate::schemas::stack(), &stack) {
-        problems.push(error(
-            format!("stack.yaml{}", failure.path),
-            failure.message,
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(RenderError(problems));
-    }
-    let stack_yaml = yaml_serde::to_string(&stack)
-        .map_err(|failure| RenderError(vec![error("stack.yaml", failure.to_string())]))?;
-    files.insert("stack.yaml".into(), stack_yaml.into_bytes());
 
-    if !secrets.is_empty() {
-        let mut declarations = String::from(
-            "# Written by Quarry: the blueprint's secret inputs. Their values never reach a file;\n\
-             # pass them at plan time, e.g. TF_VAR_<name> from your secret store.\n",
+    #[test]
+    fn json_filter_escapes_terraform_templates_but_not_secret_references() {
+        let tera = engine_for(&["token".to_owned()]);
+        let mut context = tera::Context::new();
+        context.insert(
+            "value",
+            &json!({ "a": "${file(\"/etc/passwd\")}", "b": "%{ for x in y }", "c": "${var.token}", "${k}": 1 }),
         );
-        for name in &secrets {
-            declarations.push_str(&format!(
-                "\nvariable \"{name}\" {{\n  type      = string\n  sensitive = true\n}}\n"
-            ));
-        }
-        files.insert("secrets.tf".into(), declarations.into_bytes());
+        let rendered = tera
+            .render_str("{{ value | json }}", &context, false)
+            .expect("renders");
+        let parsed: Value = serde_json::from_str(&rendered).expect("json");
+        assert_eq!(
+            parsed,
+            json!({ "a": "$${file(\"/etc/passwd\")}", "b": "%%{ for x in y }", "c": "${var.token}", "$${k}": 1 })
+        );
     }
-
-    let answers = json!({
-        "apiVersion": "quarry.dev/v1",
-        "kind": "Answers",
-        "blueprint": {
-            "address": format!("{}/{}", blueprint.namespace, blueprint.name),
-            "constraint": request.constraint.map_or_else(|| request.version.to_string(), str::to_owned),
-            "version": request.version.to_string(),
-            "archive_sha256": request.archive_sha256,
-        },
-        "inputs": answered_inputs,
-        "modules": answered_modules,
-    });
-    let answers_text = serde_json::to_string_pretty(&answers).unwrap_or_default() + "\n";
-    files.insert(".scaffold/answers.json".into(), answers_text.into_bytes());
-    Ok(Stack { files })
 }

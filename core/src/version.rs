@@ -40,6 +40,41 @@ impl Version {
     pub fn semver(&self) -> &semver::Version {
         &self.0
     }
+
+    /// Whether the version carries build metadata (`+…`), which terraform ignores.
+    pub fn has_build_metadata(&self) -> bool {
+        !self.0.build.is_empty()
+    }
+
+    /// The version without its build metadata: what terraform compares. `1.0.0+a` and `1.0.0+b`
+    /// have the same precedence, `1.0.0`, and are the same version to terraform.
+    pub fn precedence(&self) -> String {
+        let mut bare = self.0.clone();
+        bare.build = semver::BuildMetadata::EMPTY;
+        bare.to_string()
+    }
+
+    /// Orders by precedence (build metadata ignored), and among equals puts the version that
+    /// sorts first (the one without build metadata) last, so the maximum is what terraform, which
+    /// keeps the first of equal versions it is offered in listing order, would choose.
+    pub fn cmp_choice(&self, other: &Self) -> std::cmp::Ordering {
+        self.0
+            .cmp_precedence(&other.0)
+            .then_with(|| other.0.cmp(&self.0))
+    }
+}
+
+impl serde::Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl fmt::Display for Version {
@@ -59,15 +94,15 @@ impl std::str::FromStr for Version {
 /// The version a registry calls "latest": the newest stable one, or the newest prerelease when
 /// nothing stable exists.
 pub fn latest<'a>(versions: impl IntoIterator<Item = &'a Version>) -> Option<&'a Version> {
-    versions
-        .into_iter()
-        .max_by(|a, b| standing(a).cmp(&standing(b)))
+    versions.into_iter().max_by(|a, b| compare_standing(a, b))
 }
 
-/// How strongly a version stands for its module: any stable version above every prerelease, then
-/// by precedence. [`latest`] is the version with the highest standing.
-pub fn standing(version: &Version) -> (bool, &Version) {
-    (!version.is_prerelease(), version)
+/// How strongly a version stands for its module against another: any stable version above every
+/// prerelease, then by [`Version::cmp_choice`]. [`latest`] is the version with the highest standing.
+pub fn compare_standing(a: &Version, b: &Version) -> std::cmp::Ordering {
+    (!a.is_prerelease())
+        .cmp(&!b.is_prerelease())
+        .then_with(|| a.cmp_choice(b))
 }
 
 /// Pairs stored items with their parsed versions, oldest first. Items whose version text is not
@@ -159,5 +194,22 @@ mod tests {
             Some("0.1.0-alpha")
         );
         assert_eq!(latest(&[]), None);
+    }
+
+    #[test]
+    fn build_metadata_does_not_make_another_version() {
+        let parse = |text: &str| Version::parse(text).expect("valid");
+        assert_eq!(parse("1.0.0+zzz").precedence(), "1.0.0");
+        assert_eq!(parse("1.0.0-rc.1+b").precedence(), "1.0.0-rc.1");
+        assert!(parse("1.0.0+b").has_build_metadata());
+        // Of versions terraform cannot tell apart, the one listed first (without metadata) wins.
+        let versions = [parse("1.0.0"), parse("1.0.0+evil"), parse("1.0.0+zzz")];
+        assert_eq!(
+            latest(&versions).map(ToString::to_string).as_deref(),
+            Some("1.0.0")
+        );
+        let serialized = serde_json::to_string(&parse("1.2.3-rc.1")).expect("serialises");
+        assert_eq!(serialized, "\"1.2.3-rc.1\"");
+        assert!(serde_json::from_str::<Version>("\"v1\"").is_err());
     }
 }

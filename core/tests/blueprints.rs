@@ -107,6 +107,7 @@ fn render_with(files: BlueprintFiles, inputs: Value) -> Result<Stack, render::Re
             constraint: Some("~> 0.1"),
             registry_host: "registry.test",
             inputs,
+            output_limit: quarry_core::render::MAX_RENDERED_BYTES,
         },
         &FixtureResolver::new(),
     ))

@@ -1013,12 +1013,18 @@ proptest! {
             Some(selected) => {
                 prop_assert!(constraint.matches(selected));
                 for version in &versions {
+                    // Newer as terraform compares: build metadata is ignored, and of versions
+                    // equal but for it, the one listed first (without metadata) is chosen.
                     prop_assert!(
-                        version <= selected || !constraint.matches(version),
+                        version.cmp_choice(selected).is_le() || !constraint.matches(version),
                         "{} matches `{}` and is newer than the selected {}",
                         version,
                         constraint,
                         selected
+                    );
+                    prop_assert!(
+                        version.semver().cmp_precedence(selected.semver()).is_le()
+                            || !constraint.matches(version)
                     );
                 }
             }
@@ -1418,6 +1424,7 @@ fn render_name(name: &str) -> Result<render::Stack, render::RenderError> {
             constraint: None,
             registry_host: "registry.test",
             inputs: json!({ "name": name }),
+            output_limit: quarry_core::render::MAX_RENDERED_BYTES,
         },
         &NoModules,
     ))

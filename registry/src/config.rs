@@ -89,6 +89,28 @@ pub struct ServeArgs {
     /// Largest request head (target and headers) in bytes; larger ones get 431 [default: 32768]
     #[arg(long, env = "QUARRY_MAX_HEADER_BYTES")]
     pub max_header_bytes: Option<usize>,
+    /// Seconds a render or validation may take before it is stopped [default: 5]
+    #[arg(long, env = "QUARRY_RENDER_TIMEOUT")]
+    pub render_timeout: Option<u64>,
+    /// MiB of memory a render or validation may use [default: 256]
+    #[arg(long, env = "QUARRY_RENDER_MEMORY")]
+    pub render_memory: Option<u64>,
+    /// Bytes a rendered stack may hold, every file together [default: 16777216]
+    #[arg(long, env = "QUARRY_RENDER_OUTPUT_BYTES")]
+    pub render_output_bytes: Option<usize>,
+    /// Seconds the checks of one upload (archive, Terraform, templates, policies) may take [default: 60]
+    #[arg(long, env = "QUARRY_CHECK_TIMEOUT")]
+    pub check_timeout: Option<u64>,
+    /// MiB of memory the checks of one upload may use [default: 1024]
+    #[arg(long, env = "QUARRY_CHECK_MEMORY")]
+    pub check_memory: Option<u64>,
+    /// Checks and renders run at once, each in a worker process; more wait briefly, then get 503
+    /// [default: the number of CPUs, at least 2]
+    #[arg(long, env = "QUARRY_SANDBOX_WORKERS")]
+    pub sandbox_workers: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT [default: 3]
+    #[arg(long, env = "QUARRY_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<u64>,
     /// Publish every module found under this directory that is not published yet (repeatable)
     #[arg(long, env = "QUARRY_IMPORT", value_delimiter = ',')]
     pub import: Vec<PathBuf>,
@@ -114,6 +136,13 @@ struct FileConfig {
     request_timeout: Option<u64>,
     body_timeout: Option<u64>,
     max_header_bytes: Option<usize>,
+    render_timeout: Option<u64>,
+    render_memory: Option<u64>,
+    render_output_bytes: Option<usize>,
+    check_timeout: Option<u64>,
+    check_memory: Option<u64>,
+    sandbox_workers: Option<usize>,
+    shutdown_timeout: Option<u64>,
     #[serde(default)]
     import: Vec<PathBuf>,
 }
@@ -137,6 +166,16 @@ pub struct Config {
     pub request_timeout: u64,
     pub body_timeout: u64,
     pub max_header_bytes: usize,
+    /// What one render or validation may spend.
+    pub render_budget: crate::sandbox::Budget,
+    /// The most a rendered stack may hold, in bytes.
+    pub render_output_bytes: usize,
+    /// What the checks of one upload may spend.
+    pub check_budget: crate::sandbox::Budget,
+    pub sandbox_workers: usize,
+    /// The program the sandbox's workers run (this binary, as `quarry sandbox-worker`).
+    pub sandbox_program: PathBuf,
+    pub shutdown_timeout: u64,
     pub import: Vec<PathBuf>,
 }
 
@@ -182,6 +221,26 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A whole number of seconds, at least one.
+fn seconds(name: &str, value: u64) -> Result<std::time::Duration, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Invalid(format!(
+            "the {name} must be at least 1 second"
+        )));
+    }
+    Ok(std::time::Duration::from_secs(value))
+}
+
+/// A number of MiB, at least 16, as bytes.
+fn mebibytes(name: &str, value: u64) -> Result<u64, ConfigError> {
+    if !(16..=1 << 20).contains(&value) {
+        return Err(ConfigError::Invalid(format!(
+            "the {name} must be from 16 to 1048576 MiB, not {value}"
+        )));
+    }
+    Ok(value << 20)
 }
 
 fn read_file_config(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -286,6 +345,45 @@ impl Config {
                 .max_header_bytes
                 .or(file.max_header_bytes)
                 .unwrap_or(32 * 1024),
+            render_budget: crate::sandbox::Budget {
+                time: seconds(
+                    "render timeout",
+                    serve.render_timeout.or(file.render_timeout).unwrap_or(5),
+                )?,
+                memory: mebibytes(
+                    "render memory",
+                    serve.render_memory.or(file.render_memory).unwrap_or(256),
+                )?,
+                // Renders are anyone's to ask for: they get a worker soon or a 503.
+                wait: std::time::Duration::from_millis(250),
+            },
+            render_output_bytes: serve
+                .render_output_bytes
+                .or(file.render_output_bytes)
+                .unwrap_or(quarry_core::render::MAX_RENDERED_BYTES),
+            check_budget: crate::sandbox::Budget {
+                time: seconds(
+                    "check timeout",
+                    serve.check_timeout.or(file.check_timeout).unwrap_or(60),
+                )?,
+                memory: mebibytes(
+                    "check memory",
+                    serve.check_memory.or(file.check_memory).unwrap_or(1024),
+                )?,
+                // Uploads come from publishers, whose writes are rate-limited: they may queue.
+                wait: std::time::Duration::from_secs(30),
+            },
+            sandbox_workers: serve
+                .sandbox_workers
+                .or(file.sandbox_workers)
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(2, |cpus| cpus.get().max(2))
+                }),
+            sandbox_program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("quarry")),
+            shutdown_timeout: serve
+                .shutdown_timeout
+                .or(file.shutdown_timeout)
+                .unwrap_or(3),
             import,
         })
     }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod sandbox;
 pub mod service;
 pub mod storage;
 
@@ -66,12 +67,48 @@ async fn follow_changes(registry: Registry) {
     }
 }
 
-/// Serves the registry on an already bound listener until the process is stopped. A client has
-/// `request_timeout` to send a request's headers (slow clients cannot hold connections open).
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// How the server handles connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeSettings {
+    /// A client has this long to send a request's headers (slow clients cannot hold connections
+    /// open).
+    pub request_timeout: std::time::Duration,
+    /// After SIGTERM or SIGINT, requests in flight get this long to finish.
+    pub shutdown_timeout: std::time::Duration,
+}
+
+/// Serves the registry on an already bound listener until SIGTERM or SIGINT. On that signal it
+/// stops accepting connections, stops every check and render in its workers (their requests get
+/// 503), gives other requests in flight `shutdown_timeout` to finish, and writes the download
+/// counts it holds.
 pub async fn serve(
     registry: Registry,
     listener: TcpListener,
-    request_timeout: std::time::Duration,
+    settings: ServeSettings,
 ) -> std::io::Result<()> {
     let flusher = registry.clone();
     actix_web::rt::spawn(async move {
@@ -83,16 +120,26 @@ pub async fn serve(
     });
     actix_web::rt::spawn(follow_changes(registry.clone()));
     let served = registry.clone();
-    let result = HttpServer::new(move || app(served.clone()))
-        .client_request_timeout(request_timeout)
+    let server = HttpServer::new(move || app(served.clone()))
+        .client_request_timeout(settings.request_timeout)
         // Headers and a body sent in two writes must not wait for the client's delayed ACK
         // (Nagle's algorithm): that held every small archive download for 40 ms.
         .tcp_nodelay(true)
         .client_disconnect_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(75))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
+        .disable_signals()
         .listen(listener)?
-        .run()
-        .await;
+        .run();
+    let handle = server.handle();
+    let sandbox = registry.sandbox.clone();
+    actix_web::rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: no new connections; stopping checks and renders");
+        sandbox.shutdown();
+        handle.stop(true).await;
+    });
+    let result = server.await;
     registry.flush_downloads().await;
     result
 }

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the registry
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit (run once before starting several replicas)
     Migrate,
     /// Find archives no version points at (left by interrupted publishes); --delete removes them
@@ -39,6 +39,9 @@ enum Command {
     /// Manage API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// A worker process of the sandbox (started by `quarry serve`, not by hand)
+    #[command(hide = true)]
+    SandboxWorker,
 }
 
 #[derive(Subcommand)]
@@ -77,11 +80,24 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::SandboxWorker = cli.command {
+        // A worker needs no configuration, logging or runtime: it reads jobs on stdin.
+        std::process::exit(quarry_registry::sandbox::worker::run());
+    }
+    let served = matches!(cli.command, Command::Serve(_));
+    let result = actix_web::rt::System::new().block_on(run(cli));
+    if served && result.is_ok() {
+        // Work left on the runtime's blocking threads must not hold the exit after a shutdown.
+        std::process::exit(0);
+    }
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let serve_args = match &cli.command {
-        Command::Serve(args) => args.clone(),
+        Command::Serve(args) => (**args).clone(),
         _ => ServeArgs::default(),
     };
     let config = Config::resolve(&cli.store, &serve_args)?;
@@ -97,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(command) => token(&registry, command).await,
+        Command::SandboxWorker => Ok(()),
         Command::Gc { delete, min_age } => {
             let grace = tokens::parse_lifetime(&min_age)?;
             let report = registry.collect_garbage(grace, delete).await?;
@@ -121,6 +138,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
+    registry
+        .sandbox
+        .check_starts()
+        .await
+        .context("the sandbox's worker processes cannot start")?;
     for dir in &config.import {
         let report = registry
             .import_dir(dir)
@@ -144,9 +166,13 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
     quarry_registry::serve(
         registry,
         listener,
-        std::time::Duration::from_secs(config.request_timeout),
+        quarry_registry::ServeSettings {
+            request_timeout: std::time::Duration::from_secs(config.request_timeout),
+            shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout),
+        },
     )
     .await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -276,7 +276,8 @@ fn build_question(root: &Value, name: &str, property: &Value, required: bool) ->
         help: text("description"),
         default: schema.get("default").cloned(),
         required,
-        secret: schema.get("writeOnly") == Some(&Value::Bool(true)),
+        secret: quarry_core::secrets::find(root)
+            .is_ok_and(|secrets| secrets.iter().any(|s| s == name)),
         kind: kind_of(root, &schema, 0),
     }
 }

@@ -132,6 +132,7 @@ pub async fn median_render(dir: &Path, runs: usize) -> anyhow::Result<(Duration,
                 constraint: None,
                 registry_host: "registry.test",
                 inputs: inputs.clone(),
+                output_limit: quarry_core::render::MAX_RENDERED_BYTES,
             },
             &FixedResolver,
         )

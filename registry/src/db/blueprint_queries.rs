@@ -1,12 +1,12 @@
 //! Typed queries over blueprints and their versions.
 
 use super::entities::{blueprint, blueprint_version};
-use super::queries::like_pattern;
+use super::queries::{NewAuditEvent, begin_write, insert_audit_event, like_pattern};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
 
@@ -22,13 +22,71 @@ pub async fn find_blueprint(
         .await
 }
 
+/// What listings and version choice need of a blueprint version: everything but its manifest
+/// (which holds the README, and is read by the detail alone).
+#[derive(Debug, Clone, PartialEq, sea_orm::FromQueryResult)]
+pub struct BlueprintHead {
+    pub id: i32,
+    pub blueprint_id: i32,
+    pub version: String,
+    pub archive_sha256: String,
+    pub archive_size: i64,
+    pub published_by: String,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+    pub yanked: bool,
+}
+
+fn heads() -> sea_orm::Select<blueprint_version::Entity> {
+    blueprint_version::Entity::find().select_only().columns([
+        blueprint_version::Column::Id,
+        blueprint_version::Column::BlueprintId,
+        blueprint_version::Column::Version,
+        blueprint_version::Column::ArchiveSha256,
+        blueprint_version::Column::ArchiveSize,
+        blueprint_version::Column::PublishedBy,
+        blueprint_version::Column::PublishedAt,
+        blueprint_version::Column::Yanked,
+    ])
+}
+
+/// The heads of every version of a blueprint, yanked ones included.
 pub async fn blueprint_versions(
     db: &impl ConnectionTrait,
     blueprint_id: i32,
-) -> Result<Vec<blueprint_version::Model>, DbErr> {
-    blueprint_version::Entity::find()
+) -> Result<Vec<BlueprintHead>, DbErr> {
+    heads()
         .filter(blueprint_version::Column::BlueprintId.eq(blueprint_id))
+        .into_model::<BlueprintHead>()
         .all(db)
+        .await
+}
+
+/// A version's stored manifest document (`{"manifest": …, "readme": …}`).
+pub async fn blueprint_manifest(
+    db: &impl ConnectionTrait,
+    version_id: i32,
+) -> Result<Option<serde_json::Value>, DbErr> {
+    blueprint_version::Entity::find_by_id(version_id)
+        .select_only()
+        .column(blueprint_version::Column::Manifest)
+        .into_tuple::<serde_json::Value>()
+        .one(db)
+        .await
+}
+
+/// The text of a stored version of `blueprint_id` that terraform cannot tell from `precedence`.
+pub async fn same_blueprint_version(
+    db: &impl ConnectionTrait,
+    blueprint_id: i32,
+    precedence: &str,
+) -> Result<Option<String>, DbErr> {
+    blueprint_version::Entity::find()
+        .select_only()
+        .column(blueprint_version::Column::Version)
+        .filter(blueprint_version::Column::BlueprintId.eq(blueprint_id))
+        .filter(blueprint_version::Column::Precedence.eq(precedence))
+        .into_tuple::<String>()
+        .one(db)
         .await
 }
 
@@ -37,46 +95,56 @@ pub struct NewBlueprintVersion<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub description: &'a str,
-    pub version: &'a str,
+    pub version: &'a quarry_core::version::Version,
     pub archive_sha256: &'a str,
     pub archive_size: i64,
     pub manifest: serde_json::Value,
     pub published_by: &'a str,
 }
 
-/// Records a blueprint version; `None` when that version exists already (the unique index
-/// decides between concurrent publishes).
+/// Records a blueprint version and its audit event in one transaction; `false` when that version
+/// (or one equal but for build metadata) exists already: the unique index decides between
+/// concurrent publishes.
 pub async fn insert_blueprint_version(
     db: &DatabaseConnection,
     new: NewBlueprintVersion<'_>,
-) -> Result<Option<blueprint_version::Model>, DbErr> {
+    audit: NewAuditEvent<'_>,
+) -> Result<bool, DbErr> {
     let now = chrono::Utc::now();
     let parent = match find_blueprint(db, new.namespace, new.name).await? {
         Some(existing) => existing,
         None => {
-            let inserted = blueprint::ActiveModel {
+            let inserted = blueprint::Entity::insert(blueprint::ActiveModel {
                 namespace: Set(new.namespace.to_owned()),
                 name: Set(new.name.to_owned()),
                 description: Set(new.description.to_owned()),
                 created_at: Set(now),
                 ..Default::default()
-            }
-            .insert(db)
+            })
+            .exec(db)
             .await;
             match inserted {
-                Ok(model) => model,
-                Err(error) if super::is_unique_violation(&error) => {
-                    find_blueprint(db, new.namespace, new.name)
-                        .await?
-                        .ok_or_else(|| DbErr::RecordNotFound("blueprint row vanished".into()))?
-                }
+                Ok(_) => {}
+                Err(error) if super::is_unique_violation(&error) => {}
                 Err(error) => return Err(error),
             }
+            find_blueprint(db, new.namespace, new.name)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("blueprint row vanished".into()))?
         }
     };
-    let inserted = blueprint_version::ActiveModel {
+    let transaction = begin_write(db).await?;
+    let precedence = new.version.precedence();
+    if same_blueprint_version(&transaction, parent.id, &precedence)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let inserted = blueprint_version::Entity::insert(blueprint_version::ActiveModel {
         blueprint_id: Set(parent.id),
-        version: Set(new.version.to_owned()),
+        version: Set(new.version.to_string()),
+        precedence: Set(precedence),
         archive_sha256: Set(new.archive_sha256.to_owned()),
         archive_size: Set(new.archive_size),
         manifest: Set(new.manifest),
@@ -85,22 +153,24 @@ pub async fn insert_blueprint_version(
         yanked: Set(false),
         downloads: Set(0),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec(&transaction)
     .await;
-    let created = match inserted {
-        Ok(model) => model,
-        Err(error) if super::is_unique_violation(&error) => return Ok(None),
+    match inserted {
+        Ok(_) => {}
+        Err(error) if super::is_unique_violation(&error) => return Ok(false),
         Err(error) => return Err(error),
-    };
+    }
     if parent.description != new.description {
         blueprint::Entity::update_many()
             .col_expr(blueprint::Column::Description, Expr::value(new.description))
             .filter(blueprint::Column::Id.eq(parent.id))
-            .exec(db)
+            .exec(&transaction)
             .await?;
     }
-    Ok(Some(created))
+    insert_audit_event(&transaction, audit).await?;
+    transaction.commit().await?;
+    Ok(true)
 }
 
 /// One page of blueprints (optionally in a namespace, optionally matching text), with their
@@ -111,7 +181,7 @@ pub async fn list_blueprints(
     text: Option<&str>,
     offset: u64,
     limit: u64,
-) -> Result<(Vec<(blueprint::Model, Vec<blueprint_version::Model>)>, bool), DbErr> {
+) -> Result<(Vec<(blueprint::Model, Vec<BlueprintHead>)>, bool), DbErr> {
     let mut query = blueprint::Entity::find();
     if let Some(namespace) = namespace {
         query = query.filter(blueprint::Column::Namespace.eq(namespace));
@@ -141,11 +211,12 @@ pub async fn list_blueprints(
     let has_more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
-    let mut versions: HashMap<i32, Vec<blueprint_version::Model>> = HashMap::new();
+    let mut versions: HashMap<i32, Vec<BlueprintHead>> = HashMap::new();
     if !ids.is_empty() {
-        for version in blueprint_version::Entity::find()
+        for version in heads()
             .filter(blueprint_version::Column::BlueprintId.is_in(ids))
             .filter(blueprint_version::Column::Yanked.eq(false))
+            .into_model::<BlueprintHead>()
             .all(db)
             .await?
         {

@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateModulesAndTokens),
             Box::new(CreateBlueprints),
             Box::new(AddTokenExpiryAndAudit),
+            Box::new(AddVersionPrecedence),
         ]
     }
 }
@@ -269,5 +270,109 @@ impl MigrationTrait for AddTokenExpiryAndAudit {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Terraform ignores build metadata, so `1.0.0+a` and `1.0.0` are one version to it: each version
+/// row gets its precedence (the version without build metadata), unique per module or blueprint,
+/// so no second row of the same precedence can be inserted, however publishes race. Rows stored
+/// before this migration that share a precedence keep their full version text as precedence (the
+/// oldest keeps the bare one), so the index can be built without touching what they are.
+struct AddVersionPrecedence;
+
+impl MigrationName for AddVersionPrecedence {
+    fn name(&self) -> &str {
+        "m20261201_000004_add_version_precedence"
+    }
+}
+
+/// The tables with versions, and the column naming what each version belongs to.
+const VERSION_TABLES: [(&str, &str); 2] = [
+    ("module_versions", "module_id"),
+    ("blueprint_versions", "blueprint_id"),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddVersionPrecedence {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+        let db = manager.get_connection();
+        let backend = db.get_database_backend();
+        for (table, owner) in VERSION_TABLES {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(string_len("precedence", 128).default(""))
+                        .to_owned(),
+                )
+                .await?;
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    format!("SELECT id, {owner}, version FROM {table} ORDER BY id"),
+                ))
+                .await?;
+            let mut taken = std::collections::HashSet::new();
+            for row in rows {
+                let id: i32 = row.try_get_by_index(0)?;
+                let parent: i32 = row.try_get_by_index(1)?;
+                let version: String = row.try_get_by_index(2)?;
+                let bare = quarry_core::version::Version::parse(&version)
+                    .map(|parsed| parsed.precedence())
+                    .unwrap_or_else(|_| version.clone());
+                let precedence = if taken.insert((parent, bare.clone())) {
+                    bare
+                } else {
+                    version
+                };
+                db.execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    match backend {
+                        sea_orm_migration::sea_orm::DatabaseBackend::Postgres => {
+                            format!("UPDATE {table} SET precedence = $1 WHERE id = $2")
+                        }
+                        _ => format!("UPDATE {table} SET precedence = ? WHERE id = ?"),
+                    },
+                    [precedence.into(), id.into()],
+                ))
+                .await?;
+            }
+            manager
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name(format!("{table}_precedence"))
+                        .table(table)
+                        .col(owner)
+                        .col("precedence")
+                        .unique()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, _) in VERSION_TABLES {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(format!("{table}_precedence"))
+                        .table(table)
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .drop_column("precedence")
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

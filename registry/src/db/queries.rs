@@ -6,7 +6,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 pub async fn find_module(
@@ -73,7 +73,7 @@ pub async fn find_version(
 
 /// The outcome of inserting a version row.
 pub enum Inserted {
-    Created(module_version::Model),
+    Created,
     AlreadyExists,
 }
 
@@ -81,47 +81,116 @@ pub enum Inserted {
 pub struct NewVersion<'a> {
     pub address: &'a ModuleAddress,
     pub description: &'a str,
-    pub version: &'a str,
+    pub version: &'a quarry_core::version::Version,
     pub archive_sha256: &'a str,
     pub archive_size: i64,
     pub analysis: serde_json::Value,
     pub published_by: &'a str,
 }
 
-/// Records a version. The unique index on (module, version) decides between concurrent publishes
-/// of the same version: exactly one insert wins, the others learn the version exists. Each step is
-/// one statement, so SQLite writers queue on its busy timeout instead of deadlocking.
+/// An audit event to record with the change it describes.
+pub struct NewAuditEvent<'a> {
+    pub actor: &'a str,
+    pub source: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub details: serde_json::Value,
+}
+
+/// Records one audit event.
+pub async fn insert_audit_event(
+    db: &impl ConnectionTrait,
+    event: NewAuditEvent<'_>,
+) -> Result<(), DbErr> {
+    super::entities::audit_event::Entity::insert(super::entities::audit_event::ActiveModel {
+        at: Set(chrono::Utc::now()),
+        actor: Set(event.actor.chars().take(128).collect()),
+        action: Set(event.action.to_owned()),
+        target: Set(event.target.chars().take(512).collect()),
+        source: Set(event.source.chars().take(128).collect()),
+        details: Set(event.details),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// A write transaction: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+/// concurrent writers queue on the busy timeout instead of failing when they upgrade a read.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// The text of a stored version of `module_id` that terraform cannot tell from `precedence`
+/// (equal but for build metadata), if there is one.
+pub async fn same_version(
+    db: &impl ConnectionTrait,
+    module_id: i32,
+    precedence: &str,
+) -> Result<Option<String>, DbErr> {
+    module_version::Entity::find()
+        .select_only()
+        .column(module_version::Column::Version)
+        .filter(module_version::Column::ModuleId.eq(module_id))
+        .filter(module_version::Column::Precedence.eq(precedence))
+        .into_tuple::<String>()
+        .one(db)
+        .await
+}
+
+/// Records a version and its audit event in one transaction: both or neither. The unique index
+/// on (module, precedence) decides between concurrent publishes of the same version: exactly one
+/// insert wins, the others learn the version exists.
 pub async fn insert_version(
     db: &DatabaseConnection,
     new: NewVersion<'_>,
+    audit: NewAuditEvent<'_>,
 ) -> Result<Inserted, DbErr> {
     let now = chrono::Utc::now();
+    // The module row is found or created first, on its own: a row without versions is never
+    // listed, and creating it inside the transaction would make concurrent first publishes fail
+    // instead of queueing.
     let module = match find_module(db, new.address).await? {
         Some(existing) => existing,
         None => {
-            let inserted = module::ActiveModel {
+            let inserted = module::Entity::insert(module::ActiveModel {
                 namespace: Set(new.address.namespace.to_string()),
                 name: Set(new.address.name.to_string()),
                 system: Set(new.address.system.to_string()),
                 description: Set(new.description.to_owned()),
                 created_at: Set(now),
                 ..Default::default()
-            }
-            .insert(db)
+            })
+            .exec(db)
             .await;
             match inserted {
-                Ok(model) => model,
+                Ok(_) => {}
                 // Another publish created the module first.
-                Err(error) if super::is_unique_violation(&error) => find_module(db, new.address)
-                    .await?
-                    .ok_or_else(|| DbErr::RecordNotFound("module row vanished".into()))?,
+                Err(error) if super::is_unique_violation(&error) => {}
                 Err(error) => return Err(error),
             }
+            find_module(db, new.address)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("module row vanished".into()))?
         }
     };
-    let inserted = module_version::ActiveModel {
+    let transaction = begin_write(db).await?;
+    let precedence = new.version.precedence();
+    if same_version(&transaction, module.id, &precedence)
+        .await?
+        .is_some()
+    {
+        return Ok(Inserted::AlreadyExists);
+    }
+    let inserted = module_version::Entity::insert(module_version::ActiveModel {
         module_id: Set(module.id),
-        version: Set(new.version.to_owned()),
+        version: Set(new.version.to_string()),
+        precedence: Set(precedence),
         archive_sha256: Set(new.archive_sha256.to_owned()),
         archive_size: Set(new.archive_size),
         analysis: Set(new.analysis),
@@ -131,23 +200,25 @@ pub async fn insert_version(
         yanked: Set(false),
         downloads: Set(0),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec(&transaction)
     .await;
-    let created = match inserted {
-        Ok(model) => model,
+    match inserted {
+        Ok(_) => {}
         Err(error) if super::is_unique_violation(&error) => return Ok(Inserted::AlreadyExists),
         Err(error) => return Err(error),
-    };
+    }
     // The newest publish describes the module.
     if !new.description.is_empty() && module.description != new.description {
         module::Entity::update_many()
             .col_expr(module::Column::Description, Expr::value(new.description))
             .filter(module::Column::Id.eq(module.id))
-            .exec(db)
+            .exec(&transaction)
             .await?;
     }
-    Ok(Inserted::Created(created))
+    insert_audit_event(&transaction, audit).await?;
+    transaction.commit().await?;
+    Ok(Inserted::Created)
 }
 
 /// Which modules a listing or search covers.

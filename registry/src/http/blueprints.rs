@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::{auth, upload};
 use crate::service::Registry;
-use crate::service::blueprints::{BlueprintError, BlueprintRecord};
+use crate::service::blueprints::{BlueprintError, BlueprintRecord, RenderMode};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use quarry_core::address::{ModuleName, Namespace};
@@ -148,23 +148,24 @@ async fn detail_response(
     registry: &Registry,
     record: BlueprintRecord,
 ) -> Result<HttpResponse, ApiError> {
-    let stored = &record.row.manifest;
+    let stored = registry.blueprint_document(&record).await?;
     let manifest = &stored["manifest"];
     let versions = registry
         .blueprint_versions(&record.blueprint.namespace, &record.blueprint.name)
         .await?
         .unwrap_or_default();
+    let head = &record.head;
     Ok(HttpResponse::Ok().json(json!({
-        "id": format!("{}/{}", record.address(), record.row.version),
+        "id": format!("{}/{}", record.address(), head.version),
         "namespace": record.blueprint.namespace,
         "name": record.blueprint.name,
-        "version": record.row.version,
+        "version": head.version,
         "description": record.blueprint.description,
         "owners": manifest["metadata"]["owners"],
         "tags": manifest["metadata"]["tags"],
-        "published_at": record.row.published_at.to_rfc3339(),
-        "published_by": record.row.published_by,
-        "archive": { "sha256": record.row.archive_sha256, "size": record.row.archive_size },
+        "published_at": head.published_at.to_rfc3339(),
+        "published_by": head.published_by,
+        "archive": { "sha256": head.archive_sha256, "size": head.archive_size },
         "inputs": manifest["inputs"],
         "modules": manifest["modules"],
         "policies": manifest["policies"],
@@ -202,7 +203,7 @@ async fn download(
 ) -> Result<HttpResponse, ApiError> {
     auth::require_read(&request, &registry).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let digest = quarry_core::digest::Sha256::from_hex(&record.row.archive_sha256)
+    let digest = quarry_core::digest::Sha256::from_hex(&record.head.archive_sha256)
         .map_err(|error| ApiError::internal(&error))?;
     Ok(HttpResponse::NoContent()
         .insert_header(("X-Terraform-Get", registry.archive_url(&digest)))
@@ -272,7 +273,7 @@ async fn validate(
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(&request, &registry);
     registry
-        .render_blueprint(&record, inputs, &host)
+        .render_blueprint(&record, inputs, &host, RenderMode::Validate)
         .await
         .map_err(render_failure)?;
     Ok(HttpResponse::Ok().json(json!({ "valid": true })))
@@ -288,34 +289,43 @@ async fn render(
     let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(&request, &registry);
-    let stack = registry
-        .render_blueprint(&record, inputs, &host)
+    let archive = registry
+        .render_blueprint(&record, inputs, &host, RenderMode::Pack)
         .await
         .map_err(render_failure)?;
-    let archive = quarry_core::archive::pack_files(&stack.files)
-        .map_err(|error| ApiError::internal(&error))?;
     Ok(HttpResponse::Ok()
         .content_type("application/gzip")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!(
                 "attachment; filename=\"{}-{}.tar.gz\"",
-                record.blueprint.name, record.row.version
+                record.blueprint.name, record.head.version
             ),
         ))
         .body(archive))
 }
+
+/// The largest yank body (`{"reason": "…"}`).
+const YANK_BODY_LIMIT: u64 = 64 * 1024;
 
 /// `POST …/{version}/yank`: gone from `versions`, still downloadable by its exact number.
 async fn yank(
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     auth::principal(&request, &registry).await?;
     let (namespace, _) = address(&path.0, &path.1)?;
     let principal = auth::require_publish(&request, &registry, &namespace).await?;
+    let body = upload::read_body(
+        &request,
+        body,
+        YANK_BODY_LIMIT,
+        registry.body_timeout,
+        "the body",
+    )
+    .await?;
     let reason = if body.is_empty() {
         None
     } else {

@@ -5,6 +5,7 @@
 //! A 5xx message says only that the server failed; the cause is logged, never sent, so no
 //! internals (SQL, paths, connection strings) leak to clients.
 
+use crate::sandbox::SandboxError;
 use crate::service::publish::PublishError;
 use crate::service::signing::SignatureError;
 use crate::service::tokens::TokenError;
@@ -137,6 +138,24 @@ impl From<VersionError> for ApiError {
     }
 }
 
+impl From<SandboxError> for ApiError {
+    fn from(error: SandboxError) -> Self {
+        match error {
+            SandboxError::Busy { .. } | SandboxError::ShuttingDown => {
+                let mut refused = Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+                refused.retry_after = Some(1);
+                refused
+            }
+            SandboxError::TimedOut { .. }
+            | SandboxError::OutOfMemory { .. }
+            | SandboxError::TooDeep { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+            }
+            SandboxError::Failed(_) => Self::internal(&error),
+        }
+    }
+}
+
 impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
         Self::forbidden(error.to_string())
@@ -157,8 +176,16 @@ impl From<TokenError> for ApiError {
 
 impl From<PublishError> for ApiError {
     fn from(error: PublishError) -> Self {
+        let error = match error {
+            PublishError::Sandbox(inner) => return inner.into(),
+            other => other,
+        };
         let status = match &error {
-            PublishError::VersionExists { .. } => StatusCode::CONFLICT,
+            PublishError::VersionExists { .. } | PublishError::SameVersion { .. } => {
+                StatusCode::CONFLICT
+            }
+            PublishError::DescriptionTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            PublishError::Sandbox(_) => unreachable!("answered above"),
             PublishError::TooLarge { .. }
             | PublishError::Archive(ArchiveError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             PublishError::Archive(
@@ -214,8 +241,13 @@ pub async fn not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, 
 impl From<crate::service::blueprints::BlueprintError> for ApiError {
     fn from(error: crate::service::blueprints::BlueprintError) -> Self {
         use crate::service::blueprints::BlueprintError as E;
+        let error = match error {
+            E::Sandbox(inner) => return inner.into(),
+            other => other,
+        };
         let status = match &error {
-            E::VersionExists { .. } => StatusCode::CONFLICT,
+            E::VersionExists { .. } | E::SameVersion { .. } => StatusCode::CONFLICT,
+            E::Sandbox(_) => unreachable!("answered above"),
             E::TooLarge { .. } | E::Archive(ArchiveError::TooLarge { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

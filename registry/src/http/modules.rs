@@ -7,7 +7,7 @@ use crate::db::queries::ModuleFilter;
 use crate::service::Registry;
 use crate::service::modules::{ModuleDetail, ModuleSummary};
 use crate::service::publish::PublishRequest;
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use quarry_core::address::{ModuleAddress, Namespace};
 use quarry_core::module::{ModuleAnalysis, ModuleInfo};
@@ -521,14 +521,7 @@ async fn publish(
     let version = Version::parse(version)?;
     let publish_query: PublishQuery = query(request)?;
     auth::limit_write(request, registry, &principal)?;
-    if registry.version_exists(&address, &version).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "{address} {version} is already published; versions are immutable, publish a new version"
-            ),
-        ));
-    }
+    registry.refuse_existing(&address, &version).await?;
     let archive = upload::read_archive(
         request,
         body,

@@ -5,8 +5,7 @@ use crate::db::entities::audit_event;
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
@@ -62,6 +61,22 @@ impl Action {
     }
 }
 
+/// The row of an event, for recording it with the change it describes.
+pub fn event<'a>(
+    actor: &'a Actor,
+    action: Action,
+    target: &'a str,
+    details: Value,
+) -> crate::db::queries::NewAuditEvent<'a> {
+    crate::db::queries::NewAuditEvent {
+        actor: &actor.name,
+        source: &actor.source,
+        action: action.as_str(),
+        target,
+        details,
+    }
+}
+
 /// Records one event.
 pub async fn record(
     db: &impl ConnectionTrait,
@@ -70,18 +85,7 @@ pub async fn record(
     target: &str,
     details: Value,
 ) -> Result<(), DbErr> {
-    audit_event::ActiveModel {
-        at: Set(chrono::Utc::now()),
-        actor: Set(actor.name.chars().take(128).collect()),
-        action: Set(action.as_str().to_owned()),
-        target: Set(target.chars().take(512).collect()),
-        source: Set(actor.source.chars().take(128).collect()),
-        details: Set(details),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
+    crate::db::queries::insert_audit_event(db, event(actor, action, target, details)).await
 }
 
 /// Which events to read.

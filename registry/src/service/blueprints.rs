@@ -2,19 +2,20 @@
 //! finding versions, and rendering or validating a stack against the modules this registry holds.
 
 use super::Registry;
-use crate::db::blueprint_queries::{self, NewBlueprintVersion};
-use crate::db::entities::{blueprint as blueprint_row, blueprint_version};
+use super::audit::{self, Action};
+use crate::db::blueprint_queries::{self, BlueprintHead, NewBlueprintVersion};
+use crate::db::entities::blueprint as blueprint_row;
+use crate::sandbox::SandboxError;
+use crate::sandbox::protocol::{CheckedBlueprint, Job, Refusal, RenderJob, Reply};
 use crate::storage::StorageError;
 use bytes::Bytes;
 use quarry_core::address::{ModuleName, Namespace};
-use quarry_core::archive::{self, ArchiveError};
-use quarry_core::blueprint::{Blueprint, ModuleSource, Problem};
+use quarry_core::archive::ArchiveError;
+use quarry_core::blueprint::{ModuleSource, Problem};
 use quarry_core::constraint::Constraint;
 use quarry_core::digest::Sha256;
 use quarry_core::module::ModuleAnalysis;
-use quarry_core::render::{
-    self, ModuleResolver, RenderError, RenderRequest, ResolvedModule, Stack,
-};
+use quarry_core::render::{self, ModuleResolver, RenderError, ResolvedModule};
 use quarry_core::version::{self, Version};
 use sea_orm::DbErr;
 use serde_json::{Value, json};
@@ -25,6 +26,14 @@ pub enum BlueprintError {
         "blueprint {address} {version} is already published; versions are immutable, publish a new version"
     )]
     VersionExists { address: String, version: Version },
+    #[error(
+        "blueprint {address} {version} is the same version as the published {existing} to terraform, which ignores build metadata (`+…`); versions are immutable, publish a new version"
+    )]
+    SameVersion {
+        address: String,
+        version: Version,
+        existing: String,
+    },
     #[error("the archive is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error(transparent)]
@@ -35,6 +44,8 @@ pub enum BlueprintError {
     AddressMismatch { declared: String, published: String },
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error("{0}")]
+    Sandbox(#[from] SandboxError),
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error(transparent)]
@@ -43,11 +54,12 @@ pub enum BlueprintError {
     Corrupt(String, String),
 }
 
-/// One published blueprint version.
+/// One published blueprint version (what listings and version choice know of it; the manifest
+/// is read by [`Registry::blueprint_document`]).
 #[derive(Debug, Clone)]
 pub struct BlueprintRecord {
     pub blueprint: blueprint_row::Model,
-    pub row: blueprint_version::Model,
+    pub head: BlueprintHead,
     pub version: Version,
 }
 
@@ -60,7 +72,14 @@ impl BlueprintRecord {
 #[derive(Debug)]
 pub struct BlueprintSummary {
     pub blueprint: blueprint_row::Model,
-    pub latest: blueprint_version::Model,
+    pub latest: BlueprintHead,
+}
+
+/// Whether a render sends the stack back or only says it renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderMode {
+    Validate,
+    Pack,
 }
 
 /// Resolves module constraints against this registry's own modules.
@@ -118,15 +137,68 @@ impl ModuleResolver for RegistryResolver<'_> {
     }
 }
 
-fn sorted(rows: Vec<blueprint_version::Model>) -> Vec<(Version, blueprint_version::Model)> {
+fn sorted(rows: Vec<BlueprintHead>) -> Vec<(Version, BlueprintHead)> {
     version::sort_by_version(rows, |row| &row.version)
 }
 
-fn latest_of(rows: Vec<blueprint_version::Model>) -> Option<(Version, blueprint_version::Model)> {
+fn latest_of(rows: Vec<BlueprintHead>) -> Option<(Version, BlueprintHead)> {
     version::latest_item(rows, |row| &row.version)
 }
 
 impl Registry {
+    /// Refuses a version that exists already: 409, saying when it differs only in build metadata.
+    pub async fn refuse_existing_blueprint(
+        &self,
+        namespace: &Namespace,
+        name: &ModuleName,
+        version: &Version,
+    ) -> Result<(), BlueprintError> {
+        let Some(parent) =
+            blueprint_queries::find_blueprint(&self.db, namespace.as_str(), name.as_str()).await?
+        else {
+            return Ok(());
+        };
+        let address = format!("{namespace}/{name}");
+        match blueprint_queries::same_blueprint_version(&self.db, parent.id, &version.precedence())
+            .await?
+        {
+            None => Ok(()),
+            Some(existing) if existing == version.to_string() => {
+                Err(BlueprintError::VersionExists {
+                    address,
+                    version: version.clone(),
+                })
+            }
+            Some(existing) => Err(BlueprintError::SameVersion {
+                address,
+                version: version.clone(),
+                existing,
+            }),
+        }
+    }
+
+    /// Checks a blueprint archive in the sandbox: every file, template, policy and context.
+    async fn check_blueprint(&self, archive: &Bytes) -> Result<CheckedBlueprint, BlueprintError> {
+        let job = Job::CheckBlueprint {
+            limits: self.limits,
+        };
+        let (reply, _) = self
+            .sandbox
+            .run("checking the blueprint", job, archive, self.check_budget)
+            .await?;
+        match reply {
+            Reply::Blueprint(Ok(checked)) => Ok(*checked),
+            Reply::Blueprint(Err(Refusal::Archive(error))) => Err(error.into()),
+            Reply::Blueprint(Err(Refusal::Blueprint(problems))) => {
+                Err(BlueprintError::Invalid(problems))
+            }
+            other => Err(BlueprintError::Corrupt(
+                "(upload)".into(),
+                format!("unexpected answer {other:?}"),
+            )),
+        }
+    }
+
     /// Checks and publishes a blueprint archive as `namespace/name` `version`.
     pub async fn publish_blueprint(
         &self,
@@ -137,75 +209,71 @@ impl Registry {
         actor: &super::audit::Actor,
     ) -> Result<super::publish::Published, BlueprintError> {
         let address = format!("{namespace}/{name}");
-        let exists = || BlueprintError::VersionExists {
-            address: address.clone(),
-            version: version.clone(),
-        };
-        if self
-            .find_blueprint(namespace.as_str(), name.as_str(), Some(version))
-            .await?
-            .is_some()
-        {
-            return Err(exists());
-        }
+        self.refuse_existing_blueprint(namespace, name, version)
+            .await?;
         if archive.len() as u64 > self.max_archive_bytes {
             return Err(BlueprintError::TooLarge {
                 limit: self.max_archive_bytes,
             });
         }
-        let limits = self.limits;
-        let bytes = archive.clone();
-        let checked =
-            tokio::task::spawn_blocking(move || -> Result<(Blueprint, Sha256), BlueprintError> {
-                let files = archive::read_files(&bytes, &limits)?;
-                let blueprint =
-                    quarry_core::blueprint::check(files).map_err(BlueprintError::Invalid)?;
-                Ok((blueprint, Sha256::of(&bytes)))
-            })
-            .await
-            .map_err(|error| BlueprintError::Corrupt(address.clone(), error.to_string()))??;
-        let (blueprint, digest) = checked;
-        let declared = format!("{}/{}", blueprint.namespace, blueprint.name);
+        let checked = self.check_blueprint(&archive).await?;
+        let declared = format!("{}/{}", checked.namespace, checked.name);
         if declared != address {
             return Err(BlueprintError::AddressMismatch {
                 declared,
                 published: address,
             });
         }
-        let readme = blueprint
-            .files
-            .get("README.md")
-            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-            .unwrap_or_default();
-        let stored = json!({ "manifest": blueprint.manifest, "readme": readme });
+        let bytes = archive.clone();
+        let digest = tokio::task::spawn_blocking(move || Sha256::of(&bytes))
+            .await
+            .map_err(|error| BlueprintError::Corrupt(address.clone(), error.to_string()))?;
+        let description = checked.manifest.metadata.description.clone();
+        let stored = json!({ "manifest": checked.manifest, "readme": checked.readme });
+        // Checked at publish for every document; this guards what is stored as a whole.
+        if quarry_core::inputs::depth(&stored) > quarry_core::inputs::MAX_DEPTH + 2 {
+            return Err(BlueprintError::Invalid(vec![Problem {
+                file: quarry_core::blueprint::MANIFEST.into(),
+                path: String::new(),
+                message: format!(
+                    "the manifest nests more than {} levels deep",
+                    quarry_core::inputs::MAX_DEPTH
+                ),
+            }]));
+        }
         self.storage.put_archive(&digest, archive.clone()).await?;
+        let id = format!("{address}/{version}");
         let inserted = blueprint_queries::insert_blueprint_version(
             &self.db,
             NewBlueprintVersion {
                 namespace: namespace.as_str(),
                 name: name.as_str(),
-                description: &blueprint.manifest.metadata.description,
-                version: &version.to_string(),
+                description: &description,
+                version,
                 archive_sha256: &digest.to_hex(),
                 archive_size: archive.len() as i64,
                 manifest: stored,
                 published_by: &actor.name,
             },
+            audit::event(
+                actor,
+                Action::BlueprintPublish,
+                &id,
+                json!({ "sha256": digest.to_hex(), "size": archive.len() }),
+            ),
         )
         .await?;
-        if inserted.is_none() {
-            return Err(exists());
+        if !inserted {
+            self.refuse_existing_blueprint(namespace, name, version)
+                .await?;
+            return Err(BlueprintError::VersionExists {
+                address,
+                version: version.clone(),
+            });
         }
         tracing::info!(blueprint = %address, %version, sha256 = %digest, by = %actor.name, "published blueprint");
-        self.audit(
-            actor,
-            super::audit::Action::BlueprintPublish,
-            &format!("{address}/{version}"),
-            json!({ "sha256": digest.to_hex(), "size": archive.len() }),
-        )
-        .await;
         Ok(super::publish::Published {
-            id: format!("{address}/{version}"),
+            id,
             version: version.to_string(),
             archive_sha256: digest.to_hex(),
             archive_size: archive.len() as u64,
@@ -219,7 +287,7 @@ impl Registry {
         actor: &super::audit::Actor,
         reason: Option<&str>,
     ) -> Result<(), DbErr> {
-        blueprint_queries::yank_blueprint_version(&self.db, record.row.id).await?;
+        blueprint_queries::yank_blueprint_version(&self.db, record.head.id).await?;
         self.audit(
             actor,
             super::audit::Action::BlueprintYank,
@@ -267,9 +335,9 @@ impl Registry {
                 .find(|(version, _)| version == wanted),
             None => latest_of(rows.into_iter().filter(|row| !row.yanked).collect()),
         };
-        Ok(found.map(|(version, row)| BlueprintRecord {
+        Ok(found.map(|(version, head)| BlueprintRecord {
             blueprint: parent,
-            row,
+            head,
             version,
         }))
     }
@@ -292,36 +360,83 @@ impl Registry {
         Ok((summaries, has_more))
     }
 
-    /// Renders a stack from a published blueprint version, resolving modules in this registry.
+    /// What a version's detail shows of its manifest: the stored document
+    /// (`{"manifest": …, "readme": …}`). A row that cannot be read back fails this version's
+    /// detail only, never a listing.
+    pub async fn blueprint_document(
+        &self,
+        record: &BlueprintRecord,
+    ) -> Result<Value, BlueprintError> {
+        match blueprint_queries::blueprint_manifest(&self.db, record.head.id).await {
+            Ok(Some(document)) => Ok(document),
+            Ok(None) => Err(BlueprintError::Corrupt(
+                record.address(),
+                "its row vanished".into(),
+            )),
+            Err(error) => {
+                tracing::error!(%error, blueprint = %record.address(), version = %record.version, "a stored blueprint version cannot be read");
+                Err(BlueprintError::Corrupt(
+                    format!("{} {}", record.address(), record.version),
+                    "its stored manifest cannot be read".into(),
+                ))
+            }
+        }
+    }
+
+    /// Renders (or only validates) a stack from a published blueprint version in the sandbox,
+    /// resolving its modules in this registry first. With [`RenderMode::Pack`], the stack's
+    /// `.tar.gz`.
     pub async fn render_blueprint(
         &self,
         record: &BlueprintRecord,
         inputs: Value,
         registry_host: &str,
-    ) -> Result<Stack, BlueprintError> {
-        let digest = Sha256::from_hex(&record.row.archive_sha256)
+        mode: RenderMode,
+    ) -> Result<Vec<u8>, BlueprintError> {
+        let digest = Sha256::from_hex(&record.head.archive_sha256)
             .map_err(|error| BlueprintError::Corrupt(record.address(), error.to_string()))?;
-        let bytes = self.storage.archive_bytes(&digest).await?.ok_or_else(|| {
-            BlueprintError::Corrupt(record.address(), "its archive is missing".into())
-        })?;
-        let limits = self.limits;
-        let files = archive::read_files(&bytes, &limits)
-            .map_err(|error| BlueprintError::Corrupt(record.address(), error.to_string()))?;
-        let blueprint = quarry_core::blueprint::check(files).map_err(|problems| {
-            BlueprintError::Corrupt(record.address(), format!("{} problem(s)", problems.len()))
-        })?;
-        let stack = render::render(
-            RenderRequest {
-                blueprint: &blueprint,
-                version: &record.version,
-                archive_sha256: &record.row.archive_sha256,
-                constraint: None,
-                registry_host,
-                inputs,
-            },
-            &RegistryResolver(self),
-        )
-        .await?;
-        Ok(stack)
+        let document = self.blueprint_document(record).await?;
+        let manifest: quarry_core::blueprint::Manifest =
+            serde_json::from_value(document["manifest"].clone()).map_err(|error| {
+                BlueprintError::Corrupt(record.address(), format!("its manifest: {error}"))
+            })?;
+        let resolutions = render::resolve_modules(&manifest, &RegistryResolver(self)).await;
+        let job = || {
+            Job::Render(RenderJob {
+                digest: digest.to_hex(),
+                limits: self.limits,
+                version: record.version.clone(),
+                registry_host: registry_host.to_owned(),
+                inputs: inputs.clone(),
+                resolutions: resolutions.clone(),
+                output_limit: self.render_output_bytes,
+                pack: mode == RenderMode::Pack,
+            })
+        };
+        let what = "rendering the stack";
+        let mut answer = self
+            .sandbox
+            .run(what, job(), &[], self.render_budget)
+            .await?;
+        if matches!(answer.0, Reply::NeedArchive) {
+            let archive = self.storage.archive_bytes(&digest).await?.ok_or_else(|| {
+                BlueprintError::Corrupt(record.address(), "its archive is missing".into())
+            })?;
+            answer = self
+                .sandbox
+                .run(what, job(), &archive, self.render_budget)
+                .await?;
+        }
+        match answer {
+            (Reply::Rendered, packed) => Ok(packed),
+            (Reply::RenderFailed(failure), _) => Err(BlueprintError::Render(failure)),
+            (Reply::Unreadable(message), _) => {
+                Err(BlueprintError::Corrupt(record.address(), message))
+            }
+            (other, _) => Err(BlueprintError::Corrupt(
+                record.address(),
+                format!("unexpected answer {other:?}"),
+            )),
+        }
     }
 }

@@ -88,8 +88,9 @@ impl Registry {
             let manifest = ModuleManifest::parse(&text, &manifest_path.display().to_string())?;
             let id = format!("{}/{}", manifest.address, manifest.version);
             if self
-                .version_exists(&manifest.address, &manifest.version)
+                .same_version(&manifest.address, &manifest.version)
                 .await?
+                .is_some()
             {
                 report.already_published.push(id);
                 continue;
@@ -111,7 +112,9 @@ impl Registry {
             match self.publish(request).await {
                 Ok(_) => report.published.push(id),
                 // Another replica imported it at the same moment.
-                Err(PublishError::VersionExists { .. }) => report.already_published.push(id),
+                Err(PublishError::VersionExists { .. } | PublishError::SameVersion { .. }) => {
+                    report.already_published.push(id);
+                }
                 Err(source) => {
                     return Err(ImportError::Publish {
                         path: module_dir,
@@ -143,15 +146,9 @@ impl Registry {
             path: dir.clone(),
             source,
         })?;
-        let blueprint = quarry_core::blueprint::check(files).map_err(|problems| {
-            failed(
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        // Only the manifest is read here; the publish checks the whole blueprint.
+        let blueprint =
+            quarry_core::blueprint::load(files).map_err(|problem| failed(problem.to_string()))?;
         let Some(version) = blueprint.manifest.metadata.version.as_deref() else {
             return Err(failed(
                 "metadata.version is needed to import a blueprint".into(),
@@ -161,13 +158,9 @@ impl Registry {
             .map_err(|error| failed(format!("metadata.version: {error}")))?;
         let id = format!("{}/{}/{version}", blueprint.namespace, blueprint.name);
         if self
-            .find_blueprint(
-                blueprint.namespace.as_str(),
-                blueprint.name.as_str(),
-                Some(&version),
-            )
-            .await?
-            .is_some()
+            .refuse_existing_blueprint(&blueprint.namespace, &blueprint.name, &version)
+            .await
+            .is_err()
         {
             report.already_published.push(id);
             return Ok(());
@@ -187,7 +180,10 @@ impl Registry {
             .await
         {
             Ok(_) => report.published.push(id),
-            Err(super::blueprints::BlueprintError::VersionExists { .. }) => {
+            Err(
+                super::blueprints::BlueprintError::VersionExists { .. }
+                | super::blueprints::BlueprintError::SameVersion { .. },
+            ) => {
                 report.already_published.push(id);
             }
             Err(error) => return Err(failed(error.to_string())),

@@ -38,6 +38,12 @@ pub struct Registry {
     pub caches: std::sync::Arc<cache::Caches>,
     /// The module listing, in memory.
     pub search: std::sync::Arc<search::SearchIndex>,
+    /// Where checks and renders run, each under its budget.
+    pub sandbox: crate::sandbox::Sandbox,
+    pub check_budget: crate::sandbox::Budget,
+    pub render_budget: crate::sandbox::Budget,
+    /// The most a rendered stack may hold, in bytes.
+    pub render_output_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +145,13 @@ impl Registry {
             max_header_bytes: config.max_header_bytes,
             caches: std::sync::Arc::default(),
             search: std::sync::Arc::default(),
+            sandbox: crate::sandbox::Sandbox::new(
+                config.sandbox_program.clone(),
+                config.sandbox_workers,
+            ),
+            check_budget: config.check_budget,
+            render_budget: config.render_budget,
+            render_output_bytes: config.render_output_bytes,
         })
     }
 

@@ -4,12 +4,15 @@
 
 use super::Registry;
 use crate::db::queries::{self, Inserted, NewVersion};
+use crate::sandbox::SandboxError;
+use crate::sandbox::protocol::{Job, Refusal, Reply};
+use crate::service::audit::{self, Action};
 use crate::storage::StorageError;
 use bytes::Bytes;
 use quarry_core::address::ModuleAddress;
-use quarry_core::archive::{self, ArchiveError};
+use quarry_core::archive::ArchiveError;
 use quarry_core::digest::Sha256;
-use quarry_core::module::{self, AnalysisError, ModuleAnalysis};
+use quarry_core::module::{AnalysisError, ModuleAnalysis};
 use quarry_core::version::Version;
 use sea_orm::DbErr;
 
@@ -22,12 +25,26 @@ pub enum PublishError {
         address: ModuleAddress,
         version: Version,
     },
+    #[error(
+        "{address} {version} is the same version as the published {existing} to terraform, which ignores build metadata (`+…`); versions are immutable, publish a new version"
+    )]
+    SameVersion {
+        address: ModuleAddress,
+        version: Version,
+        existing: String,
+    },
     #[error("the archive is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error(
+        "the description is {length} characters, more than the limit of {MAX_DESCRIPTION_CHARS}"
+    )]
+    DescriptionTooLong { length: usize },
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error("{0}")]
     Analysis(#[from] AnalysisError),
+    #[error("checking the module: {0}")]
+    Sandbox(#[from] SandboxError),
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error(transparent)]
@@ -35,6 +52,9 @@ pub enum PublishError {
     #[error("publish task failed: {0}")]
     Task(String),
 }
+
+/// The longest description a module may be published with.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// A version to publish, its archive received whole.
 pub struct PublishRequest {
@@ -77,74 +97,108 @@ fn description_from_readme(readme: &str) -> String {
 }
 
 impl Registry {
-    pub async fn version_exists(
+    /// The stored version terraform cannot tell from `version` (the same, or equal but for build
+    /// metadata), if there is one.
+    pub async fn same_version(
         &self,
         address: &ModuleAddress,
         version: &Version,
-    ) -> Result<bool, DbErr> {
+    ) -> Result<Option<String>, DbErr> {
         let Some(module) = queries::find_module(&self.db, address).await? else {
-            return Ok(false);
+            return Ok(None);
         };
-        Ok(
-            queries::find_version(&self.db, module.id, &version.to_string())
-                .await?
-                .is_some(),
-        )
+        queries::same_version(&self.db, module.id, &version.precedence()).await
+    }
+
+    /// Refuses a version that exists already: 409, saying when it differs only in build metadata.
+    pub async fn refuse_existing(
+        &self,
+        address: &ModuleAddress,
+        version: &Version,
+    ) -> Result<(), PublishError> {
+        match self.same_version(address, version).await? {
+            None => Ok(()),
+            Some(existing) if existing == version.to_string() => Err(PublishError::VersionExists {
+                address: address.clone(),
+                version: version.clone(),
+            }),
+            Some(existing) => Err(PublishError::SameVersion {
+                address: address.clone(),
+                version: version.clone(),
+                existing,
+            }),
+        }
+    }
+
+    /// Checks a module archive in the sandbox: safe, readable, Terraform that parses.
+    async fn analyse(&self, archive: &Bytes) -> Result<ModuleAnalysis, PublishError> {
+        let job = Job::AnalyzeModule {
+            limits: self.limits,
+        };
+        let (reply, _) = self
+            .sandbox
+            .run("checking the module", job, archive, self.check_budget)
+            .await?;
+        match reply {
+            Reply::Module(Ok(analysis)) => Ok(*analysis),
+            Reply::Module(Err(Refusal::Archive(error))) => Err(error.into()),
+            Reply::Module(Err(Refusal::Analysis(error))) => Err(error.into()),
+            other => Err(PublishError::Task(format!("unexpected answer {other:?}"))),
+        }
     }
 
     pub async fn publish(&self, request: PublishRequest) -> Result<Published, PublishError> {
-        let exists = || PublishError::VersionExists {
-            address: request.address.clone(),
-            version: request.version.clone(),
-        };
-        if self
-            .version_exists(&request.address, &request.version)
-            .await?
-        {
-            return Err(exists());
-        }
+        self.refuse_existing(&request.address, &request.version)
+            .await?;
         if request.archive.len() as u64 > self.max_archive_bytes {
             return Err(PublishError::TooLarge {
                 limit: self.max_archive_bytes,
             });
         }
-        let limits = self.limits;
+        if let Some(description) = &request.description {
+            let length = description.chars().count();
+            if length > MAX_DESCRIPTION_CHARS {
+                return Err(PublishError::DescriptionTooLong { length });
+            }
+        }
+        let analysis = self.analyse(&request.archive).await?;
         let bytes = request.archive.clone();
-        let (digest, analysis) = tokio::task::spawn_blocking(
-            move || -> Result<(Sha256, ModuleAnalysis), PublishError> {
-                let inspected = archive::inspect_module(&bytes, &limits)?;
-                let analysis = module::analyze(&inspected.files)?;
-                Ok((Sha256::of(&bytes), analysis))
-            },
-        )
-        .await
-        .map_err(|error| PublishError::Task(error.to_string()))??;
+        let digest = tokio::task::spawn_blocking(move || Sha256::of(&bytes))
+            .await
+            .map_err(|error| PublishError::Task(error.to_string()))?;
 
         let description = request
             .description
             .clone()
             .unwrap_or_else(|| description_from_readme(&analysis.root.readme));
         let archive_size = request.archive.len() as u64;
+        let analysis = serde_json::to_value(&analysis)
+            .map_err(|error| PublishError::Task(error.to_string()))?;
         self.storage
             .put_archive(&digest, request.archive.clone())
             .await?;
-        let analysis = serde_json::to_value(&analysis)
-            .map_err(|error| PublishError::Task(error.to_string()))?;
+        let id = format!("{}/{}", request.address, request.version);
         let inserted = queries::insert_version(
             &self.db,
             NewVersion {
                 address: &request.address,
                 description: &description,
-                version: &request.version.to_string(),
+                version: &request.version,
                 archive_sha256: &digest.to_hex(),
                 archive_size: archive_size as i64,
                 analysis,
                 published_by: &request.actor.name,
             },
+            audit::event(
+                &request.actor,
+                Action::ModulePublish,
+                &id,
+                serde_json::json!({ "sha256": digest.to_hex(), "size": archive_size }),
+            ),
         )
         .await?;
         match inserted {
-            Inserted::Created(_) => {
+            Inserted::Created => {
                 self.module_changed(&request.address).await;
                 tracing::info!(
                     module = %request.address,
@@ -153,21 +207,21 @@ impl Registry {
                     by = %request.actor.name,
                     "published"
                 );
-                self.audit(
-                    &request.actor,
-                    super::audit::Action::ModulePublish,
-                    &format!("{}/{}", request.address, request.version),
-                    serde_json::json!({ "sha256": digest.to_hex(), "size": archive_size }),
-                )
-                .await;
                 Ok(Published {
-                    id: format!("{}/{}", request.address, request.version),
+                    id,
                     version: request.version.to_string(),
                     archive_sha256: digest.to_hex(),
                     archive_size,
                 })
             }
-            Inserted::AlreadyExists => Err(exists()),
+            Inserted::AlreadyExists => {
+                self.refuse_existing(&request.address, &request.version)
+                    .await?;
+                Err(PublishError::VersionExists {
+                    address: request.address.clone(),
+                    version: request.version.clone(),
+                })
+            }
         }
     }
 }

@@ -263,7 +263,7 @@ impl Gathered {
         let later = self
             .latest
             .as_ref()
-            .is_none_or(|(best, _)| version::standing(&parsed) > version::standing(best));
+            .is_none_or(|(best, _)| version::compare_standing(&parsed, best).is_gt());
         if later {
             self.latest = Some((parsed, head));
         }

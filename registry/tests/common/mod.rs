@@ -53,6 +53,8 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestRegistry {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::for_data_dir(dir.path());
     config.database_url = database_url(dir.path()).await;
+    // Checks and renders run in worker processes of the real binary.
+    config.sandbox_program = PathBuf::from(env!("CARGO_BIN_EXE_quarry"));
     adjust(&mut config);
     let registry = Registry::start(&config).await.expect("registry starts");
     TestRegistry {

@@ -209,6 +209,7 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
             constraint: Some(constraint_text.unwrap_or(&version.to_string())),
             registry_host: &client.settings().source_host,
             inputs: Value::Object(answers),
+            output_limit: quarry_core::render::MAX_RENDERED_BYTES,
         },
         client,
     )

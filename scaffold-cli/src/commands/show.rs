@@ -113,6 +113,7 @@ fn show_blueprint(detail: &Value) {
         .as_array()
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    let secrets = quarry_core::secrets::find(schema).unwrap_or_default();
     println!("\nInputs:");
     let rows: Vec<Vec<String>> = schema["properties"]
         .as_object()
@@ -124,7 +125,7 @@ fn show_blueprint(detail: &Value) {
                         || text(&property["type"]),
                         |options| options.iter().map(text).collect::<Vec<_>>().join("|"),
                     );
-                    let secret = if property["writeOnly"] == true {
+                    let secret = if secrets.contains(name) {
                         " (secret)"
                     } else {
                         ""

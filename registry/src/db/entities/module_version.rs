@@ -10,6 +10,8 @@ pub struct Model {
     pub id: i32,
     pub module_id: i32,
     pub version: String,
+    /// The version without build metadata: unique per module (see the migration that adds it).
+    pub precedence: String,
     pub archive_sha256: String,
     pub archive_size: i64,
     pub analysis: Json,
