@@ -41,3 +41,22 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.write_all(bytes).expect("in-memory gzip");
     encoder.finish().expect("in-memory gzip")
 }
+
+/// A blueprint archive (namespace `hostile`) built from a manifest of `inputs` (a JSON Schema) and
+/// `manifest_extra` (more top-level manifest YAML, e.g. `policies: […]`) plus `files`.
+pub fn pack_blueprint(
+    name: &str,
+    inputs: &serde_json::Value,
+    manifest_extra: &str,
+    files: &[(&str, &[u8])],
+) -> Vec<u8> {
+    let manifest = format!(
+        "apiVersion: quarry.dev/v1\nkind: Blueprint\nmetadata:\n  namespace: hostile\n  name: {name}\n  description: A blueprint a test built.\ninputs: {inputs}\nstack:\n  name: stack\n  terraform_version: \"~> 1.9\"\n{manifest_extra}"
+    );
+    let mut all = std::collections::BTreeMap::new();
+    all.insert("blueprint.yaml".to_owned(), manifest.into_bytes());
+    for (path, content) in files {
+        all.insert((*path).to_owned(), content.to_vec());
+    }
+    crate::archive::pack_files(&all).expect("packs")
+}

@@ -117,13 +117,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gc { delete, min_age } => {
             let grace = tokens::parse_lifetime(&min_age)?;
             let report = registry.collect_garbage(grace, delete).await?;
-            let bytes: u64 = report.unreferenced.iter().map(|(_, size)| size).sum();
+            let bytes: u64 = report
+                .unreferenced
+                .iter()
+                .map(|(_, size)| size)
+                .sum::<u64>()
+                + report
+                    .leftovers
+                    .iter()
+                    .map(|leftover| leftover.size)
+                    .sum::<u64>();
             for (digest, size) in &report.unreferenced {
                 println!("{digest}.tar.gz\t{size}");
             }
+            for leftover in &report.leftovers {
+                println!("{}\t{}", leftover.name, leftover.size);
+            }
             eprintln!(
-                "{} unreferenced archive(s), {bytes} bytes{}; {} referenced; {} younger than {min_age} left alone",
+                "{} unreferenced archive(s) and {} staging file(s) of interrupted writes, {bytes} bytes{}; {} referenced; {} younger than {min_age} left alone",
                 report.unreferenced.len(),
+                report.leftovers.len(),
                 if report.deleted {
                     ", deleted"
                 } else {

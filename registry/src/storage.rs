@@ -38,6 +38,16 @@ pub struct ArchiveRead {
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store: where interrupted writes leave their staging files.
+    local_root: Option<std::path::PathBuf>,
+}
+
+/// A file an interrupted write left behind (object_store writes `<name>#<n>`, then renames it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub name: String,
+    pub size: u64,
+    pub written: chrono::DateTime<chrono::Utc>,
 }
 
 /// How much of a local file one read takes. object_store's own file stream reads 8 KiB at a
@@ -108,7 +118,69 @@ impl Storage {
         let local = LocalFileSystem::new_with_prefix(&root)?;
         Ok(Self {
             store: Arc::new(local),
+            local_root: Some(root),
         })
+    }
+
+    /// Staging files interrupted archive writes left (a SIGKILL between writing and renaming);
+    /// the store's own listing never shows them.
+    pub fn staging_leftovers(&self) -> Result<Vec<Leftover>, StorageError> {
+        let Some(root) = &self.local_root else {
+            return Ok(Vec::new());
+        };
+        let dir = root.join("archives/sha256");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StorageError::Prepare {
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let mut leftovers = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let staged = name.split_once('#').is_some_and(|(stem, suffix)| {
+                stem.ends_with(".tar.gz")
+                    && !suffix.is_empty()
+                    && suffix.bytes().all(|byte| byte.is_ascii_digit())
+            });
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if !staged || !metadata.is_file() {
+                continue;
+            }
+            let written = metadata
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or_else(|_| chrono::Utc::now());
+            leftovers.push(Leftover {
+                name,
+                size: metadata.len(),
+                written,
+            });
+        }
+        leftovers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(leftovers)
+    }
+
+    /// Removes a staging leftover named by [`Storage::staging_leftovers`].
+    pub fn delete_leftover(&self, leftover: &Leftover) -> Result<(), StorageError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let path = root.join("archives/sha256").join(&leftover.name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StorageError::Prepare {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
     }
 
     /// Stores an archive under its digest. Storing bytes that are already there is a no-op: the

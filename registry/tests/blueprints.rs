@@ -15,14 +15,6 @@ fn blueprint_fixture(name: &str) -> Vec<u8> {
     quarry_core::archive::pack_dir(&dir).expect("fixture packs")
 }
 
-fn post_json(path: &str, body: Value) -> test::TestRequest {
-    test::TestRequest::post()
-        .uri(path)
-        .insert_header(("content-type", "application/json"))
-        .insert_header(("host", "registry.test"))
-        .set_payload(body.to_string())
-}
-
 /// A registry with the `greeting` fixture module at 1.0.0 and 1.4.2 and the minimal blueprint.
 async fn registry_with_minimal() -> TestRegistry {
     let quarry = start().await;

@@ -157,6 +157,63 @@ impl Quarry {
         Ok(response.status().as_u16())
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the server to exit; how long it took.
+    pub fn terminate(&mut self, within: Duration) -> Result<Duration> {
+        let started = std::time::Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        while started.elapsed() < within {
+            if self.child.try_wait()?.is_some() {
+                return Ok(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("quarry did not exit within {within:?} of SIGTERM")
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .context("VmHWM in /proc/<pid>/status")?;
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .context("a number")?
+            .parse()?;
+        Ok(kib * 1024)
+    }
+
+    /// The processes the server started (its sandbox workers).
+    pub fn children(&self) -> Vec<u32> {
+        let parent = self.child.id().to_string();
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+                // The fields after the command name (which may hold spaces) start with the state
+                // and the parent's pid.
+                let after = stat.rsplit_once(')')?.1;
+                let ppid = after.split_whitespace().nth(1)?;
+                (ppid == parent).then_some(pid)
+            })
+            .collect()
+    }
+
     /// Every log line the server wrote so far.
     pub fn drain_logs(&self) -> Vec<String> {
         self.logs.try_iter().collect()

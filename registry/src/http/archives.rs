@@ -61,8 +61,10 @@ fn parse_range(header_value: Option<&str>, size: u64) -> RangeRequest {
             .filter(|s| *s < size)
             .map(|s| s..size),
         (start, end) => match (start.parse::<u64>(), end.parse::<u64>()) {
+            // `end` may be any u64 (`bytes=0-18446744073709551615`): it is clamped, never
+            // incremented past the type.
             (Ok(start), Ok(end)) if start <= end && start < size => {
-                Some(start..(end + 1).min(size))
+                Some(start..end.min(size - 1) + 1)
             }
             _ => None,
         },
@@ -189,6 +191,11 @@ mod tests {
             (Some("bytes=-0"), Unsatisfiable),
             (Some("bytes=0-1,5-6"), Whole),
             (Some("items=0-1"), Whole),
+            (Some("bytes=0-18446744073709551615"), Part(0..100)),
+            (Some("bytes=99-18446744073709551615"), Part(99..100)),
+            (Some("bytes=18446744073709551615-"), Unsatisfiable),
+            (Some("bytes=-18446744073709551615"), Part(0..100)),
+            (Some("bytes=18446744073709551616-"), Unsatisfiable),
         ];
         for (header_value, expected) in cases {
             assert_eq!(

@@ -173,5 +173,12 @@ pub async fn read_inputs(
             "the body must be a JSON object of inputs",
         ));
     }
+    let depth = quarry_core::inputs::depth(&value);
+    if depth > quarry_core::inputs::MAX_DEPTH {
+        return Err(ApiError::bad_request(format!(
+            "the inputs nest {depth} levels deep, more than the limit of {}",
+            quarry_core::inputs::MAX_DEPTH
+        )));
+    }
     Ok(value)
 }

@@ -1,6 +1,7 @@
 //! `quarry gc`: archives no module or blueprint version points at (left by a publish that was
 //! interrupted between storing its archive and recording its version). Only archives older than
-//! a grace period count, so a publish in flight never loses its archive.
+//! a grace period count, so a publish in flight never loses its archive. The staging files an
+//! interrupted write leaves (`<digest>.tar.gz#1`) are found the same way.
 
 use super::Registry;
 use crate::storage::StorageError;
@@ -19,6 +20,8 @@ pub enum GcError {
 #[derive(Debug, Default)]
 pub struct GcReport {
     pub unreferenced: Vec<(Sha256, u64)>,
+    /// Staging files of interrupted writes, older than the grace period.
+    pub leftovers: Vec<crate::storage::Leftover>,
     pub kept_in_grace: usize,
     pub referenced: usize,
     pub deleted: bool,
@@ -47,7 +50,17 @@ impl Registry {
                 report.unreferenced.push((digest, size));
             }
         }
+        for leftover in self.storage.staging_leftovers()? {
+            if leftover.written > cutoff {
+                report.kept_in_grace += 1;
+            } else {
+                report.leftovers.push(leftover);
+            }
+        }
         if delete {
+            for leftover in &report.leftovers {
+                self.storage.delete_leftover(leftover)?;
+            }
             for (digest, _) in &report.unreferenced {
                 // Checked again right before deleting: a version may have been recorded since.
                 if !crate::db::queries::referenced_archives(&self.db)

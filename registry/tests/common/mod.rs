@@ -174,3 +174,51 @@ pub fn header(headers: &actix_web::http::header::HeaderMap, name: &str) -> Strin
         .unwrap_or_default()
         .to_owned()
 }
+
+#[allow(unused_imports)]
+pub use quarry_core::test_support::pack_blueprint;
+
+/// What is stored, as clients and the disk see it: every listing, and every file under the data
+/// directory's `objects/` with its digest. Equal snapshots mean nothing stored changed.
+pub async fn stored<S, B>(quarry: &TestRegistry, service: &S) -> serde_json::Value
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut snapshot = serde_json::Map::new();
+    for path in ["/v1/modules?limit=100", "/v1/blueprints?limit=100"] {
+        let (status, body) = call_json(service, get(path, None)).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        snapshot.insert(path.to_owned(), body);
+    }
+    let mut files = std::collections::BTreeMap::new();
+    let objects = quarry.dir.path().join("objects");
+    let mut stack = vec![objects.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("stored file reads");
+                let name = path
+                    .strip_prefix(&objects)
+                    .expect("under objects")
+                    .display()
+                    .to_string();
+                files.insert(name, quarry_core::digest::Sha256::of(&bytes).to_hex());
+            }
+        }
+    }
+    snapshot.insert("objects".into(), serde_json::json!(files));
+    serde_json::Value::Object(snapshot)
+}
+
+/// A JSON POST with the registry host set.
+pub fn post_json(path: &str, body: serde_json::Value) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri(path)
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("host", "registry.test"))
+        .set_payload(body.to_string())
+}
