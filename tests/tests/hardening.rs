@@ -217,6 +217,42 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
     })?;
     refused_naming(&answers, "more than the limit of 64");
 
+    // Finding 7: listings read no READMEs: a blueprint with a README at the 1 MiB limit in five
+    // versions, listed four times at once.
+    let readme = "#".repeat(1 << 20);
+    for version in ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
+        let archive = pack_blueprint("wordy", &inputs, "", &[("README.md", readme.as_bytes())]);
+        let (status, body) = publish(
+            url,
+            &token,
+            &format!("/v1/blueprints/hostile/wordy/{version}"),
+            archive,
+        )?;
+        assert_eq!(status, 201, "{body}");
+    }
+    let answers = two_at_once(url, || {
+        let mut last = (0, String::new());
+        for _ in 0..2 {
+            let response = client()
+                .get(format!("{url}/v1/blueprints?limit=100"))
+                .send()?;
+            last = (response.status().as_u16(), response.text()?);
+            assert_eq!(last.0, 200, "{}", last.1);
+            assert!(last.1.len() < 64 * 1024, "the listing holds no README");
+        }
+        Ok(last)
+    })?;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    let over = "#".repeat((1 << 20) + 1);
+    let archive = pack_blueprint("wordier", &inputs, "", &[("README.md", over.as_bytes())]);
+    let (status, body) = publish(url, &token, "/v1/blueprints/hostile/wordier/1.0.0", archive)?;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.to_string().contains("limit of 1048576 bytes"),
+        "{body}"
+    );
+    let before = stored(&quarry)?;
+
     // Finding 8: ranges at the edge of u64, on GET and HEAD.
     let listing: Value = client()
         .get(format!("{}/v1/blueprints/hostile/cpu/1.0.0", quarry.url))

@@ -290,6 +290,8 @@ fn main() -> anyhow::Result<()> {
     let seeding = Instant::now();
     let (digest, (big_digest, big_size), imported) = runtime.block_on(async {
         let mut config = Config::for_data_dir(data.path());
+        // Checks run in worker processes of the real binary.
+        config.sandbox_program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_quarry"));
         // Only this in-process publish of the big module needs the raised limit; the server
         // keeps its default.
         config.max_archive_bytes = config.max_archive_bytes.max((scale.archive_mib + 16) << 20);

@@ -63,6 +63,7 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
             module_version::ActiveModel {
                 module_id: Set(*m as i32 + 1),
                 version: Set(format!("1.{v}.0")),
+                precedence: Set(format!("1.{v}.0")),
                 archive_sha256: Set(digest.to_hex()),
                 archive_size: Set(archive.len() as i64),
                 analysis: Set(analysis.clone()),
@@ -91,6 +92,7 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
             blueprint_version::ActiveModel {
                 blueprint_id: Set(*i as i32 + 1),
                 version: Set("1.0.0".into()),
+                precedence: Set("1.0.0".into()),
                 archive_sha256: Set(digest.to_hex()),
                 archive_size: Set(archive.len() as i64),
                 manifest: Set(serde_json::json!({ "manifest": {}, "readme": "" })),
