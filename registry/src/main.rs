@@ -15,6 +15,9 @@ use std::io::Write;
     about = "A private Terraform module registry"
 )]
 struct Cli {
+    /// Configuration file [default: ./quarry.toml when it exists]
+    #[arg(long, env = "QUARRY_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
     #[command(subcommand)]
@@ -100,7 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => (**args).clone(),
         _ => ServeArgs::default(),
     };
-    let config = Config::resolve(&cli.store, &serve_args)?;
+    let config = Config::resolve(&cli.store, &serve_args, cli.config.as_deref())?;
     init_logging(config.log_format);
     let registry = Registry::start(&config).await?;
     match cli.command {
@@ -156,7 +159,7 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
         .check_starts()
         .await
         .context("the sandbox's worker processes cannot start")?;
-    for dir in &config.import {
+    for dir in &config.serve.import {
         let report = registry
             .import_dir(dir)
             .await
@@ -168,11 +171,11 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
             "import finished"
         );
     }
-    let listener = std::net::TcpListener::bind(config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = std::net::TcpListener::bind(config.serve.listen)
+        .with_context(|| format!("cannot listen on {}", config.serve.listen))?;
     tracing::info!(
         address = %listener.local_addr()?,
-        read_access = ?config.read_access,
+        read_access = ?config.serve.read_access,
         data_dir = %config.data_dir.display(),
         "quarry is ready"
     );
@@ -180,8 +183,8 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
         registry,
         listener,
         quarry_registry::ServeSettings {
-            request_timeout: std::time::Duration::from_secs(config.request_timeout),
-            shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout),
+            request_timeout: std::time::Duration::from_secs(config.serve.request_timeout),
+            shutdown_timeout: std::time::Duration::from_secs(config.serve.shutdown_timeout),
         },
     )
     .await?;

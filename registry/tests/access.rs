@@ -319,7 +319,7 @@ async fn every_change_is_in_the_audit_log_for_admins() {
 
 #[actix_web::test]
 async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
-    let quarry = start_with(|config| config.writes_per_minute_per_token = 2).await;
+    let quarry = start_with(|config| config.serve.writes_per_minute_per_token = 2).await;
     let token = quarry.token("ci", &["publish:acme"]).await;
     let service = quarry.service().await;
     for version in ["1.0.0", "1.0.1"] {

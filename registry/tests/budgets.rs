@@ -11,12 +11,12 @@ use std::time::Duration;
 /// A registry with small budgets, so hostile jobs end quickly.
 async fn bounded() -> TestRegistry {
     start_with(|config| {
-        config.render_budget.time = Duration::from_secs(2);
-        config.render_budget.memory = 64 << 20;
-        config.check_budget.time = Duration::from_secs(3);
-        config.check_budget.memory = 96 << 20;
-        config.render_output_bytes = 1 << 20;
-        config.sandbox_workers = 2;
+        config.serve.render_timeout = 2;
+        config.serve.render_memory = 64;
+        config.serve.check_timeout = 3;
+        config.serve.check_memory = 96;
+        config.serve.render_output_bytes = 1 << 20;
+        config.serve.sandbox_workers = 2;
     })
     .await
 }
@@ -170,8 +170,8 @@ async fn output_is_limited_for_every_file_together() {
 #[actix_web::test]
 async fn renders_beyond_the_workers_wait_briefly_then_get_503() {
     let quarry = start_with(|config| {
-        config.render_budget.time = Duration::from_secs(3);
-        config.sandbox_workers = 1;
+        config.serve.render_timeout = 3;
+        config.serve.sandbox_workers = 1;
     })
     .await;
     let slow =

@@ -504,7 +504,7 @@ async fn bombs_stop_at_the_limits_naming_the_limit() {
     )];
     check(&quarry, &service, cases).await;
 
-    let (quarry, token) = registry_with(|config| config.max_unpacked_bytes = 1 << 20).await;
+    let (quarry, token) = registry_with(|config| config.serve.max_unpacked_bytes = 1 << 20).await;
     let service = quarry.service().await;
     let zeros = vec![0u8; 8 << 20];
     let bomb = with_main(&[("zeros.bin", Regular, &zeros, None)]);
@@ -673,7 +673,7 @@ async fn an_overlong_gnu_long_name_is_a_4xx_naming_the_entry() {
 
 #[actix_web::test]
 async fn uploads_over_max_archive_bytes_are_413_naming_the_limit() {
-    let (quarry, token) = registry_with(|config| config.max_archive_bytes = 64 << 10).await;
+    let (quarry, token) = registry_with(|config| config.serve.max_archive_bytes = 64 << 10).await;
     let service = quarry.service().await;
     let t = Some(token.as_str());
     let big = vec![0x1f; 100 << 10];

@@ -289,8 +289,8 @@ async fn publish_rejects_unsafe_and_broken_archives() {
 #[actix_web::test]
 async fn publish_enforces_the_size_limits() {
     let quarry = start_with(|config| {
-        config.max_archive_bytes = 64 * 1024;
-        config.max_unpacked_bytes = 1024 * 1024;
+        config.serve.max_archive_bytes = 64 * 1024;
+        config.serve.max_unpacked_bytes = 1024 * 1024;
     })
     .await;
     let token = quarry.token("ci", &["publish:acme"]).await;

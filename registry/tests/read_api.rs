@@ -115,7 +115,8 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
 #[actix_web::test]
 async fn download_url_uses_the_public_url_when_configured() {
     let quarry =
-        start_with(|config| config.public_url = Some("https://registry.example.com".into())).await;
+        start_with(|config| config.serve.public_url = Some("https://registry.example.com".into()))
+            .await;
     let token = quarry.token("ci", &["publish:acme"]).await;
     let service = quarry.service().await;
     publish_versions(&service, &token, "net", &["1.0.0"]).await;
@@ -546,8 +547,8 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
 #[actix_web::test]
 async fn expired_archive_url_is_refused() {
     let quarry = start_with(|config| {
-        config.read_access = quarry_registry::config::ReadAccess::Token;
-        config.signed_url_ttl = 0;
+        config.serve.read_access = quarry_registry::config::ReadAccess::Token;
+        config.serve.signed_url_ttl = 0;
     })
     .await;
     let publisher = quarry.token("ci", &["publish:acme"]).await;

@@ -217,7 +217,11 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
     })?;
     refused_naming(&answers, "more than the limit of 64");
 
-    assert_eq!(stored(&quarry)?, before, "the attacks changed nothing stored");
+    assert_eq!(
+        stored(&quarry)?,
+        before,
+        "the attacks changed nothing stored"
+    );
 
     // Finding 7: listings read no READMEs: a blueprint with a README at the 1 MiB limit in five
     // versions, listed four times at once.

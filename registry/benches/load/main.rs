@@ -294,7 +294,10 @@ fn main() -> anyhow::Result<()> {
         config.sandbox_program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_quarry"));
         // Only this in-process publish of the big module needs the raised limit; the server
         // keeps its default.
-        config.max_archive_bytes = config.max_archive_bytes.max((scale.archive_mib + 16) << 20);
+        config.serve.max_archive_bytes = config
+            .serve
+            .max_archive_bytes
+            .max((scale.archive_mib + 16) << 20);
         let registry = Registry::start(&config).await?;
         let digest = seed::listings(&registry, &scale)
             .await

@@ -52,6 +52,8 @@ pub enum StartError {
     Database { url: String, source: DbErr },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("{0}")]
+    Config(String),
     #[error("signing key {path}: {source}")]
     SigningKey {
         path: String,
@@ -74,7 +76,7 @@ async fn write_downloads(
 /// The signing key from the configuration, or one kept in the data directory (single node only:
 /// replicas must share a configured key).
 fn signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
-    if let Some(key) = &config.signing_key {
+    if let Some(key) = &config.serve.signing_key {
         return Ok(key.as_bytes().to_vec());
     }
     let path = config.data_dir.join("signing.key");
@@ -126,32 +128,35 @@ impl Registry {
             .map_err(database_error)?;
         crate::db::migrate(&db).await.map_err(database_error)?;
         let storage = Storage::open(config.storage_url.as_deref(), &config.data_dir)?;
+        let settings = &config.serve;
+        let budget_error =
+            |error: crate::config::ConfigError| StartError::Config(error.to_string());
         Ok(Self {
             db,
             storage,
-            read_access: config.read_access,
-            public_url: config.public_url.clone(),
-            signer: UrlSigner::new(&signing_key(config)?, config.signed_url_ttl),
-            max_archive_bytes: config.max_archive_bytes,
+            read_access: settings.read_access,
+            public_url: settings.public_url.clone(),
+            signer: UrlSigner::new(&signing_key(config)?, settings.signed_url_ttl),
+            max_archive_bytes: settings.max_archive_bytes,
             limits: Limits {
-                max_unpacked_bytes: config.max_unpacked_bytes,
+                max_unpacked_bytes: settings.max_unpacked_bytes,
                 ..Limits::default()
             },
             write_limiter: std::sync::Arc::new(ratelimit::RateLimiter::new(
-                config.writes_per_minute_per_token,
-                config.writes_per_minute_per_address,
+                settings.writes_per_minute_per_token,
+                settings.writes_per_minute_per_address,
             )),
-            body_timeout: std::time::Duration::from_secs(config.body_timeout),
-            max_header_bytes: config.max_header_bytes,
+            body_timeout: std::time::Duration::from_secs(settings.body_timeout),
+            max_header_bytes: settings.max_header_bytes,
             caches: std::sync::Arc::default(),
             search: std::sync::Arc::default(),
             sandbox: crate::sandbox::Sandbox::new(
                 config.sandbox_program.clone(),
-                config.sandbox_workers,
+                settings.sandbox_workers,
             ),
-            check_budget: config.check_budget,
-            render_budget: config.render_budget,
-            render_output_bytes: config.render_output_bytes,
+            check_budget: config.check_budget().map_err(budget_error)?,
+            render_budget: config.render_budget().map_err(budget_error)?,
+            render_output_bytes: settings.render_output_bytes,
         })
     }
 

@@ -69,7 +69,7 @@ pub async fn start() -> TestRegistry {
 }
 
 pub async fn start_token_reads() -> TestRegistry {
-    start_with(|config| config.read_access = ReadAccess::Token).await
+    start_with(|config| config.serve.read_access = ReadAccess::Token).await
 }
 
 impl TestRegistry {
