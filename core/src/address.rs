@@ -12,7 +12,9 @@ pub enum AddressError {
     Name { part: &'static str, value: String },
     #[error("invalid system `{0}`: must be 1-64 lowercase letters or digits (e.g. `aws`)")]
     System(String),
-    #[error("invalid module address `{0}`: expected `namespace/name/system`")]
+    #[error(
+        "invalid address `{0}`: expected `namespace/name/system` (a module) or `namespace/name` (a blueprint)"
+    )]
     Shape(String),
 }
 
@@ -137,6 +139,143 @@ impl std::str::FromStr for ModuleAddress {
 impl fmt::Display for ModuleAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}/{}", self.namespace, self.name, self.system)
+    }
+}
+
+/// `namespace/name`: one blueprint, all its versions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlueprintAddress {
+    pub namespace: Namespace,
+    pub name: ModuleName,
+}
+
+impl BlueprintAddress {
+    pub fn new(namespace: &str, name: &str) -> Result<Self, AddressError> {
+        Ok(Self {
+            namespace: Namespace::new(namespace)?,
+            name: ModuleName::new(name)?,
+        })
+    }
+}
+
+impl std::str::FromStr for BlueprintAddress {
+    type Err = AddressError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.split_once('/') {
+            Some((namespace, name)) if !name.contains('/') => Self::new(namespace, name),
+            _ => Err(AddressError::Shape(shown(value))),
+        }
+    }
+}
+
+impl fmt::Display for BlueprintAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// What kind of thing the registry holds at an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Module,
+    Blueprint,
+}
+
+impl Kind {
+    /// The kind's name in storage, audit actions (`module.publish`) and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Module => "module",
+            Self::Blueprint => "blueprint",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The address of anything the registry holds, of whatever kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArtifactAddress {
+    Module(ModuleAddress),
+    Blueprint(BlueprintAddress),
+}
+
+impl ArtifactAddress {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Module(_) => Kind::Module,
+            Self::Blueprint(_) => Kind::Blueprint,
+        }
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        match self {
+            Self::Module(address) => &address.namespace,
+            Self::Blueprint(address) => &address.namespace,
+        }
+    }
+
+    pub fn name(&self) -> &ModuleName {
+        match self {
+            Self::Module(address) => &address.name,
+            Self::Blueprint(address) => &address.name,
+        }
+    }
+
+    /// The system of a module; `""` for kinds that have none.
+    pub fn system(&self) -> &str {
+        match self {
+            Self::Module(address) => address.system.as_str(),
+            Self::Blueprint(_) => "",
+        }
+    }
+
+    /// How messages name it: `platform/vpc/aws` for a module (as the registry protocol writes
+    /// modules), `blueprint platform/web-service` for the other kinds.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::Module(address) => address.to_string(),
+            Self::Blueprint(address) => format!("blueprint {address}"),
+        }
+    }
+
+    /// Builds the address of `kind` from its parts (`system` only for modules).
+    pub fn from_parts(
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        system: &str,
+    ) -> Result<Self, AddressError> {
+        Ok(match kind {
+            Kind::Module => Self::Module(ModuleAddress::new(namespace, name, system)?),
+            Kind::Blueprint => Self::Blueprint(BlueprintAddress::new(namespace, name)?),
+        })
+    }
+}
+
+impl fmt::Display for ArtifactAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Module(address) => address.fmt(f),
+            Self::Blueprint(address) => address.fmt(f),
+        }
+    }
+}
+
+impl From<ModuleAddress> for ArtifactAddress {
+    fn from(address: ModuleAddress) -> Self {
+        Self::Module(address)
+    }
+}
+
+impl From<BlueprintAddress> for ArtifactAddress {
+    fn from(address: BlueprintAddress) -> Self {
+        Self::Blueprint(address)
     }
 }
 

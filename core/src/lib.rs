@@ -2,6 +2,7 @@
 //! Pure logic over values; no HTTP server, no terminal, no global state.
 
 pub mod address;
+pub mod api;
 pub mod archive;
 pub mod blueprint;
 pub mod constraint;
@@ -10,6 +11,7 @@ pub mod inputs;
 pub mod manifest;
 pub mod module;
 pub mod policy;
+pub mod private_file;
 pub mod render;
 pub mod schemas;
 pub mod secrets;

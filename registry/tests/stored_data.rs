@@ -98,8 +98,7 @@ async fn a_row_that_cannot_be_read_back_fails_only_its_own_detail() {
     }
     // What an older registry could store: a manifest one level deeper than serde_json reads.
     let poison = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-    let sql =
-        format!("UPDATE blueprint_versions SET manifest = '{poison}' WHERE version = '1.1.0'");
+    let sql = format!("UPDATE artifact_versions SET document = '{poison}' WHERE version = '1.1.0'");
     quarry
         .registry
         .db

@@ -64,27 +64,8 @@ pub fn store_token(host: &str, token: &str) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(parent)?;
     }
     let text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
-    write_private(&path, text.as_bytes())?;
+    quarry_core::private_file::write(&path, text.as_bytes())?;
     Ok(path)
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 #[cfg(test)]

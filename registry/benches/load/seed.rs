@@ -5,7 +5,7 @@
 use crate::Scale;
 use anyhow::Context;
 use quarry_core::version::Version;
-use quarry_registry::db::entities::{blueprint, blueprint_version, module, module_version};
+use quarry_registry::db::entities::{artifact, artifact_version};
 use quarry_registry::service::Registry;
 use quarry_registry::service::audit::Actor;
 use quarry_registry::service::publish::PublishRequest;
@@ -41,8 +41,9 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
         "container services",
     ];
     for chunk in (0..scale.modules).collect::<Vec<_>>().chunks(1000) {
-        module::Entity::insert_many(chunk.iter().map(|i| module::ActiveModel {
+        artifact::Entity::insert_many(chunk.iter().map(|i| artifact::ActiveModel {
             id: Set(*i as i32 + 1),
+            kind: Set("module".into()),
             namespace: Set(format!("team{:02}", i % 50)),
             name: Set(format!("mod{i:05}")),
             system: Set("aws".into()),
@@ -55,53 +56,56 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
         .exec_without_returning(&registry.db)
         .await?;
     }
+    let version = |artifact_id: i32, text: String, document: serde_json::Value| {
+        artifact_version::ActiveModel {
+            artifact_id: Set(artifact_id),
+            version: Set(text.clone()),
+            precedence: Set(text),
+            archive_sha256: Set(digest.to_hex()),
+            archive_size: Set(archive.len() as i64),
+            document: Set(document),
+            published_by: Set("bench".into()),
+            published_at: Set(now),
+            deprecated: Set(false),
+            deprecation_reason: Set(None),
+            replacement: Set(None),
+            yanked: Set(false),
+            yank_reason: Set(None),
+            downloads: Set(0),
+            ..Default::default()
+        }
+    };
     let rows: Vec<(usize, usize)> = (0..scale.modules)
         .flat_map(|m| (0..scale.versions).map(move |v| (m, v)))
         .collect();
     for chunk in rows.chunks(1000) {
-        module_version::Entity::insert_many(chunk.iter().map(|(m, v)| {
-            module_version::ActiveModel {
-                module_id: Set(*m as i32 + 1),
-                version: Set(format!("1.{v}.0")),
-                precedence: Set(format!("1.{v}.0")),
-                archive_sha256: Set(digest.to_hex()),
-                archive_size: Set(archive.len() as i64),
-                analysis: Set(analysis.clone()),
-                published_by: Set("bench".into()),
-                published_at: Set(now),
-                deprecated: Set(false),
-                yanked: Set(false),
-                downloads: Set(0),
-                ..Default::default()
-            }
-        }))
+        artifact_version::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|(m, v)| version(*m as i32 + 1, format!("1.{v}.0"), analysis.clone())),
+        )
         .exec_without_returning(&registry.db)
         .await?;
     }
+    let first_blueprint = scale.modules as i32 + 1;
     for chunk in (0..scale.blueprints).collect::<Vec<_>>().chunks(500) {
-        blueprint::Entity::insert_many(chunk.iter().map(|i| blueprint::ActiveModel {
-            id: Set(*i as i32 + 1),
+        artifact::Entity::insert_many(chunk.iter().map(|i| artifact::ActiveModel {
+            id: Set(first_blueprint + *i as i32),
+            kind: Set("blueprint".into()),
             namespace: Set("platform".into()),
             name: Set(format!("golden{i:04}")),
+            system: Set(String::new()),
             description: Set(format!("Golden path {i}")),
             created_at: Set(now),
         }))
         .exec_without_returning(&registry.db)
         .await?;
-        blueprint_version::Entity::insert_many(chunk.iter().map(|i| {
-            blueprint_version::ActiveModel {
-                blueprint_id: Set(*i as i32 + 1),
-                version: Set("1.0.0".into()),
-                precedence: Set("1.0.0".into()),
-                archive_sha256: Set(digest.to_hex()),
-                archive_size: Set(archive.len() as i64),
-                manifest: Set(serde_json::json!({ "manifest": {}, "readme": "" })),
-                published_by: Set("bench".into()),
-                published_at: Set(now),
-                yanked: Set(false),
-                downloads: Set(0),
-                ..Default::default()
-            }
+        artifact_version::Entity::insert_many(chunk.iter().map(|i| {
+            version(
+                first_blueprint + *i as i32,
+                "1.0.0".into(),
+                serde_json::json!({ "manifest": {}, "readme": "" }),
+            )
         }))
         .exec_without_returning(&registry.db)
         .await?;
@@ -170,7 +174,7 @@ pub async fn big_module(registry: &Registry, data_mib: u64) -> anyhow::Result<(S
         .context("building the big archive")?;
     let published = registry
         .publish(PublishRequest {
-            address: BIG_MODULE.parse()?,
+            address: quarry_core::address::ArtifactAddress::Module(BIG_MODULE.parse()?),
             version: Version::parse("1.0.0")?,
             archive: archive.into(),
             description: Some(format!("{data_mib} MiB of random bytes")),
@@ -178,7 +182,7 @@ pub async fn big_module(registry: &Registry, data_mib: u64) -> anyhow::Result<(S
         })
         .await
         .with_context(|| format!("publishing {BIG_MODULE} 1.0.0"))?;
-    Ok((published.archive_sha256, published.archive_size))
+    Ok((published.archive.to_hex(), published.archive_size))
 }
 
 /// Imports the repository's example modules and golden-path blueprints, as

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateBlueprints),
             Box::new(AddTokenExpiryAndAudit),
             Box::new(AddVersionPrecedence),
+            Box::new(UnifyArtifacts),
         ]
     }
 }
@@ -374,5 +375,143 @@ impl MigrationTrait for AddVersionPrecedence {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Modules and blueprints become one pair of tables, `artifacts` and `artifact_versions`, so
+/// that publishing, versions, deprecation, yanking, downloads and gc are written once for every
+/// kind (providers come next). Every row is copied, then the old tables are dropped. Version rows
+/// gain the reasons of a deprecation or yank and the replacement a deprecation names.
+struct UnifyArtifacts;
+
+impl MigrationName for UnifyArtifacts {
+    fn name(&self) -> &str {
+        "m20261201_000005_unify_artifacts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for UnifyArtifacts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use sea_orm_migration::sea_orm::ConnectionTrait;
+        manager
+            .create_table(
+                Table::create()
+                    .table("artifacts")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len("kind", 16))
+                    .col(string_len("namespace", 64))
+                    .col(string_len("name", 64))
+                    .col(string_len("system", 64).default(""))
+                    .col(text("description"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("artifacts_address")
+                    .table("artifacts")
+                    .col("kind")
+                    .col("namespace")
+                    .col("name")
+                    .col("system")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("artifact_versions")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(integer("artifact_id"))
+                    .col(string_len("version", 128))
+                    .col(string_len("precedence", 128))
+                    .col(string_len("archive_sha256", 64))
+                    .col(big_integer("archive_size"))
+                    .col(json("document"))
+                    .col(string_len("published_by", 128))
+                    .col(timestamp_with_time_zone("published_at"))
+                    .col(boolean("deprecated").default(false))
+                    .col(text_null("deprecation_reason"))
+                    .col(string_len_null("replacement", 256))
+                    .col(boolean("yanked").default(false))
+                    .col(text_null("yank_reason"))
+                    .col(big_integer("downloads").default(0))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("artifact_versions_artifact")
+                            .from("artifact_versions", "artifact_id")
+                            .to("artifacts", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [
+            ("artifact_versions_version", "version"),
+            ("artifact_versions_precedence", "precedence"),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name(name)
+                        .table("artifact_versions")
+                        .col("artifact_id")
+                        .col(column)
+                        .unique()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        let db = manager.get_connection();
+        // Plain SQL that SQLite and PostgreSQL read alike: copy the parents, then the versions,
+        // matched to their new parents by address.
+        let copies = [
+            "INSERT INTO artifacts (kind, namespace, name, system, description, created_at) \
+             SELECT 'module', namespace, name, system, description, created_at FROM modules ORDER BY id",
+            "INSERT INTO artifacts (kind, namespace, name, system, description, created_at) \
+             SELECT 'blueprint', namespace, name, '', description, created_at FROM blueprints ORDER BY id",
+            "INSERT INTO artifact_versions (artifact_id, version, precedence, archive_sha256, \
+             archive_size, document, published_by, published_at, deprecated, yanked, downloads) \
+             SELECT a.id, v.version, v.precedence, v.archive_sha256, v.archive_size, v.analysis, \
+             v.published_by, v.published_at, v.deprecated, v.yanked, v.downloads \
+             FROM module_versions v JOIN modules m ON m.id = v.module_id \
+             JOIN artifacts a ON a.kind = 'module' AND a.namespace = m.namespace \
+             AND a.name = m.name AND a.system = m.system ORDER BY v.id",
+            "INSERT INTO artifact_versions (artifact_id, version, precedence, archive_sha256, \
+             archive_size, document, published_by, published_at, deprecated, yanked, downloads) \
+             SELECT a.id, v.version, v.precedence, v.archive_sha256, v.archive_size, v.manifest, \
+             v.published_by, v.published_at, false, v.yanked, v.downloads \
+             FROM blueprint_versions v JOIN blueprints b ON b.id = v.blueprint_id \
+             JOIN artifacts a ON a.kind = 'blueprint' AND a.namespace = b.namespace \
+             AND a.name = b.name AND a.system = '' ORDER BY v.id",
+        ];
+        for copy in copies {
+            db.execute_unprepared(copy).await?;
+        }
+        for table in [
+            "module_versions",
+            "modules",
+            "blueprint_versions",
+            "blueprints",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration(
+            "the artifact tables cannot be split back into module and blueprint tables; restore a backup taken before the upgrade".into(),
+        ))
     }
 }

@@ -1,12 +1,16 @@
 //! The metadata database: sea-orm entities, migrations and the connection. The only place SQL is
-//! built; callers above get models and typed queries.
+//! built; callers above get row types and typed queries, one file per table group.
 
-pub mod blueprint_queries;
+pub mod artifacts;
+pub mod audit;
 pub mod entities;
 pub mod migration;
-pub mod queries;
+pub mod tokens;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
@@ -52,4 +56,31 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
         error.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// Whether the database answers a trivial query (the health check).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// A write transaction: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+/// concurrent writers queue on the busy timeout instead of failing when they upgrade a read.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Escapes `%`, `_` and `\\` so user text matches literally inside a LIKE pattern.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }

@@ -2,7 +2,7 @@
 //! `ETag`, `Range` and long-lived caching. With token reads, the URL must carry a valid signature
 //! (terraform sends no token here) or the request a token that may read.
 
-use super::auth;
+use super::auth::Caller;
 use super::error::ApiError;
 use crate::config::ReadAccess;
 use crate::service::Registry;
@@ -92,8 +92,8 @@ async fn archive(
         if let Err(signature_error) = signed {
             // A token that may read is as good as a signature.
             let has_reader = matches!(
-                auth::principal(&request, &registry).await,
-                Ok(Some(principal)) if principal.can_read()
+                Caller::of(&request, &registry).await,
+                Ok(caller) if caller.holds_reader()
             );
             if !has_reader {
                 return Err(signature_error.into());

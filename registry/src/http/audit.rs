@@ -1,13 +1,14 @@
 //! `GET /v1/audit`: the audit log, newest first, for `admin` tokens. Filters: `actor`, `action`,
 //! `target` (a prefix, e.g. `platform/`), `since` and `until` (RFC 3339), `offset`, `limit`.
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::{auth, upload};
+use super::upload;
 use crate::service::Registry;
-use crate::service::audit::{self, AuditFilter};
-use actix_web::{HttpRequest, HttpResponse, web};
+use crate::service::audit::AuditFilter;
+use actix_web::{HttpResponse, web};
+use quarry_core::api;
 use serde::Deserialize;
-use serde_json::json;
 
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
@@ -34,21 +35,11 @@ fn time(name: &str, text: Option<&str>) -> Result<Option<chrono::DateTime<chrono
 }
 
 pub async fn list(
-    request: HttpRequest,
+    caller: Caller,
     registry: web::Data<Registry>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = auth::principal(&request, &registry).await?.ok_or_else(|| {
-        ApiError::unauthorized(
-            "the audit log needs an admin token: send `Authorization: Bearer <token>`",
-        )
-    })?;
-    if !principal.is_admin() {
-        return Err(ApiError::forbidden(format!(
-            "token `{}` may not read the audit log; it needs the `admin` scope",
-            principal.token_name
-        )));
-    }
+    caller.admin("the audit log", "read the audit log")?;
     let filter = AuditFilter {
         actor: query.actor.clone(),
         action: query.action.clone(),
@@ -57,21 +48,21 @@ pub async fn list(
         until: time("until", query.until.as_deref())?,
     };
     let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
-    let (events, has_more) = audit::events(&registry.db, &filter, offset, limit).await?;
-    let events: Vec<_> = events
+    let (events, has_more) = registry.audit_events(filter, offset, limit).await?;
+    let events = events
         .into_iter()
-        .map(|event| {
-            json!({
-                "id": event.id,
-                "at": event.at.to_rfc3339(),
-                "actor": event.actor,
-                "action": event.action,
-                "target": event.target,
-                "source": event.source,
-                "details": event.details,
-            })
+        .map(|event| api::AuditEvent {
+            id: event.id,
+            at: event.at.to_rfc3339(),
+            actor: event.actor,
+            action: event.action,
+            target: event.target,
+            source: event.source,
+            details: event.details,
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "meta": upload::page_meta(offset, limit, has_more), "events": events })))
+    Ok(HttpResponse::Ok().json(api::AuditPage {
+        meta: api::PageMeta::new(offset, limit, has_more),
+        events,
+    }))
 }

@@ -1,16 +1,19 @@
 //! The blueprint endpoints under `/v1/blueprints/`: list, search, versions, detail, download,
-//! publish, and `validate` / `render` of inputs against a version.
+//! `validate` / `render` of inputs against a version, and publishing and the marks (see
+//! [`super::artifacts`]).
 
+use super::artifacts::{self, MARK_VERBS};
+use super::auth::{Caller, Reader};
 use super::error::ApiError;
-use super::{auth, upload};
+use super::upload;
 use crate::service::Registry;
-use crate::service::blueprints::{BlueprintError, BlueprintRecord, RenderMode};
+use crate::service::blueprints::{BlueprintRecord, RenderMode, StackError};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use quarry_core::address::{ModuleName, Namespace};
+use quarry_core::address::{ArtifactAddress, BlueprintAddress, Namespace};
+use quarry_core::api;
 use quarry_core::version::Version;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -34,7 +37,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/{namespace}/{name}/{version}/render",
             web::post().to(render),
         )
-        .route("/{namespace}/{name}/{version}/yank", web::post().to(yank));
+        .route("/{namespace}/{name}/{version}/{verb}", web::post().to(mark));
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,38 +57,39 @@ async fn page(
     let (summaries, has_more) = registry
         .list_blueprints(namespace, text, offset, limit)
         .await?;
-    let meta = upload::page_meta(offset, limit, has_more);
-    let items: Vec<Value> = summaries
+    let blueprints = summaries
         .iter()
         .map(|summary| {
-            json!({
-                "id": format!("{}/{}/{}", summary.blueprint.namespace, summary.blueprint.name, summary.latest.version),
-                "namespace": summary.blueprint.namespace,
-                "name": summary.blueprint.name,
-                "version": summary.latest.version,
-                "description": summary.blueprint.description,
-                "published_at": summary.latest.published_at.to_rfc3339(),
-            })
+            let address = &summary.artifact.address;
+            api::BlueprintSummary {
+                id: format!("{address}/{}", summary.latest.version),
+                namespace: address.namespace().to_string(),
+                name: address.name().to_string(),
+                version: summary.latest.version.to_string(),
+                description: summary.artifact.description.clone(),
+                published_at: summary.latest.published_at.to_rfc3339(),
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "meta": meta, "blueprints": items })))
+    Ok(HttpResponse::Ok().json(api::BlueprintList {
+        meta: api::PageMeta::new(offset, limit, has_more),
+        blueprints,
+    }))
 }
 
 async fn list(
-    request: HttpRequest,
+    _: Reader,
     registry: web::Data<Registry>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     page(&registry, None, &query).await
 }
 
 async fn search(
-    request: HttpRequest,
+    _: Reader,
     registry: web::Data<Registry>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     if query.q.as_deref().is_none_or(|q| q.trim().is_empty()) {
         return Err(ApiError::bad_request("search needs a query: `?q=<text>`"));
     }
@@ -93,36 +97,37 @@ async fn search(
 }
 
 async fn list_namespace(
-    request: HttpRequest,
+    _: Reader,
     registry: web::Data<Registry>,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     let namespace = Namespace::new(&path)?;
     page(&registry, Some(namespace.as_str()), &query).await
 }
 
-fn address(namespace: &str, name: &str) -> Result<(Namespace, ModuleName), ApiError> {
-    Ok((Namespace::new(namespace)?, ModuleName::new(name)?))
+fn address(namespace: &str, name: &str) -> Result<BlueprintAddress, ApiError> {
+    Ok(BlueprintAddress::new(namespace, name)?)
 }
 
 async fn versions(
+    _: Reader,
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let (namespace, name) = address(&path.0, &path.1)?;
-    let versions = registry
-        .blueprint_versions(namespace.as_str(), name.as_str())
+    let address = address(&path.0, &path.1)?;
+    let visible = registry
+        .visible_versions(&ArtifactAddress::Blueprint(address.clone()))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("blueprint {namespace}/{name} not found")))?;
-    let versions: Vec<Value> = versions
-        .iter()
-        .map(|version| json!({ "version": version.to_string() }))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "blueprints": [{ "source": format!("{namespace}/{name}"), "versions": versions }] })))
+        .ok_or_else(|| ApiError::not_found(format!("blueprint {address} not found")))?;
+    let body = api::BlueprintVersions {
+        blueprints: vec![api::VersionList {
+            source: address.to_string(),
+            versions: artifacts::version_entries(&visible.versions),
+        }],
+    };
+    artifacts::versions_answer(&request, &visible.etag, body)
 }
 
 async fn record(
@@ -131,15 +136,15 @@ async fn record(
     name: &str,
     version: Option<&str>,
 ) -> Result<BlueprintRecord, ApiError> {
-    let (namespace, name) = address(namespace, name)?;
+    let address = address(namespace, name)?;
     let version = version.map(Version::parse).transpose()?;
     registry
-        .find_blueprint(namespace.as_str(), name.as_str(), version.as_ref())
+        .find_blueprint(&address, version.as_ref())
         .await?
         .ok_or_else(|| {
             ApiError::not_found(match &version {
-                Some(version) => format!("blueprint {namespace}/{name} has no version {version}"),
-                None => format!("blueprint {namespace}/{name} not found"),
+                Some(version) => format!("blueprint {address} has no version {version}"),
+                None => format!("blueprint {address} not found"),
             })
         })
 }
@@ -148,98 +153,93 @@ async fn detail_response(
     registry: &Registry,
     record: BlueprintRecord,
 ) -> Result<HttpResponse, ApiError> {
-    let stored = registry.blueprint_document(&record).await?;
-    let manifest = &stored["manifest"];
-    let versions = registry
-        .blueprint_versions(&record.blueprint.namespace, &record.blueprint.name)
-        .await?
-        .unwrap_or_default();
-    let head = &record.head;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": format!("{}/{}", record.address(), head.version),
-        "namespace": record.blueprint.namespace,
-        "name": record.blueprint.name,
-        "version": head.version,
-        "description": record.blueprint.description,
-        "owners": manifest["metadata"]["owners"],
-        "tags": manifest["metadata"]["tags"],
-        "published_at": head.published_at.to_rfc3339(),
-        "published_by": head.published_by,
-        "archive": { "sha256": head.archive_sha256, "size": head.archive_size },
-        "inputs": manifest["inputs"],
-        "modules": manifest["modules"],
-        "policies": manifest["policies"],
-        "contexts": manifest["contexts"],
-        "stack": manifest["stack"],
-        "readme": stored["readme"],
-        "versions": versions.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })))
+    let document = registry.blueprint_document(&record).await?;
+    let address = &record.artifact().address;
+    let version = &record.version;
+    let manifest = document.manifest;
+    Ok(HttpResponse::Ok().json(api::BlueprintDetail {
+        id: format!("{address}/{}", version.version),
+        namespace: address.namespace().to_string(),
+        name: address.name().to_string(),
+        version: version.version.to_string(),
+        description: record.artifact().description.clone(),
+        owners: manifest.metadata.owners,
+        tags: manifest.metadata.tags,
+        published_at: version.published_at.to_rfc3339(),
+        published_by: version.published_by.clone(),
+        deprecated: version.deprecation.is_some(),
+        deprecation: artifacts::deprecation(version),
+        yanked: version.yanked(),
+        archive: api::ArchiveInfo {
+            sha256: version.archive.to_hex(),
+            size: version.archive_size,
+        },
+        inputs: manifest.inputs,
+        modules: manifest.modules,
+        policies: manifest.policies,
+        contexts: manifest.contexts,
+        stack: manifest.stack,
+        readme: document.readme,
+        versions: record
+            .history
+            .visible()
+            .map(|version| version.version.to_string())
+            .collect(),
+    }))
 }
 
 async fn latest_detail(
-    request: HttpRequest,
+    _: Reader,
     registry: web::Data<Registry>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     let record = record(&registry, &path.0, &path.1, None).await?;
     detail_response(&registry, record).await
 }
 
 async fn detail(
-    request: HttpRequest,
+    _: Reader,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     detail_response(&registry, record).await
 }
 
 async fn download(
-    request: HttpRequest,
+    _: Reader,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
-    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let digest = quarry_core::digest::Sha256::from_hex(&record.head.archive_sha256)
-        .map_err(|error| ApiError::internal(&error))?;
-    Ok(HttpResponse::NoContent()
-        .insert_header(("X-Terraform-Get", registry.archive_url(&digest)))
-        .finish())
+    let address = ArtifactAddress::Blueprint(address(&path.0, &path.1)?);
+    artifacts::download(&registry, &address, &path.2, false).await
 }
 
 async fn publish(
+    caller: Caller,
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth::principal(&request, &registry).await?;
-    let (namespace, name) = address(&path.0, &path.1)?;
-    let principal = auth::require_publish(&request, &registry, &namespace).await?;
-    let version = Version::parse(&path.2)?;
-    auth::limit_write(&request, &registry, &principal)?;
-    let archive = upload::read_archive(
-        &request,
-        body,
-        registry.max_archive_bytes,
-        registry.body_timeout,
-    )
-    .await?;
-    let published = registry
-        .publish_blueprint(
-            &namespace,
-            &name,
-            &version,
-            archive,
-            &auth::actor(&request, &principal),
-        )
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/blueprints/{}", published.id)))
-        .json(published))
+    let address = ArtifactAddress::Blueprint(address(&path.0, &path.1)?);
+    artifacts::publish(&request, &registry, &caller, address, &path.2, None, body).await
+}
+
+/// `POST …/{version}/deprecate`, `…/undeprecate`, `…/yank`, `…/unyank`.
+async fn mark(
+    caller: Caller,
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (namespace, name, version, verb) = path.into_inner();
+    if !MARK_VERBS.contains(&verb.as_str()) {
+        return super::error::not_found(request).await;
+    }
+    let address = ArtifactAddress::Blueprint(address(&namespace, &name)?);
+    artifacts::mark(&request, &registry, &caller, address, &version, &verb, body).await
 }
 
 /// The host module sources are written with: the public URL's, else the request's `Host`.
@@ -253,9 +253,9 @@ fn registry_host(request: &HttpRequest, registry: &Registry) -> String {
 }
 
 /// Turns a render failure into `422 {"errors": [{path, message}, …]}`.
-fn render_failure(error: BlueprintError) -> ApiError {
+fn render_failure(error: StackError) -> ApiError {
     match error {
-        BlueprintError::Render(failure) => {
+        StackError::Render(failure) => {
             ApiError::with_details(StatusCode::UNPROCESSABLE_ENTITY, &failure.0)
         }
         other => other.into(),
@@ -263,12 +263,12 @@ fn render_failure(error: BlueprintError) -> ApiError {
 }
 
 async fn validate(
+    _: Reader,
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(&request, &registry);
@@ -276,16 +276,16 @@ async fn validate(
         .render_blueprint(&record, inputs, &host, RenderMode::Validate)
         .await
         .map_err(render_failure)?;
-    Ok(HttpResponse::Ok().json(json!({ "valid": true })))
+    Ok(HttpResponse::Ok().json(api::Valid { valid: true }))
 }
 
 async fn render(
+    _: Reader,
     request: HttpRequest,
     registry: web::Data<Registry>,
     path: web::Path<(String, String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth::require_read(&request, &registry).await?;
     let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(&request, &registry);
@@ -299,52 +299,9 @@ async fn render(
             header::CONTENT_DISPOSITION,
             format!(
                 "attachment; filename=\"{}-{}.tar.gz\"",
-                record.blueprint.name, record.head.version
+                record.artifact().address.name(),
+                record.version.version
             ),
         ))
         .body(archive))
-}
-
-/// The largest yank body (`{"reason": "…"}`).
-const YANK_BODY_LIMIT: u64 = 64 * 1024;
-
-/// `POST …/{version}/yank`: gone from `versions`, still downloadable by its exact number.
-async fn yank(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    path: web::Path<(String, String, String)>,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    auth::principal(&request, &registry).await?;
-    let (namespace, _) = address(&path.0, &path.1)?;
-    let principal = auth::require_publish(&request, &registry, &namespace).await?;
-    let body = upload::read_body(
-        &request,
-        body,
-        YANK_BODY_LIMIT,
-        registry.body_timeout,
-        "the body",
-    )
-    .await?;
-    let reason = if body.is_empty() {
-        None
-    } else {
-        let value: Value = serde_json::from_slice(&body).map_err(|error| {
-            ApiError::bad_request(format!(
-                "the body must be {{\"reason\": \"…\"}} or empty: {error}"
-            ))
-        })?;
-        value["reason"].as_str().map(str::to_owned)
-    };
-    auth::limit_write(&request, &registry, &principal)?;
-    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    registry
-        .yank_blueprint(
-            &record,
-            &auth::actor(&request, &principal),
-            reason.as_deref(),
-        )
-        .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "id": format!("{}/{}", record.address(), record.version), "yanked": true })))
 }

@@ -6,7 +6,9 @@ use actix_web::{HttpResponse, get, web};
 
 #[get("/.well-known/terraform.json")]
 pub async fn discovery() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "modules.v1": "/v1/modules/" }))
+    HttpResponse::Ok().json(quarry_core::api::Discovery {
+        modules_v1: "/v1/modules/".into(),
+    })
 }
 
 /// Ready when the database answers.
@@ -19,5 +21,7 @@ pub async fn health(registry: web::Data<Registry>) -> Result<HttpResponse, ApiEr
             "database unavailable",
         )
     })?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
+    Ok(HttpResponse::Ok().json(quarry_core::api::Health {
+        status: "ok".into(),
+    }))
 }

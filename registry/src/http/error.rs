@@ -6,6 +6,8 @@
 //! internals (SQL, paths, connection strings) leak to clients.
 
 use crate::sandbox::SandboxError;
+use crate::service::Internal;
+use crate::service::blueprints::StackError;
 use crate::service::publish::PublishError;
 use crate::service::signing::SignatureError;
 use crate::service::tokens::TokenError;
@@ -114,8 +116,8 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(error: sea_orm::DbErr) -> Self {
+impl From<Internal> for ApiError {
+    fn from(error: Internal) -> Self {
         Self::internal(&error)
     }
 }
@@ -178,27 +180,49 @@ impl From<PublishError> for ApiError {
     fn from(error: PublishError) -> Self {
         let error = match error {
             PublishError::Sandbox(inner) => return inner.into(),
+            PublishError::Invalid(problems) => {
+                return Self {
+                    retry_after: None,
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    messages: problems.iter().map(ToString::to_string).collect(),
+                    details: Vec::new(),
+                };
+            }
             other => other,
         };
         let status = match &error {
             PublishError::VersionExists { .. } | PublishError::SameVersion { .. } => {
                 StatusCode::CONFLICT
             }
-            PublishError::DescriptionTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            PublishError::Sandbox(_) => unreachable!("answered above"),
             PublishError::TooLarge { .. }
             | PublishError::Archive(ArchiveError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             PublishError::Archive(
                 ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
             ) => StatusCode::BAD_REQUEST,
-            PublishError::Archive(_) | PublishError::Analysis(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            PublishError::Database(_) | PublishError::Storage(_) | PublishError::Task(_) => {
-                return Self::internal(&error);
-            }
+            PublishError::Archive(_)
+            | PublishError::Analysis(_)
+            | PublishError::DescriptionTooLong { .. }
+            | PublishError::AddressMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            PublishError::Database(_)
+            | PublishError::Storage(_)
+            | PublishError::Internal(_)
+            | PublishError::Task(_)
+            | PublishError::Sandbox(_)
+            | PublishError::Invalid(_) => return Self::internal(&error),
         };
         Self::new(status, error.to_string())
+    }
+}
+
+impl From<StackError> for ApiError {
+    fn from(error: StackError) -> Self {
+        match error {
+            StackError::Sandbox(inner) => inner.into(),
+            StackError::Render(failure) => {
+                Self::with_details(StatusCode::UNPROCESSABLE_ENTITY, &failure.0)
+            }
+            StackError::Internal(_) | StackError::Corrupt(..) => Self::internal(&error),
+        }
     }
 }
 
@@ -236,36 +260,4 @@ pub async fn not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, 
         }
     }
     Err(ApiError::not_found("no such endpoint"))
-}
-
-impl From<crate::service::blueprints::BlueprintError> for ApiError {
-    fn from(error: crate::service::blueprints::BlueprintError) -> Self {
-        use crate::service::blueprints::BlueprintError as E;
-        let error = match error {
-            E::Sandbox(inner) => return inner.into(),
-            other => other,
-        };
-        let status = match &error {
-            E::VersionExists { .. } | E::SameVersion { .. } => StatusCode::CONFLICT,
-            E::Sandbox(_) => unreachable!("answered above"),
-            E::TooLarge { .. } | E::Archive(ArchiveError::TooLarge { .. }) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            E::Archive(
-                ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
-            ) => StatusCode::BAD_REQUEST,
-            E::Archive(_) | E::AddressMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            E::Invalid(problems) => {
-                return Self {
-                    retry_after: None,
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    messages: problems.iter().map(ToString::to_string).collect(),
-                    details: Vec::new(),
-                };
-            }
-            E::Render(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            E::Database(_) | E::Storage(_) | E::Corrupt(..) => return Self::internal(&error),
-        };
-        Self::new(status, error.to_string())
-    }
 }

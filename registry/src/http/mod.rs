@@ -2,6 +2,7 @@
 //! the decisions are the service layer's.
 
 pub mod archives;
+pub mod artifacts;
 pub mod audit;
 pub mod auth;
 pub mod blueprints;

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const DEFAULT_PAGE: u64 = 15;
 const MAX_PAGE: u64 = 100;
@@ -44,19 +44,6 @@ pub fn search_text(q: Option<&str>) -> Result<Option<&str>, ApiError> {
         )),
         other => Ok(other),
     }
-}
-
-/// The listing's `meta`: `limit`, `current_offset`, and `next_offset`/`prev_offset` when there
-/// are such pages.
-pub fn page_meta(offset: u64, limit: u64, has_more: bool) -> Value {
-    let mut meta = json!({ "limit": limit, "current_offset": offset });
-    if has_more {
-        meta["next_offset"] = json!(offset + limit);
-    }
-    if offset > 0 {
-        meta["prev_offset"] = json!(offset.saturating_sub(limit));
-    }
-    meta
 }
 
 const ARCHIVE_TYPES: [&str; 5] = [

@@ -1,12 +1,9 @@
-//! The audit log: every publish, deprecation, yank and token change, with who did it, when and
-//! from where, kept in the database and readable by `admin` tokens.
+//! The audit log: every publish, deprecation, yank (and their undoing) and token change, with who
+//! did it, when and from where, kept in the database and readable by `admin` tokens.
 
-use crate::db::entities::audit_event;
-use sea_orm::prelude::Expr;
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use crate::db::audit::{self as queries, EventRow, Filter, NewEvent};
+use quarry_core::address::Kind;
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 
 /// Who acted: a token's name (or `cli` / `import` for local commands) and where from (the
@@ -35,29 +32,54 @@ impl Actor {
     }
 }
 
-/// What was done.
+/// What was done: `<kind>.<verb>` (`module.publish`, `blueprint.yank`) or `token.<verb>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    ModulePublish,
-    ModuleDeprecate,
-    ModuleYank,
-    BlueprintPublish,
-    BlueprintYank,
-    TokenCreate,
-    TokenRevoke,
-}
+pub struct Action(&'static str);
+
+/// Every action, as it is stored and filtered on.
+const ACTIONS: [&str; 12] = [
+    "module.publish",
+    "module.deprecate",
+    "module.undeprecate",
+    "module.yank",
+    "module.unyank",
+    "blueprint.publish",
+    "blueprint.deprecate",
+    "blueprint.undeprecate",
+    "blueprint.yank",
+    "blueprint.unyank",
+    "token.create",
+    "token.revoke",
+];
 
 impl Action {
+    pub const TOKEN_CREATE: Self = Self("token.create");
+    pub const TOKEN_REVOKE: Self = Self("token.revoke");
+
+    /// `verb` done to an artifact of `kind`: one of `publish`, `deprecate`, `undeprecate`,
+    /// `yank`, `unyank`.
+    pub fn new(kind: Kind, verb: &str) -> Self {
+        let name = format!("{kind}.{verb}");
+        let known = ACTIONS
+            .iter()
+            .find(|action| **action == name)
+            .expect("every kind has every artifact verb");
+        Self(known)
+    }
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ModulePublish => "module.publish",
-            Self::ModuleDeprecate => "module.deprecate",
-            Self::ModuleYank => "module.yank",
-            Self::BlueprintPublish => "blueprint.publish",
-            Self::BlueprintYank => "blueprint.yank",
-            Self::TokenCreate => "token.create",
-            Self::TokenRevoke => "token.revoke",
-        }
+        self.0
+    }
+
+    /// The kind of artifact an action names, and its verb; `None` for token actions.
+    pub fn parse(text: &str) -> Option<(Kind, &str)> {
+        let (kind, verb) = text.split_once('.')?;
+        let kind = match kind {
+            "module" => Kind::Module,
+            "blueprint" => Kind::Blueprint,
+            _ => return None,
+        };
+        Some((kind, verb))
     }
 }
 
@@ -67,8 +89,8 @@ pub fn event<'a>(
     action: Action,
     target: &'a str,
     details: Value,
-) -> crate::db::queries::NewAuditEvent<'a> {
-    crate::db::queries::NewAuditEvent {
+) -> NewEvent<'a> {
+    NewEvent {
         actor: &actor.name,
         source: &actor.source,
         action: action.as_str(),
@@ -77,7 +99,7 @@ pub fn event<'a>(
     }
 }
 
-/// Records one event.
+/// Records one event on its own (token changes; artifact changes record theirs with the change).
 pub async fn record(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -85,7 +107,7 @@ pub async fn record(
     target: &str,
     details: Value,
 ) -> Result<(), DbErr> {
-    crate::db::queries::insert_audit_event(db, event(actor, action, target, details)).await
+    queries::insert(db, event(actor, action, target, details)).await
 }
 
 /// Which events to read.
@@ -99,68 +121,64 @@ pub struct AuditFilter {
     pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Newest first: one page, and whether more follow.
-pub async fn events(
-    db: &impl ConnectionTrait,
-    filter: &AuditFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<audit_event::Model>, bool), DbErr> {
-    let mut query = audit_event::Entity::find();
-    if let Some(actor) = &filter.actor {
-        query = query.filter(audit_event::Column::Actor.eq(actor.as_str()));
-    }
-    if let Some(action) = &filter.action {
-        query = query.filter(audit_event::Column::Action.eq(action.as_str()));
-    }
-    if let Some(prefix) = &filter.target_prefix {
-        let pattern = format!("{}%", crate::db::queries::escape_like(prefix));
-        query = query.filter(
-            Expr::col(audit_event::Column::Target)
-                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-        );
-    }
-    if let Some(since) = filter.since {
-        query = query.filter(audit_event::Column::At.gte(since));
-    }
-    if let Some(until) = filter.until {
-        query = query.filter(audit_event::Column::At.lt(until));
-    }
-    let mut rows = query
-        .order_by_desc(audit_event::Column::Id)
-        .offset(offset)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_more))
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: i32,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub source: String,
+    pub details: Value,
 }
 
-/// The newest event's id (0 when there is none): where a change feed starts.
-pub async fn newest_id(db: &impl ConnectionTrait) -> Result<i32, DbErr> {
-    let newest = audit_event::Entity::find()
-        .select_only()
-        .column(audit_event::Column::Id)
-        .order_by_desc(audit_event::Column::Id)
-        .limit(1)
-        .into_tuple::<i32>()
-        .one(db)
-        .await?;
-    Ok(newest.unwrap_or(0))
+impl From<EventRow> for Event {
+    fn from(row: EventRow) -> Self {
+        Self {
+            id: row.id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            source: row.source,
+            details: row.details,
+        }
+    }
 }
 
-/// Up to `limit` events after the one with id `after`, oldest first: the feed of changes that
-/// replicas follow to drop what they cached.
-pub async fn after(
-    db: &impl ConnectionTrait,
-    after: i32,
-    limit: u64,
-) -> Result<Vec<audit_event::Model>, DbErr> {
-    audit_event::Entity::find()
-        .filter(audit_event::Column::Id.gt(after))
-        .order_by_asc(audit_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+impl super::Registry {
+    /// Newest first: one page of events, and whether more follow.
+    pub async fn audit_events(
+        &self,
+        filter: AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<Event>, bool), super::Internal> {
+        let filter = Filter {
+            actor: filter.actor,
+            action: filter.action,
+            target_prefix: filter.target_prefix,
+            since: filter.since,
+            until: filter.until,
+        };
+        let (rows, has_more) = queries::events(&self.db, &filter, offset, limit).await?;
+        Ok((rows.into_iter().map(Event::from).collect(), has_more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_every_verb() {
+        for kind in [Kind::Module, Kind::Blueprint] {
+            for verb in ["publish", "deprecate", "undeprecate", "yank", "unyank"] {
+                let action = Action::new(kind, verb);
+                assert_eq!(Action::parse(action.as_str()), Some((kind, verb)));
+            }
+        }
+        assert_eq!(Action::parse("token.create"), None);
+    }
 }

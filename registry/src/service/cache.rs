@@ -1,11 +1,13 @@
-//! In-memory caches for the hot read paths, and download counts gathered in memory.
-//! What a version resolves to, and what its detail shows of its contents, never change (versions
-//! are immutable), so they are kept indefinitely (bounded). A module's version list and state
+//! In-memory caches for the hot read paths, and download counts gathered in memory. They hold
+//! values (version lists, states, analyses), never answers: bodies are built by `http`.
+//! What a version resolves to, and what its kind made of it, never change (versions are
+//! immutable), so they are kept indefinitely (bounded). An artifact's version list and state
 //! change on publish, deprecate and yank: they live five seconds, and this process drops its
-//! entries at once when it changes one (or hears of a change from the change feed). A module's
-//! state also carries download counts, so it is read again after this process writes counts.
+//! entries at once when it changes one (or hears of a change from the change feed). A state also
+//! carries download counts, so it is read again after this process writes counts.
 
-use quarry_core::address::ModuleAddress;
+use quarry_core::address::ArtifactAddress;
+use quarry_core::module::ModuleAnalysis;
 use quarry_core::version::Version;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +20,8 @@ const MAX_RESOLVED: usize = 100_000;
 const MAX_LISTS: usize = 20_000;
 const MAX_STATES: usize = 10_000;
 const LIST_TTL: Duration = Duration::from_secs(5);
-/// Bytes of rendered version contents kept at most; past that the cache starts over.
-const MAX_CONTENT_BYTES: usize = 64 << 20;
+/// Bytes of analyses (as stored) kept at most; past that the cache starts over.
+const MAX_ANALYSIS_BYTES: usize = 64 << 20;
 
 /// What a download needs: the row to count and the archive to point at.
 #[derive(Debug, Clone, Copy)]
@@ -28,38 +30,38 @@ pub struct Resolved {
     pub archive: quarry_core::digest::Sha256,
 }
 
-/// Resolved downloads by module, then version (looked up without building a key).
+/// Resolved downloads by artifact, then version (looked up without building a key).
 #[derive(Debug, Default)]
 struct Resolutions {
-    by_module: HashMap<ModuleAddress, HashMap<Version, Resolved>>,
+    by_artifact: HashMap<ArtifactAddress, HashMap<Version, Resolved>>,
     entries: usize,
 }
 
-/// A module's `versions` answer (body and ETag), and when it was read.
-type VersionList = (Instant, Arc<VersionsBody>);
-
-/// The serialised `versions` answer of one module.
-#[derive(Debug)]
-pub struct VersionsBody {
-    pub body: bytes::Bytes,
+/// The versions clients may choose from, oldest first, and a tag for them (an answer's ETag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibleVersions {
+    pub versions: Vec<Version>,
     pub etag: String,
 }
+
+/// An artifact's visible versions, and when they were read.
+type VersionList = (Instant, Arc<VisibleVersions>);
 
 /// A module's state as the detail endpoint shows it: when it was read, and the download-write
 /// generation it was read in.
 type StateEntry = (Instant, u64, Arc<super::modules::ModuleState>);
 
 #[derive(Debug, Default)]
-struct Contents {
-    by_version: HashMap<i32, Arc<str>>,
+struct Analyses {
+    by_version: HashMap<i32, Arc<ModuleAnalysis>>,
     bytes: usize,
 }
 
 #[derive(Debug, Default)]
 pub struct Caches {
-    versions: Mutex<HashMap<ModuleAddress, VersionList>>,
-    states: Mutex<HashMap<ModuleAddress, StateEntry>>,
-    contents: Mutex<Contents>,
+    versions: Mutex<HashMap<ArtifactAddress, VersionList>>,
+    states: Mutex<HashMap<ArtifactAddress, StateEntry>>,
+    analyses: Mutex<Analyses>,
     resolved: Mutex<Resolutions>,
     downloads: Mutex<HashMap<i32, i64>>,
     /// Counts how often this process wrote download counts; states read before are stale.
@@ -73,22 +75,23 @@ fn bounded<K, V>(map: &mut HashMap<K, V>, most: usize) {
 }
 
 impl Caches {
-    pub fn versions(&self, address: &ModuleAddress) -> Option<Arc<VersionsBody>> {
+    pub fn versions(&self, address: &ArtifactAddress) -> Option<Arc<VisibleVersions>> {
         let map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(address)
             .filter(|(at, _)| at.elapsed() < LIST_TTL)
             .map(|(_, versions)| versions.clone())
     }
 
-    pub fn store_versions(&self, address: &ModuleAddress, versions: Arc<VersionsBody>) {
+    pub fn store_versions(&self, address: &ArtifactAddress, versions: Arc<VisibleVersions>) {
         let mut map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         bounded(&mut map, MAX_LISTS);
         map.insert(address.clone(), (Instant::now(), versions));
     }
 
-    /// Forgets what is cached of a module after it changed: its version list and its state,
-    /// and the state of its siblings under the same namespace and name (which list its systems).
-    pub fn forget_module(&self, address: &ModuleAddress) {
+    /// Forgets what is cached of an artifact after it changed: its version list and its state,
+    /// and the state of its siblings of the same kind, namespace and name (a module's detail
+    /// lists the systems published beside it).
+    pub fn forget(&self, address: &ArtifactAddress) {
         self.versions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -97,7 +100,9 @@ impl Caches {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|cached, _| {
-                cached.namespace != address.namespace || cached.name != address.name
+                cached.kind() != address.kind()
+                    || cached.namespace() != address.namespace()
+                    || cached.name() != address.name()
             });
     }
 
@@ -106,7 +111,7 @@ impl Caches {
         self.download_writes.load(Ordering::Acquire)
     }
 
-    pub fn state(&self, address: &ModuleAddress) -> Option<Arc<super::modules::ModuleState>> {
+    pub fn state(&self, address: &ArtifactAddress) -> Option<Arc<super::modules::ModuleState>> {
         let generation = self.state_generation();
         let map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(address)
@@ -116,7 +121,7 @@ impl Caches {
 
     pub fn store_state(
         &self,
-        address: &ModuleAddress,
+        address: &ArtifactAddress,
         generation: u64,
         state: Arc<super::modules::ModuleState>,
     ) {
@@ -125,9 +130,9 @@ impl Caches {
         map.insert(address.clone(), (Instant::now(), generation, state));
     }
 
-    /// The rendered contents of a version (its archive and analysis as the detail shows them).
-    pub fn contents(&self, version_id: i32) -> Option<Arc<str>> {
-        self.contents
+    /// A module version's analysis.
+    pub fn analysis(&self, version_id: i32) -> Option<Arc<ModuleAnalysis>> {
+        self.analyses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .by_version
@@ -135,33 +140,33 @@ impl Caches {
             .cloned()
     }
 
-    pub fn store_contents(&self, version_id: i32, contents: Arc<str>) {
-        let mut cache = self.contents.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.bytes + contents.len() > MAX_CONTENT_BYTES {
-            *cache = Contents::default();
+    /// Keeps a version's analysis; `size` is what it took stored.
+    pub fn store_analysis(&self, version_id: i32, analysis: Arc<ModuleAnalysis>, size: usize) {
+        let mut cache = self.analyses.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.bytes + size > MAX_ANALYSIS_BYTES {
+            *cache = Analyses::default();
         }
-        cache.bytes += contents.len();
-        if let Some(old) = cache.by_version.insert(version_id, contents) {
-            cache.bytes -= old.len();
+        if cache.by_version.insert(version_id, analysis).is_none() {
+            cache.bytes += size;
         }
     }
 
-    pub fn resolved(&self, address: &ModuleAddress, version: &Version) -> Option<Resolved> {
+    pub fn resolved(&self, address: &ArtifactAddress, version: &Version) -> Option<Resolved> {
         self.resolved
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .by_module
+            .by_artifact
             .get(address)?
             .get(version)
             .copied()
     }
 
-    pub fn store_resolved(&self, address: &ModuleAddress, version: &Version, resolved: Resolved) {
+    pub fn store_resolved(&self, address: &ArtifactAddress, version: &Version, resolved: Resolved) {
         let mut cache = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.entries >= MAX_RESOLVED {
             *cache = Resolutions::default();
         }
-        let versions = cache.by_module.entry(address.clone()).or_default();
+        let versions = cache.by_artifact.entry(address.clone()).or_default();
         if versions.insert(version.clone(), resolved).is_none() {
             cache.entries += 1;
         }

@@ -35,7 +35,7 @@ impl Registry {
         delete: bool,
     ) -> Result<GcReport, GcError> {
         let stored = self.storage.list_archives().await?;
-        let referenced = crate::db::queries::referenced_archives(&self.db).await?;
+        let referenced = crate::db::artifacts::referenced_archives(&self.db).await?;
         let cutoff = chrono::Utc::now() - grace;
         let mut report = GcReport {
             deleted: delete,
@@ -63,7 +63,7 @@ impl Registry {
             }
             for (digest, _) in &report.unreferenced {
                 // Checked again right before deleting: a version may have been recorded since.
-                if !crate::db::queries::referenced_archives(&self.db)
+                if !crate::db::artifacts::referenced_archives(&self.db)
                     .await?
                     .contains(&digest.to_hex())
                 {

@@ -1,10 +1,14 @@
-//! `quarry serve --import DIR`: publishes every module under DIR (a directory holding a
-//! `module.yaml`) whose version is not published yet. Running it again changes nothing.
+//! `quarry serve --import DIR`: publishes every module (a directory holding a `module.yaml`) and
+//! blueprint (one holding a `blueprint.yaml`) under DIR whose version is not published yet.
+//! Running it again changes nothing.
 
 use super::Registry;
 use super::publish::{PublishError, PublishRequest};
+use quarry_core::address::{ArtifactAddress, BlueprintAddress};
 use quarry_core::archive;
+use quarry_core::digest::Sha256;
 use quarry_core::manifest::{MODULE_MANIFEST, ManifestError, ModuleManifest};
+use quarry_core::version::Version;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +30,8 @@ pub enum ImportError {
         path: PathBuf,
         source: Box<PublishError>,
     },
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Internal(#[from] super::Internal),
     #[error("{path}: {message}")]
     Blueprint { path: PathBuf, message: String },
 }
@@ -36,6 +40,8 @@ pub enum ImportError {
 pub struct ImportReport {
     pub published: Vec<String>,
     pub already_published: Vec<String>,
+    /// Published already, but the directory's files differ from what was published.
+    pub changed_but_not_published: Vec<String>,
 }
 
 /// Directories never searched for modules.
@@ -68,45 +74,101 @@ fn find_manifests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), ImportErro
     Ok(())
 }
 
+/// One thing found to import: its address, version, directory and (for a module) description.
+struct Found {
+    address: ArtifactAddress,
+    version: Version,
+    dir: PathBuf,
+    description: Option<String>,
+}
+
+/// Reads what a `module.yaml` or `blueprint.yaml` declares.
+fn read_manifest(manifest_path: &Path) -> Result<Found, ImportError> {
+    let dir = manifest_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    let failed = |message: String| ImportError::Blueprint {
+        path: manifest_path.to_owned(),
+        message,
+    };
+    if manifest_path.file_name() == Some(std::ffi::OsStr::new(MODULE_MANIFEST)) {
+        let text = std::fs::read_to_string(manifest_path).map_err(|source| ImportError::Read {
+            path: manifest_path.to_owned(),
+            source,
+        })?;
+        let manifest = ModuleManifest::parse(&text, &manifest_path.display().to_string())?;
+        return Ok(Found {
+            address: ArtifactAddress::Module(manifest.address),
+            version: manifest.version,
+            dir,
+            description: Some(manifest.description).filter(|d| !d.is_empty()),
+        });
+    }
+    let files = quarry_core::blueprint::load_dir(&dir).map_err(|source| ImportError::Read {
+        path: dir.clone(),
+        source,
+    })?;
+    // Only the manifest is read here; the publish checks the whole blueprint.
+    let blueprint =
+        quarry_core::blueprint::load(files).map_err(|problem| failed(problem.to_string()))?;
+    let Some(version) = blueprint.manifest.metadata.version.as_deref() else {
+        return Err(failed(
+            "metadata.version is needed to import a blueprint".into(),
+        ));
+    };
+    let version =
+        Version::parse(version).map_err(|error| failed(format!("metadata.version: {error}")))?;
+    Ok(Found {
+        address: ArtifactAddress::Blueprint(BlueprintAddress {
+            namespace: blueprint.namespace,
+            name: blueprint.name,
+        }),
+        version,
+        dir,
+        description: None,
+    })
+}
+
 impl Registry {
+    /// Publishes every module and blueprint under `dir` whose version is not published yet. One
+    /// whose version is published but whose files differ from what was published is reported and
+    /// warned about (versions are immutable: its version must change for it to be published).
     pub async fn import_dir(&self, dir: &Path) -> Result<ImportReport, ImportError> {
         let mut manifests = Vec::new();
         find_manifests(dir, &mut manifests)?;
         let mut report = ImportReport::default();
         for manifest_path in manifests {
-            if manifest_path.file_name()
-                == Some(std::ffi::OsStr::new(quarry_core::blueprint::MANIFEST))
-            {
-                self.import_blueprint(&manifest_path, &mut report).await?;
-                continue;
-            }
-            let text =
-                std::fs::read_to_string(&manifest_path).map_err(|source| ImportError::Read {
-                    path: manifest_path.clone(),
-                    source,
-                })?;
-            let manifest = ModuleManifest::parse(&text, &manifest_path.display().to_string())?;
-            let id = format!("{}/{}", manifest.address, manifest.version);
+            let found = read_manifest(&manifest_path)?;
+            let id = format!("{}/{}", found.address, found.version);
+            let packed = archive::pack_dir(&found.dir).map_err(|source| ImportError::Pack {
+                path: found.dir.clone(),
+                source,
+            })?;
             if self
-                .same_version(&manifest.address, &manifest.version)
+                .same_version(&found.address, &found.version)
                 .await?
                 .is_some()
             {
+                let stored = self
+                    .resolve_download(&found.address, &found.version)
+                    .await?;
+                if stored.is_some_and(|stored| stored.archive != Sha256::of(&packed)) {
+                    tracing::warn!(
+                        artifact = %found.address,
+                        version = %found.version,
+                        dir = %found.dir.display(),
+                        "the files changed but the version did not: the published version is kept (versions are immutable); change the version to publish them"
+                    );
+                    report.changed_but_not_published.push(id.clone());
+                }
                 report.already_published.push(id);
                 continue;
             }
-            let module_dir = manifest_path
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_owned);
-            let packed = archive::pack_dir(&module_dir).map_err(|source| ImportError::Pack {
-                path: module_dir.clone(),
-                source,
-            })?;
             let request = PublishRequest {
-                address: manifest.address,
-                version: manifest.version,
+                address: found.address,
+                version: found.version,
                 archive: packed.into(),
-                description: Some(manifest.description).filter(|d| !d.is_empty()),
+                description: found.description,
                 actor: super::audit::Actor::importer(),
             };
             match self.publish(request).await {
@@ -117,77 +179,12 @@ impl Registry {
                 }
                 Err(source) => {
                     return Err(ImportError::Publish {
-                        path: module_dir,
+                        path: found.dir,
                         source: Box::new(source),
                     });
                 }
             }
         }
         Ok(report)
-    }
-}
-
-impl Registry {
-    /// Publishes the blueprint whose `blueprint.yaml` is at `manifest_path`, at its
-    /// `metadata.version`, unless that version is published already.
-    async fn import_blueprint(
-        &self,
-        manifest_path: &Path,
-        report: &mut ImportReport,
-    ) -> Result<(), ImportError> {
-        let dir = manifest_path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_owned);
-        let failed = |message: String| ImportError::Blueprint {
-            path: manifest_path.to_owned(),
-            message,
-        };
-        let files = quarry_core::blueprint::load_dir(&dir).map_err(|source| ImportError::Read {
-            path: dir.clone(),
-            source,
-        })?;
-        // Only the manifest is read here; the publish checks the whole blueprint.
-        let blueprint =
-            quarry_core::blueprint::load(files).map_err(|problem| failed(problem.to_string()))?;
-        let Some(version) = blueprint.manifest.metadata.version.as_deref() else {
-            return Err(failed(
-                "metadata.version is needed to import a blueprint".into(),
-            ));
-        };
-        let version = quarry_core::version::Version::parse(version)
-            .map_err(|error| failed(format!("metadata.version: {error}")))?;
-        let id = format!("{}/{}/{version}", blueprint.namespace, blueprint.name);
-        if self
-            .refuse_existing_blueprint(&blueprint.namespace, &blueprint.name, &version)
-            .await
-            .is_err()
-        {
-            report.already_published.push(id);
-            return Ok(());
-        }
-        let packed = archive::pack_dir(&dir).map_err(|source| ImportError::Pack {
-            path: dir.clone(),
-            source,
-        })?;
-        match self
-            .publish_blueprint(
-                &blueprint.namespace,
-                &blueprint.name,
-                &version,
-                packed.into(),
-                &super::audit::Actor::importer(),
-            )
-            .await
-        {
-            Ok(_) => report.published.push(id),
-            Err(
-                super::blueprints::BlueprintError::VersionExists { .. }
-                | super::blueprints::BlueprintError::SameVersion { .. },
-            ) => {
-                report.already_published.push(id);
-            }
-            Err(error) => return Err(failed(error.to_string())),
-        }
-        Ok(())
     }
 }

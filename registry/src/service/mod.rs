@@ -1,6 +1,7 @@
 //! The registry's rules: who may do what, what a publish must satisfy, how versions are found.
 //! Nothing here knows HTTP; handlers call these and turn the results into responses.
 
+pub mod artifacts;
 pub mod audit;
 pub mod blueprints;
 pub mod cache;
@@ -61,16 +62,23 @@ pub enum StartError {
     },
 }
 
-async fn write_downloads(
-    db: &DatabaseConnection,
-    counts: &std::collections::HashMap<i32, i64>,
-) -> Result<(), DbErr> {
-    use sea_orm::TransactionTrait;
-    let transaction = db.begin().await?;
-    for (version_id, count) in counts {
-        crate::db::queries::add_downloads(&transaction, *version_id, *count).await?;
-    }
-    transaction.commit().await
+/// The registry's own stores failed (the database or the object store): the request cannot be
+/// answered, and the cause is for the log, not the client.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A version just published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub id: String,
+    pub version: String,
+    pub archive: quarry_core::digest::Sha256,
+    pub archive_size: u64,
 }
 
 /// The signing key from the configuration, or one kept in the data directory (single node only:
@@ -85,35 +93,21 @@ fn signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
         source,
     };
     match std::fs::read(&path) {
-        Ok(key) if key.len() >= 32 => Ok(key),
+        Ok(key) if key.len() >= 32 => {
+            // An older registry may have left it readable by others.
+            quarry_core::private_file::write(&path, &key).map_err(error)?;
+            Ok(key)
+        }
         Ok(_) | Err(_) => {
             use rand::RngCore;
             let mut key = [0u8; 32];
             rand::rng().fill_bytes(&mut key);
             let text = hex::encode(key);
             std::fs::create_dir_all(&config.data_dir).map_err(error)?;
-            write_private(&path, text.as_bytes()).map_err(error)?;
+            quarry_core::private_file::write(&path, text.as_bytes()).map_err(error)?;
             Ok(text.into_bytes())
         }
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 impl Registry {
@@ -162,22 +156,7 @@ impl Registry {
 
     /// Whether the database answers a trivial query (the health check).
     pub async fn database_answers(&self) -> Result<(), DbErr> {
-        use sea_orm::ConnectionTrait;
-        self.db.execute_unprepared("SELECT 1").await.map(|_| ())
-    }
-
-    /// Records an audit event. A failure is logged, not returned: the change it describes has
-    /// already happened and must not be reported as failed.
-    pub async fn audit(
-        &self,
-        actor: &audit::Actor,
-        action: audit::Action,
-        target: &str,
-        details: serde_json::Value,
-    ) {
-        if let Err(error) = audit::record(&self.db, actor, action, target, details).await {
-            tracing::error!(%error, action = action.as_str(), target, "could not record an audit event");
-        }
+        crate::db::ping(&self.db).await
     }
 
     /// Writes the download counts gathered in memory, in one transaction (one write instead of
@@ -188,7 +167,7 @@ impl Registry {
             return;
         }
         let held = self.search.hold().await;
-        match write_downloads(&self.db, &counts).await {
+        match crate::db::artifacts::add_downloads(&self.db, &counts).await {
             Ok(()) => {
                 held.add_stored_downloads(&counts);
                 drop(held);

@@ -1,35 +1,43 @@
-//! Whether a publish is accepted: the version must be new, the archive safe and readable, its
-//! Terraform parseable. The archive is stored under its digest before the version row is
-//! written, so a listed version always has its archive.
+//! Whether a publish is accepted, the same steps for every kind: the version must be new (also
+//! to terraform, which ignores build metadata), the archive within its size and safe, and the
+//! kind's checks must pass (a module's Terraform parses; a blueprint's manifest, templates,
+//! policies and contexts are sound). Checks run in the sandbox under the check budget. The
+//! archive is stored under its digest before the version row is written, and the row and its
+//! audit event are written in one transaction, so a listed version always has its archive and
+//! its audit trail.
 
 use super::Registry;
-use crate::db::queries::{self, Inserted, NewVersion};
+use super::audit::{self, Action};
+use crate::db::artifacts::{self as queries, Inserted, NewVersion};
 use crate::sandbox::SandboxError;
 use crate::sandbox::protocol::{Job, Refusal, Reply};
-use crate::service::audit::{self, Action};
 use crate::storage::StorageError;
 use bytes::Bytes;
-use quarry_core::address::ModuleAddress;
+use quarry_core::address::ArtifactAddress;
 use quarry_core::archive::ArchiveError;
+use quarry_core::blueprint::Problem;
 use quarry_core::digest::Sha256;
 use quarry_core::module::{AnalysisError, ModuleAnalysis};
 use quarry_core::version::Version;
 use sea_orm::DbErr;
+use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error(
-        "{address} {version} is already published; versions are immutable, publish a new version"
+        "{} {version} is already published; versions are immutable, publish a new version",
+        .address.subject()
     )]
     VersionExists {
-        address: ModuleAddress,
+        address: ArtifactAddress,
         version: Version,
     },
     #[error(
-        "{address} {version} is the same version as the published {existing} to terraform, which ignores build metadata (`+…`); versions are immutable, publish a new version"
+        "{} {version} is the same version as the published {existing} to terraform, which ignores build metadata (`+…`); versions are immutable, publish a new version",
+        .address.subject()
     )]
     SameVersion {
-        address: ModuleAddress,
+        address: ArtifactAddress,
         version: Version,
         existing: String,
     },
@@ -43,56 +51,79 @@ pub enum PublishError {
     Archive(#[from] ArchiveError),
     #[error("{0}")]
     Analysis(#[from] AnalysisError),
-    #[error("checking the module: {0}")]
+    #[error("the blueprint has {} problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+    #[error("blueprint.yaml declares `{declared}` but is published as `{published}`")]
+    AddressMismatch { declared: String, published: String },
+    #[error("{0}")]
     Sandbox(#[from] SandboxError),
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] super::Internal),
     #[error("publish task failed: {0}")]
     Task(String),
 }
 
-/// The longest description a module may be published with.
+/// The longest description an artifact may be published with.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// How deeply a stored document may nest at most, whatever its kind: below what the database's
+/// JSON reader takes (128), above what each kind's own limits allow.
+const MAX_STORED_DEPTH: usize = 100;
 
 /// A version to publish, its archive received whole.
 pub struct PublishRequest {
-    pub address: ModuleAddress,
+    pub address: ArtifactAddress,
     pub version: Version,
     pub archive: Bytes,
-    /// Overrides the description taken from the README.
+    /// Overrides the description a module's README gives (modules only; a blueprint's manifest
+    /// describes it).
     pub description: Option<String>,
     pub actor: super::audit::Actor,
 }
 
-#[derive(Debug, serde::Serialize)]
-pub struct Published {
-    pub id: String,
-    pub version: String,
-    pub archive_sha256: String,
-    pub archive_size: u64,
+/// What a kind's checks made of an upload: the document stored with the version, and the
+/// artifact's description.
+struct Checked {
+    document: Value,
+    description: String,
 }
 
-/// The first paragraph line of a README that is not a heading, badge or blank, shortened.
-fn description_from_readme(readme: &str) -> String {
-    let line = readme
-        .lines()
-        .map(str::trim)
-        .find(|line| {
-            !line.is_empty()
-                && !line.starts_with('#')
-                && !line.starts_with('[')
-                && !line.starts_with('!')
-                && !line.starts_with('<')
-                && !line.starts_with('|')
-                && !line.starts_with("```")
-        })
-        .unwrap_or("");
-    if line.chars().count() > 200 {
-        format!("{}…", line.chars().take(200).collect::<String>())
+/// The first paragraph of a README that is not a heading, badge, HTML, table or code, on one
+/// line, shortened to 200 characters.
+pub fn description_from_readme(readme: &str) -> String {
+    let prose = |line: &&str| {
+        !line.starts_with('#')
+            && !line.starts_with('[')
+            && !line.starts_with('!')
+            && !line.starts_with('<')
+            && !line.starts_with('|')
+            && !line.starts_with("```")
+    };
+    let mut lines = readme.lines().map(str::trim).peekable();
+    let mut paragraph = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.is_empty() || !prose(&line) {
+            continue;
+        }
+        paragraph.push(line);
+        while let Some(next) = lines.peek() {
+            if next.is_empty() || !prose(next) {
+                break;
+            }
+            paragraph.push(next);
+            lines.next();
+        }
+        break;
+    }
+    let text = paragraph.join(" ");
+    if text.chars().count() > 200 {
+        format!("{}…", text.chars().take(200).collect::<String>())
     } else {
-        line.to_owned()
+        text
     }
 }
 
@@ -101,19 +132,19 @@ impl Registry {
     /// metadata), if there is one.
     pub async fn same_version(
         &self,
-        address: &ModuleAddress,
+        address: &ArtifactAddress,
         version: &Version,
-    ) -> Result<Option<String>, DbErr> {
-        let Some(module) = queries::find_module(&self.db, address).await? else {
+    ) -> Result<Option<String>, super::Internal> {
+        let Some(row) = queries::find(&self.db, super::artifacts::key(address)).await? else {
             return Ok(None);
         };
-        queries::same_version(&self.db, module.id, &version.precedence()).await
+        Ok(queries::same_version(&self.db, row.id, &version.precedence()).await?)
     }
 
     /// Refuses a version that exists already: 409, saying when it differs only in build metadata.
     pub async fn refuse_existing(
         &self,
-        address: &ModuleAddress,
+        address: &ArtifactAddress,
         version: &Version,
     ) -> Result<(), PublishError> {
         match self.same_version(address, version).await? {
@@ -130,26 +161,84 @@ impl Registry {
         }
     }
 
-    /// Checks a module archive in the sandbox: safe, readable, Terraform that parses.
-    async fn analyse(&self, archive: &Bytes) -> Result<ModuleAnalysis, PublishError> {
+    /// Runs one check job in the sandbox under the check budget.
+    async fn check_job(
+        &self,
+        what: &'static str,
+        job: Job,
+        archive: &Bytes,
+    ) -> Result<Reply, PublishError> {
+        let (reply, _) = self
+            .sandbox
+            .run(what, job, archive, self.check_budget)
+            .await?;
+        Ok(reply)
+    }
+
+    /// A module's checks: a safe, readable archive whose Terraform parses.
+    async fn check_module(
+        &self,
+        archive: &Bytes,
+        description: Option<String>,
+    ) -> Result<Checked, PublishError> {
         let job = Job::AnalyzeModule {
             limits: self.limits,
         };
-        let (reply, _) = self
-            .sandbox
-            .run("checking the module", job, archive, self.check_budget)
-            .await?;
-        match reply {
-            Reply::Module(Ok(analysis)) => Ok(*analysis),
-            Reply::Module(Err(Refusal::Archive(error))) => Err(error.into()),
-            Reply::Module(Err(Refusal::Analysis(error))) => Err(error.into()),
-            other => Err(PublishError::Task(format!("unexpected answer {other:?}"))),
-        }
+        let analysis: ModuleAnalysis =
+            match self.check_job("checking the module", job, archive).await? {
+                Reply::Module(Ok(analysis)) => *analysis,
+                Reply::Module(Err(Refusal::Archive(error))) => return Err(error.into()),
+                Reply::Module(Err(Refusal::Analysis(error))) => return Err(error.into()),
+                other => return Err(PublishError::Task(format!("unexpected answer {other:?}"))),
+            };
+        let description =
+            description.unwrap_or_else(|| description_from_readme(&analysis.root.readme));
+        let document = serde_json::to_value(&analysis)
+            .map_err(|error| PublishError::Task(error.to_string()))?;
+        Ok(Checked {
+            document,
+            description,
+        })
     }
 
-    pub async fn publish(&self, request: PublishRequest) -> Result<Published, PublishError> {
-        self.refuse_existing(&request.address, &request.version)
-            .await?;
+    /// A blueprint's checks: every file, template, policy and context, and the address its
+    /// manifest declares.
+    async fn check_blueprint(
+        &self,
+        address: &ArtifactAddress,
+        archive: &Bytes,
+    ) -> Result<Checked, PublishError> {
+        let job = Job::CheckBlueprint {
+            limits: self.limits,
+        };
+        let checked = match self
+            .check_job("checking the blueprint", job, archive)
+            .await?
+        {
+            Reply::Blueprint(Ok(checked)) => *checked,
+            Reply::Blueprint(Err(Refusal::Archive(error))) => return Err(error.into()),
+            Reply::Blueprint(Err(Refusal::Blueprint(problems))) => {
+                return Err(PublishError::Invalid(problems));
+            }
+            other => return Err(PublishError::Task(format!("unexpected answer {other:?}"))),
+        };
+        let declared = format!("{}/{}", checked.namespace, checked.name);
+        if declared != address.to_string() {
+            return Err(PublishError::AddressMismatch {
+                declared,
+                published: address.to_string(),
+            });
+        }
+        Ok(Checked {
+            description: checked.manifest.metadata.description.clone(),
+            document: json!({ "manifest": checked.manifest, "readme": checked.readme }),
+        })
+    }
+
+    /// Publishes a version: see the module documentation for the steps.
+    pub async fn publish(&self, request: PublishRequest) -> Result<super::Published, PublishError> {
+        let address = &request.address;
+        self.refuse_existing(address, &request.version).await?;
         if request.archive.len() as u64 > self.max_archive_bytes {
             return Err(PublishError::TooLarge {
                 limit: self.max_archive_bytes,
@@ -161,68 +250,71 @@ impl Registry {
                 return Err(PublishError::DescriptionTooLong { length });
             }
         }
-        let analysis = self.analyse(&request.archive).await?;
+        let checked = match address {
+            ArtifactAddress::Module(_) => {
+                self.check_module(&request.archive, request.description.clone())
+                    .await?
+            }
+            ArtifactAddress::Blueprint(_) => {
+                self.check_blueprint(address, &request.archive).await?
+            }
+        };
+        if quarry_core::inputs::depth(&checked.document) > MAX_STORED_DEPTH {
+            return Err(PublishError::Task(format!(
+                "what the checks made of the upload nests more than {MAX_STORED_DEPTH} levels deep"
+            )));
+        }
         let bytes = request.archive.clone();
         let digest = tokio::task::spawn_blocking(move || Sha256::of(&bytes))
             .await
             .map_err(|error| PublishError::Task(error.to_string()))?;
-
-        let description = request
-            .description
-            .clone()
-            .unwrap_or_else(|| description_from_readme(&analysis.root.readme));
         let archive_size = request.archive.len() as u64;
-        let analysis = serde_json::to_value(&analysis)
-            .map_err(|error| PublishError::Task(error.to_string()))?;
         self.storage
             .put_archive(&digest, request.archive.clone())
             .await?;
-        let id = format!("{}/{}", request.address, request.version);
+        let id = format!("{address}/{}", request.version);
         let inserted = queries::insert_version(
             &self.db,
             NewVersion {
-                address: &request.address,
-                description: &description,
-                version: &request.version,
+                key: super::artifacts::key(address),
+                description: &checked.description,
+                version: &request.version.to_string(),
+                precedence: &request.version.precedence(),
                 archive_sha256: &digest.to_hex(),
                 archive_size: archive_size as i64,
-                analysis,
+                document: checked.document,
                 published_by: &request.actor.name,
             },
             audit::event(
                 &request.actor,
-                Action::ModulePublish,
+                Action::new(address.kind(), "publish"),
                 &id,
-                serde_json::json!({ "sha256": digest.to_hex(), "size": archive_size }),
+                json!({ "sha256": digest.to_hex(), "size": archive_size }),
             ),
         )
         .await?;
-        match inserted {
-            Inserted::Created => {
-                self.module_changed(&request.address).await;
-                tracing::info!(
-                    module = %request.address,
-                    version = %request.version,
-                    sha256 = %digest,
-                    by = %request.actor.name,
-                    "published"
-                );
-                Ok(Published {
-                    id,
-                    version: request.version.to_string(),
-                    archive_sha256: digest.to_hex(),
-                    archive_size,
-                })
-            }
-            Inserted::AlreadyExists => {
-                self.refuse_existing(&request.address, &request.version)
-                    .await?;
-                Err(PublishError::VersionExists {
-                    address: request.address.clone(),
-                    version: request.version.clone(),
-                })
-            }
+        if inserted == Inserted::AlreadyExists {
+            self.refuse_existing(address, &request.version).await?;
+            return Err(PublishError::VersionExists {
+                address: address.clone(),
+                version: request.version.clone(),
+            });
         }
+        self.artifact_changed(address).await;
+        tracing::info!(
+            artifact = %address,
+            kind = address.kind().as_str(),
+            version = %request.version,
+            sha256 = %digest,
+            by = %request.actor.name,
+            "published"
+        );
+        Ok(super::Published {
+            id,
+            version: request.version.to_string(),
+            archive: digest,
+            archive_size,
+        })
     }
 }
 
@@ -231,12 +323,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn description_skips_headings_and_badges() {
-        let readme = "# VPC\n\n[![ci](x)](y)\n\nA VPC with public and private subnets.\n\nMore.";
+    fn description_is_the_first_paragraph_of_prose() {
+        let readme = "# VPC\n\n[![ci](x)](y)\n\nA VPC with public and private\nsubnets, wrapped at 30.\n\nMore.";
         assert_eq!(
             description_from_readme(readme),
-            "A VPC with public and private subnets."
+            "A VPC with public and private subnets, wrapped at 30."
         );
         assert_eq!(description_from_readme(""), "");
+        assert_eq!(description_from_readme("# Only a title\n"), "");
+        let long = format!("{}\n", "word ".repeat(100));
+        assert_eq!(description_from_readme(&long).chars().count(), 201);
     }
 }

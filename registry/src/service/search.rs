@@ -12,20 +12,31 @@
 //! (see `Registry::follow_changes`). Download counts written by this process are added as they
 //! are written; a full reload every few minutes picks up the rest.
 
-use crate::db::entities::module;
-use crate::db::queries::{self, ModuleFilter, VersionHead};
-use quarry_core::address::ModuleAddress;
-use quarry_core::version::{self, Version};
+use super::artifacts::{Artifact, VersionInfo, artifact_of, version_of};
+use crate::db::artifacts::{self as queries, Key as ArtifactKey, VersionRow};
+use quarry_core::address::{ArtifactAddress, ModuleAddress};
+use quarry_core::version;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// A listed module: its row, its latest version and the versions a listing counts downloads of.
+/// Which modules a listing or search covers.
+#[derive(Debug, Default, Clone)]
+pub struct ModuleFilter {
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub system: Option<String>,
+    /// Case-insensitive substring over namespace, name, system and description.
+    pub query: Option<String>,
+}
+
+/// A listed module: the module, its latest version and the versions a listing counts downloads
+/// of.
 #[derive(Debug)]
 pub struct Listed {
-    pub module: module::Model,
-    pub latest: VersionHead,
+    pub module: ListedModule,
+    pub latest: VersionInfo,
     /// Versions that are not yanked.
     pub version_ids: Vec<i32>,
     /// Downloads stored in the database when read, plus those this process has written since.
@@ -38,7 +49,7 @@ impl Listed {
     }
 }
 
-/// The listed modules in listing order (namespace, name, system); `None` until loaded.
+/// The listed modules in listing order (namespace, name, system).
 type Key = (String, String, String);
 
 #[derive(Debug, Default)]
@@ -67,7 +78,32 @@ impl Entries {
     }
 }
 
-fn key_of(module: &module::Model) -> Key {
+/// A module as the listing holds it: its address's parts and its description.
+#[derive(Debug)]
+pub struct ListedModule {
+    pub address: ModuleAddress,
+    pub namespace: String,
+    pub name: String,
+    pub system: String,
+    pub description: String,
+}
+
+impl ListedModule {
+    fn of(artifact: Artifact) -> Option<Self> {
+        let ArtifactAddress::Module(address) = artifact.address else {
+            return None;
+        };
+        Some(Self {
+            namespace: address.namespace.to_string(),
+            name: address.name.to_string(),
+            system: address.system.to_string(),
+            address,
+            description: artifact.description,
+        })
+    }
+}
+
+fn key_of(module: &ListedModule) -> Key {
     (
         module.namespace.clone(),
         module.name.clone(),
@@ -250,57 +286,53 @@ pub struct SearchIndex {
 struct Gathered {
     version_ids: Vec<i32>,
     downloads: i64,
-    latest: Option<(Version, VersionHead)>,
+    latest: Option<VersionInfo>,
 }
 
 impl Gathered {
-    fn add(&mut self, head: VersionHead) {
-        let Ok(parsed) = Version::parse(&head.version) else {
+    fn add(&mut self, row: VersionRow) {
+        let Some(version) = version_of(row) else {
             return;
         };
-        self.version_ids.push(head.id);
-        self.downloads += head.downloads;
+        self.version_ids.push(version.id);
+        self.downloads += version.downloads;
         let later = self
             .latest
             .as_ref()
-            .is_none_or(|(best, _)| version::compare_standing(&parsed, best).is_gt());
+            .is_none_or(|best| version::compare_standing(&version.version, &best.version).is_gt());
         if later {
-            self.latest = Some((parsed, head));
+            self.latest = Some(version);
         }
     }
 
     /// The listed module, or `None` when no version is left to stand for it.
-    fn into_listed(self, module: module::Model) -> Option<Listed> {
-        let (_, latest) = self.latest?;
+    fn into_listed(self, module: ListedModule) -> Option<Listed> {
         Some(Listed {
             module,
-            latest,
+            latest: self.latest?,
             version_ids: self.version_ids,
             stored_downloads: AtomicI64::new(self.downloads),
         })
     }
 }
 
-/// One module's entry from its versions that are not yanked.
-fn listed(module: module::Model, visible: Vec<VersionHead>) -> Option<Listed> {
-    let mut gathered = Gathered::default();
-    visible.into_iter().for_each(|head| gathered.add(head));
-    gathered.into_listed(module)
-}
-
 /// Reads every listed module, streaming the version rows.
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
     let mut gathered: HashMap<i32, Gathered> = HashMap::new();
-    let mut rows = queries::visible_heads_of_all(db).await?;
-    while let Some(head) = rows.try_next().await? {
-        gathered.entry(head.module_id).or_default().add(head);
+    let mut rows = queries::visible_versions_of_kind(db, "module").await?;
+    while let Some(row) = rows.try_next().await? {
+        gathered.entry(row.artifact_id).or_default().add(row);
     }
     drop(rows);
     let mut entries = Entries::default();
-    for module in queries::all_modules(db).await? {
+    for row in queries::all_of_kind(db, "module").await? {
+        let id = row.id;
+        let Some(module) = artifact_of(row).and_then(ListedModule::of) else {
+            continue;
+        };
         if let Some(listed) = gathered
-            .remove(&module.id)
+            .remove(&id)
             .and_then(|gathered| gathered.into_listed(module))
         {
             entries.insert(listed);
@@ -387,14 +419,32 @@ impl SearchIndex {
             address.name.to_string(),
             address.system.to_string(),
         );
-        match queries::find_module(db, address).await? {
-            Some(module) => {
-                let visible = queries::visible_heads(db, module.id).await?;
-                match listed(module, visible) {
-                    Some(listed) => entries.insert(listed),
-                    None => entries.remove(&key),
-                }
+        let found = queries::find(
+            db,
+            ArtifactKey {
+                kind: "module",
+                namespace: address.namespace.as_str(),
+                name: address.name.as_str(),
+                system: address.system.as_str(),
+            },
+        )
+        .await?;
+        let listed = match found {
+            Some(row) => {
+                let versions = queries::versions(db, row.id).await?;
+                let mut gathered = Gathered::default();
+                versions
+                    .into_iter()
+                    .filter(|version| !version.yanked)
+                    .for_each(|version| gathered.add(version));
+                artifact_of(row)
+                    .and_then(ListedModule::of)
+                    .and_then(|module| gathered.into_listed(module))
             }
+            None => None,
+        };
+        match listed {
+            Some(listed) => entries.insert(listed),
             None => entries.remove(&key),
         }
         drop(guard);
@@ -430,27 +480,31 @@ impl Held<'_> {
 mod tests {
     use super::*;
 
-    fn module(id: i32, namespace: &str, name: &str, description: &str) -> module::Model {
-        module::Model {
-            id,
+    fn module(namespace: &str, name: &str, description: &str) -> ListedModule {
+        ListedModule {
+            address: ModuleAddress::new(namespace, name, "aws").expect("valid"),
             namespace: namespace.into(),
             name: name.into(),
             system: "aws".into(),
             description: description.into(),
-            created_at: chrono::Utc::now(),
         }
     }
 
-    fn head(id: i32, module_id: i32, version: &str) -> VersionHead {
-        VersionHead {
+    fn row(id: i32, artifact_id: i32, version: &str) -> VersionRow {
+        VersionRow {
             id,
-            module_id,
+            artifact_id,
             version: version.into(),
-            yanked: false,
-            deprecated: false,
-            downloads: 1,
-            published_at: chrono::Utc::now(),
+            archive_sha256: "ab".repeat(32),
+            archive_size: 10,
             published_by: "test".into(),
+            published_at: chrono::Utc::now(),
+            deprecated: false,
+            deprecation_reason: None,
+            replacement: None,
+            yanked: false,
+            yank_reason: None,
+            downloads: 1,
         }
     }
 
@@ -458,8 +512,14 @@ mod tests {
         let mut entries = Entries::default();
         for (i, (namespace, name, description)) in modules.iter().enumerate() {
             let id = i as i32 + 1;
-            let versions = vec![head(id * 10, id, "1.0.0"), head(id * 10 + 1, id, "1.2.0")];
-            entries.insert(listed(module(id, namespace, name, description), versions).unwrap());
+            let mut gathered = Gathered::default();
+            gathered.add(row(id * 10, id, "1.0.0"));
+            gathered.add(row(id * 10 + 1, id, "1.2.0"));
+            entries.insert(
+                gathered
+                    .into_listed(module(namespace, name, description))
+                    .expect("listed"),
+            );
         }
         Compiled::build(&entries)
     }
@@ -562,7 +622,7 @@ mod tests {
         let compiled = index(&[("net", "vpc", "")]);
         let (page, has_more) = compiled.page(&ModuleFilter::default(), 0, 10);
         assert!(!has_more);
-        assert_eq!(page[0].latest.version, "1.2.0");
+        assert_eq!(page[0].latest.version.to_string(), "1.2.0");
         assert_eq!(page[0].stored_downloads(), 2);
         assert_eq!(page[0].version_ids, [10, 11]);
     }

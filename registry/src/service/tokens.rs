@@ -2,7 +2,7 @@
 //! (to find the row) and the SHA-256 of the whole token (compared in constant time). The secret is
 //! shown once at creation and never stored or logged.
 
-use crate::db::{self, entities::token};
+use crate::db::tokens::{self as queries, TokenRow};
 use quarry_core::address::Namespace;
 use rand::RngCore;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -177,7 +177,7 @@ pub async fn create(
         .iter()
         .map(|scope| scope.parse())
         .collect::<Result<_, _>>()?;
-    if db::queries::find_token_by_name(db, name).await?.is_some() {
+    if queries::find_by_name(db, name).await?.is_some() {
         return Err(TokenError::NameTaken(name.to_owned()));
     }
     let key_id = random_hex(8);
@@ -188,7 +188,7 @@ pub async fn create(
         .collect::<Vec<_>>()
         .join(" ");
     let expires_at = lifetime.map(|lifetime| chrono::Utc::now() + lifetime);
-    match db::queries::insert_token(
+    match queries::insert(
         db,
         name,
         &key_id,
@@ -202,7 +202,7 @@ pub async fn create(
             super::audit::record(
                 db,
                 actor,
-                super::audit::Action::TokenCreate,
+                super::audit::Action::TOKEN_CREATE,
                 name,
                 serde_json::json!({ "scopes": scope_text, "expires_at": expires_at }),
             )
@@ -212,7 +212,7 @@ pub async fn create(
                 secret,
             })
         }
-        Err(error) if db::is_unique_violation(&error) => {
+        Err(error) if crate::db::is_unique_violation(&error) => {
             Err(TokenError::NameTaken(name.to_owned()))
         }
         Err(error) => Err(error.into()),
@@ -230,7 +230,7 @@ pub async fn authenticate(
         .map(|(key_id, _)| key_id)
         .filter(|key_id| key_id.len() == 16)
         .ok_or(TokenError::Invalid)?;
-    let row: token::Model = db::queries::find_token_by_key(db, key_id)
+    let row: TokenRow = queries::find_by_key(db, key_id)
         .await?
         .ok_or(TokenError::Invalid)?;
     let matches: bool = sha256_hex(presented)
@@ -268,7 +268,7 @@ pub struct TokenSummary {
 }
 
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<TokenSummary>, TokenError> {
-    Ok(db::queries::list_tokens(db)
+    Ok(queries::list(db)
         .await?
         .into_iter()
         .map(|row| TokenSummary {
@@ -286,11 +286,11 @@ pub async fn revoke(
     name: &str,
     actor: &super::audit::Actor,
 ) -> Result<(), TokenError> {
-    if db::queries::revoke_token(db, name).await? {
+    if queries::revoke(db, name).await? {
         super::audit::record(
             db,
             actor,
-            super::audit::Action::TokenRevoke,
+            super::audit::Action::TOKEN_REVOKE,
             name,
             serde_json::json!({}),
         )

@@ -1,8 +1,6 @@
 //! sea-orm entities, one per table.
 
+pub mod artifact;
+pub mod artifact_version;
 pub mod audit_event;
-pub mod blueprint;
-pub mod blueprint_version;
-pub mod module;
-pub mod module_version;
 pub mod token;

@@ -1,12 +1,14 @@
-//! `modules`: one row per `namespace/name/system`.
+//! `artifacts`: one row per published thing, whatever its kind: a module
+//! (`namespace/name/system`), a blueprint (`namespace/name`, system empty).
 
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "modules")]
+#[sea_orm(table_name = "artifacts")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
+    pub kind: String,
     pub namespace: String,
     pub name: String,
     pub system: String,
@@ -16,15 +18,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::module_version::Entity")]
-    Versions,
-}
-
-impl Related<super::module_version::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Versions.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
