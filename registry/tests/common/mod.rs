@@ -19,7 +19,7 @@ pub struct TestRegistry {
 
 /// A database URL for one test: SQLite in `dir`, or a new database on the PostgreSQL server named
 /// by `QUARRY_TEST_DATABASE_URL`.
-async fn database_url(dir: &Path) -> String {
+pub async fn database_url(dir: &Path) -> String {
     let Ok(server) = std::env::var("QUARRY_TEST_DATABASE_URL") else {
         return format!("sqlite://{}", dir.join("quarry.db").display());
     };
