@@ -7,6 +7,7 @@ pub mod archive;
 pub mod blueprint;
 pub mod constraint;
 pub mod digest;
+pub mod form;
 pub mod inputs;
 pub mod manifest;
 pub mod module;

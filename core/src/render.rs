@@ -181,7 +181,7 @@ fn check_inputs(manifest: &Manifest, given: &Value) -> Result<CheckedInputs, Ren
                 .collect(),
         )
     })?;
-    let values = with_defaults(&manifest.inputs, given);
+    let values = crate::form::with_defaults(&manifest.inputs, given);
     let problems = inputs::validate_hiding(&validator, &values, &secrets);
     if !problems.is_empty() {
         return Err(RenderError(problems));
@@ -201,24 +201,6 @@ fn check_inputs(manifest: &Manifest, given: &Value) -> Result<CheckedInputs, Ren
         secrets,
         schema: manifest.inputs.clone(),
     })
-}
-
-/// The inputs with the schema's top-level defaults filled in.
-pub fn with_defaults(schema: &Value, inputs: &Value) -> Value {
-    let mut filled = inputs.clone();
-    if let (Some(properties), Some(object)) = (
-        schema.get("properties").and_then(Value::as_object),
-        filled.as_object_mut(),
-    ) {
-        for (name, property) in properties {
-            if let Some(default) = property.get("default")
-                && !object.contains_key(name)
-            {
-                object.insert(name.clone(), default.clone());
-            }
-        }
-    }
-    filled
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -50,8 +50,8 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     .files;
     let analysis = serde_json::to_value(quarry_core::module::analyze(&files).expect("analyses"))
         .expect("serialises");
-    let blueprint_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/blueprints/minimal");
+    let blueprint_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/blueprints/minimal");
     let blueprint = quarry_core::blueprint::check(
         quarry_core::blueprint::load_dir(&blueprint_dir).expect("reads"),
     )
@@ -112,7 +112,10 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     let (status, listing) = call_json(&service, get("/v1/modules", None)).await;
     assert_eq!(status, 200, "{listing}");
     let module = &listing["modules"][0];
-    assert_eq!(module["id"], "old/net/aws/1.1.0", "the yanked 1.2.0 stands for nothing");
+    assert_eq!(
+        module["id"], "old/net/aws/1.1.0",
+        "the yanked 1.2.0 stands for nothing"
+    );
     assert_eq!(module["description"], "An old network.");
     assert_eq!(module["downloads"], 12, "downloads of the versions listed");
     let (_, versions) = call_json(&service, get("/v1/modules/old/net/aws/versions", None)).await;
@@ -132,7 +135,10 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     assert_eq!(status, 200, "{blueprint}");
     assert_eq!(blueprint["readme"], "# Minimal\n");
     assert_eq!(blueprint["archive"]["sha256"], digest);
-    assert_eq!(blueprint["inputs"]["required"], json!(["name", "environment"]));
+    assert_eq!(
+        blueprint["inputs"]["required"],
+        json!(["name", "environment"])
+    );
     // The precedence survived: the same version with build metadata is still refused.
     let quarry_token = quarry_registry::service::tokens::create(
         &sea_orm::Database::connect(&config.database_url)

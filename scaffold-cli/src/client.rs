@@ -1,14 +1,17 @@
-//! The registry's HTTP API as the CLI uses it (reqwest with rustls). Every failure becomes an
-//! error that says what to do: the registry unreachable, a refused token, an unknown address.
+//! The registry's HTTP API as the CLI uses it (reqwest with rustls), read into the typed contract
+//! of [`quarry_core::api`]: a field the CLI needs that an answer lacks is an error, never an
+//! empty default. Every failure becomes an error that says what to do: the registry unreachable,
+//! a refused token, an unknown address.
 
 use crate::config::Settings;
 use crate::error::{CliError, Kind, Result};
 use bytes_stream::progress_body;
+use quarry_core::api;
 use quarry_core::blueprint::ModuleSource;
 use quarry_core::constraint::Constraint;
 use quarry_core::render::{ModuleResolver, ResolvedModule};
 use quarry_core::version::Version;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 pub struct Client {
     http: reqwest::Client,
@@ -17,30 +20,24 @@ pub struct Client {
     progress: bool,
 }
 
-/// The message of a registry error body (`{"errors": ["…"]}`), or the raw text.
+/// The message of a registry error body (`{"errors": […]}`), or the raw text.
 fn registry_message(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|value| {
-            let errors = value["errors"].as_array()?.clone();
-            Some(
-                errors
-                    .iter()
-                    .map(|error| match error {
-                        Value::String(text) => text.clone(),
-                        other => match (other["path"].as_str(), other["message"].as_str()) {
-                            (Some(path), Some(message)) if !path.is_empty() => {
-                                format!("{path}: {message}")
-                            }
-                            (_, Some(message)) => message.to_owned(),
-                            _ => other.to_string(),
-                        },
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n  "),
-            )
+    match serde_json::from_str::<api::Errors>(body) {
+        Ok(errors) => quarry_core::lines(errors.errors.iter()),
+        Err(_) => body.chars().take(500).collect(),
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
         })
-        .unwrap_or_else(|| body.chars().take(500).collect())
+        .collect()
 }
 
 impl Client {
@@ -115,28 +112,73 @@ impl Client {
         })
     }
 
-    pub async fn get_json(&self, path: &str) -> Result<Value> {
-        let response = self.send(self.http.get(self.url(path))).await?;
-        response
-            .json()
-            .await
+    /// Reads a JSON answer as `T`.
+    async fn read<T: DeserializeOwned>(response: reqwest::Response, path: &str) -> Result<T> {
+        let bytes = response.bytes().await.map_err(|error| {
+            CliError::failure(format!("unreadable answer from {path}: {error}"))
+        })?;
+        serde_json::from_slice(&bytes)
             .map_err(|error| CliError::failure(format!("unreadable answer from {path}: {error}")))
+    }
+
+    /// `GET path`, its answer read as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let response = self.send(self.http.get(self.url(path))).await?;
+        Self::read(response, path).await
     }
 
     /// Versions of a module, oldest first; `NotFound` names the module.
     pub async fn module_versions(&self, address: &str) -> Result<Vec<Version>> {
-        let body = self
-            .get_json(&format!("/v1/modules/{address}/versions"))
-            .await?;
-        Ok(parse_versions(&body["modules"][0]["versions"]))
+        let answer: api::ModuleVersions =
+            self.get(&format!("/v1/modules/{address}/versions")).await?;
+        Ok(parse_versions(answer.modules.first()))
     }
 
     /// Versions of a blueprint, oldest first.
     pub async fn blueprint_versions(&self, address: &str) -> Result<Vec<Version>> {
-        let body = self
-            .get_json(&format!("/v1/blueprints/{address}/versions"))
+        let answer: api::BlueprintVersions = self
+            .get(&format!("/v1/blueprints/{address}/versions"))
             .await?;
-        Ok(parse_versions(&body["blueprints"][0]["versions"]))
+        Ok(parse_versions(answer.blueprints.first()))
+    }
+
+    /// A module version's detail (the latest with `None`).
+    pub async fn module_detail(
+        &self,
+        address: &str,
+        version: Option<&str>,
+    ) -> Result<api::ModuleDetail> {
+        match version {
+            Some(version) => self.get(&format!("/v1/modules/{address}/{version}")).await,
+            None => self.get(&format!("/v1/modules/{address}")).await,
+        }
+    }
+
+    /// A blueprint version's detail (the latest with `None`).
+    pub async fn blueprint_detail(
+        &self,
+        address: &str,
+        version: Option<&str>,
+    ) -> Result<api::BlueprintDetail> {
+        match version {
+            Some(version) => {
+                self.get(&format!("/v1/blueprints/{address}/{version}"))
+                    .await
+            }
+            None => self.get(&format!("/v1/blueprints/{address}")).await,
+        }
+    }
+
+    /// Modules and blueprints whose text holds `query`: the first 100 of each.
+    pub async fn search(&self, query: &str) -> Result<(api::ModuleList, api::BlueprintList)> {
+        let q = encode(query);
+        let modules = self
+            .get(&format!("/v1/modules/search?q={q}&limit=100"))
+            .await?;
+        let blueprints = self
+            .get(&format!("/v1/blueprints/search?q={q}&limit=100"))
+            .await?;
+        Ok((modules, blueprints))
     }
 
     /// Downloads an archive through a download endpoint (`204` + `X-Terraform-Get`), checking its
@@ -173,7 +215,7 @@ impl Client {
     }
 
     /// Publishes an archive to `path`, with a progress bar on a terminal.
-    pub async fn publish(&self, path: &str, archive: Vec<u8>) -> Result<Value> {
+    pub async fn publish(&self, path: &str, archive: Vec<u8>) -> Result<api::Published> {
         let total = archive.len() as u64;
         let bar = crate::progress::bar(self.progress, total, "uploading");
         let body = progress_body(archive, bar.clone());
@@ -187,10 +229,7 @@ impl Client {
             )
             .await;
         bar.finish_and_clear();
-        response?
-            .json()
-            .await
-            .map_err(|error| CliError::failure(format!("unreadable answer from {path}: {error}")))
+        Self::read(response?, path).await
     }
 }
 
@@ -203,13 +242,12 @@ fn root_cause(error: &reqwest::Error) -> String {
     cause.to_string()
 }
 
-fn parse_versions(list: &Value) -> Vec<Version> {
+fn parse_versions(list: Option<&api::VersionList>) -> Vec<Version> {
     let mut versions: Vec<Version> = list
-        .as_array()
-        .map(|items| {
-            items
+        .map(|list| {
+            list.versions
                 .iter()
-                .filter_map(|item| Version::parse(item["version"].as_str()?).ok())
+                .filter_map(|entry| Version::parse(&entry.version).ok())
                 .collect()
         })
         .unwrap_or_default();
@@ -251,24 +289,21 @@ impl ModuleResolver for Client {
             })?;
         let version = choose(&address, &versions, constraint).map_err(|error| error.message)?;
         let detail = self
-            .get_json(&format!("/v1/modules/{address}/{version}"))
+            .module_detail(&address, Some(&version.to_string()))
             .await
             .map_err(|error| error.message)?;
         let inputs_schema = match &source.subdir {
-            None => detail["root"]["inputs_schema"].clone(),
-            Some(subdir) => detail["submodules"]
-                .as_array()
-                .and_then(|subs| subs.iter().find(|sub| sub["path"] == subdir.as_str()))
-                .map(|sub| sub["inputs_schema"].clone())
+            None => detail.root.inputs_schema,
+            Some(subdir) => detail
+                .submodules
+                .into_iter()
+                .find(|sub| sub.path == *subdir)
+                .map(|sub| sub.inputs_schema)
                 .ok_or_else(|| format!("{address} {version} has no submodule `{subdir}`"))?,
         };
-        let archive_sha256 = detail["archive"]["sha256"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
         Ok(ResolvedModule {
             version,
-            archive_sha256,
+            archive_sha256: detail.archive.sha256,
             inputs_schema,
         })
     }

@@ -2,8 +2,32 @@
 //! `TF_TOKEN_<host>` first, then `~/.terraform.d/credentials.tfrc.json` (what `terraform login`
 //! and `scaffold login` write).
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// `credentials.tfrc.json`: a token per host, and whatever else terraform keeps there (kept as
+/// it is when a token is stored).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CredentialsFile {
+    #[serde(default)]
+    credentials: BTreeMap<String, HostCredentials>,
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct HostCredentials {
+    token: String,
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+fn read_credentials(path: &std::path::Path) -> Option<CredentialsFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
 
 /// The environment variable terraform reads a host's token from: dots become `_`, dashes `__`.
 /// Hosts with a port have none (terraform only reads those from credentials files).
@@ -35,11 +59,8 @@ pub fn token_for(host: &str) -> Option<String> {
     {
         return Some(token.trim().to_owned());
     }
-    let text = std::fs::read_to_string(credentials_file()?).ok()?;
-    let document: Value = serde_json::from_str(&text).ok()?;
-    document["credentials"][host]["token"]
-        .as_str()
-        .map(str::to_owned)
+    let mut document = read_credentials(&credentials_file()?)?;
+    document.credentials.remove(host).map(|entry| entry.token)
 }
 
 /// Stores `token` for `host` in the credentials file, keeping every other host's entry, readable
@@ -51,15 +72,14 @@ pub fn store_token(host: &str, token: &str) -> std::io::Result<PathBuf> {
             "no home directory to keep credentials in",
         )
     })?;
-    let mut document: Value = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    if !document["credentials"].is_object() {
-        document["credentials"] = json!({});
-    }
-    document["credentials"][host] = json!({ "token": token });
+    let mut document = read_credentials(&path).unwrap_or_default();
+    document.credentials.insert(
+        host.to_owned(),
+        HostCredentials {
+            token: token.to_owned(),
+            other: Map::new(),
+        },
+    );
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }

@@ -9,10 +9,9 @@ pub mod show;
 pub mod validate;
 
 use crate::error::{CliError, Result};
-use serde_json::Value;
 
 /// Prints JSON for `--output json`.
-pub fn print_json(value: &Value) -> Result<()> {
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|error| CliError::failure(error.to_string()))?;
     println!("{text}");

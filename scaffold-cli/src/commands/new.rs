@@ -1,16 +1,12 @@
-//! `scaffold new BLUEPRINT[@CONSTRAINT]`: resolves and downloads the blueprint (cached by digest),
-//! gathers inputs (`--values`, `SCAFFOLD_INPUT_<NAME>`, `--set`, then prompts on a terminal),
-//! renders with `core::render` resolving modules through the registry, and writes the stack
-//! atomically: into a temporary directory first, moved in place only when complete.
+//! `scaffold new BLUEPRINT[@CONSTRAINT]`: fetches the blueprint, gathers inputs (`--values`,
+//! `SCAFFOLD_INPUT_<NAME>`, `--set`, then prompts on a terminal), renders and writes the stack
+//! atomically, through [`crate::pipeline`].
 
 use super::split_at_version;
-use crate::client::{self, Client};
+use crate::client::Client;
 use crate::error::{CliError, Kind, Result};
-use crate::prompt;
-use quarry_core::blueprint::{self, Blueprint};
+use crate::{pipeline, prompt};
 use quarry_core::constraint::Constraint;
-use quarry_core::render::{self, RenderRequest, Stack};
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -39,112 +35,6 @@ pub struct NewArgs {
     pub force: bool,
 }
 
-/// Where downloaded blueprints are kept, by digest.
-fn cache_dir() -> Option<PathBuf> {
-    std::env::var_os("SCAFFOLD_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|dir| dir.join("scaffold")))
-        .map(|dir| dir.join("blueprints"))
-}
-
-async fn fetch_blueprint(
-    client: &Client,
-    address: &str,
-    version: &str,
-    sha256: &str,
-) -> Result<Vec<u8>> {
-    let cached = cache_dir().map(|dir| dir.join(format!("{sha256}.tar.gz")));
-    if let Some(path) = &cached
-        && let Ok(bytes) = std::fs::read(path)
-        && quarry_core::digest::Sha256::of(&bytes).to_hex() == sha256
-    {
-        return Ok(bytes);
-    }
-    let bytes = client
-        .download(
-            &format!("/v1/blueprints/{address}/{version}/download"),
-            sha256,
-        )
-        .await?;
-    if let Some(path) = &cached
-        && let Some(parent) = path.parent()
-        && std::fs::create_dir_all(parent).is_ok()
-    {
-        // A cache that cannot be written is only slower next time.
-        let _ = std::fs::write(path, &bytes);
-    }
-    Ok(bytes)
-}
-
-/// The environment variable an input can come from: `SCAFFOLD_INPUT_` + the name in upper case.
-fn env_name(input: &str) -> String {
-    format!(
-        "SCAFFOLD_INPUT_{}",
-        input.to_ascii_uppercase().replace('-', "_")
-    )
-}
-
-fn typed(schema: &Value, name: &str, text: &str, origin: &str) -> Result<Value> {
-    let question = prompt::question_for(schema, name).ok_or_else(|| {
-        let known: Vec<&str> = schema["properties"]
-            .as_object()
-            .map(|properties| properties.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        CliError::invalid(format!(
-            "{origin}: the blueprint has no input `{name}`; its inputs are: {}",
-            known.join(", ")
-        ))
-    })?;
-    prompt::parse_answer(&question.kind, text)
-        .map_err(|message| CliError::invalid(format!("{origin}: {message}")))
-}
-
-/// Inputs from `--values`, then `SCAFFOLD_INPUT_<NAME>`, then `--set` (later ones win).
-pub fn gather(schema: &Value, values: Option<&Path>, set: &[String]) -> Result<Map<String, Value>> {
-    let mut answers = Map::new();
-    if let Some(path) = values {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| CliError::invalid(format!("{}: {error}", path.display())))?;
-        let document = blueprint::parse_yaml(&path.display().to_string(), text.as_bytes())
-            .map_err(|problem| CliError::invalid(problem.to_string()))?;
-        match document {
-            Value::Object(map) => answers.extend(map),
-            Value::Null => {}
-            _ => {
-                return Err(CliError::invalid(format!(
-                    "{}: expected a mapping of input names to values",
-                    path.display()
-                )));
-            }
-        }
-    }
-    if let Some(properties) = schema["properties"].as_object() {
-        for name in properties.keys() {
-            let variable = env_name(name);
-            if let Ok(text) = std::env::var(&variable) {
-                answers.insert(name.clone(), typed(schema, name, &text, &variable)?);
-            }
-        }
-    }
-    for assignment in set {
-        let (name, text) = assignment
-            .split_once('=')
-            .ok_or_else(|| CliError::invalid(format!("--set {assignment}: expected KEY=VALUE")))?;
-        let name = name.trim();
-        answers.insert(
-            name.to_owned(),
-            typed(schema, name, text, &format!("--set {name}"))?,
-        );
-    }
-    Ok(answers)
-}
-
-fn stack_name(stack: &Stack) -> Option<String> {
-    let text = std::str::from_utf8(stack.files.get("stack.yaml")?).ok()?;
-    let value: Value = yaml_serde::from_str(text).ok()?;
-    value["name"].as_str().map(str::to_owned)
-}
-
 fn is_empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path)
         .map(|mut entries| entries.next().is_none())
@@ -153,86 +43,24 @@ fn is_empty_dir(path: &Path) -> bool {
 
 pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
     let (address, constraint_text) = split_at_version(&args.blueprint);
-    if address.split('/').count() != 2 {
-        return Err(CliError::invalid(format!(
-            "`{address}` is not a blueprint address: expected namespace/name"
-        )));
-    }
     let constraint = Constraint::parse(constraint_text.unwrap_or(">= 0.0.0"))
         .map_err(|error| CliError::invalid(error.to_string()))?;
-    let versions = client
-        .blueprint_versions(address)
-        .await
-        .map_err(|error| match error.kind {
-            Kind::NotFound => CliError::new(
-                Kind::NotFound,
-                format!(
-                    "blueprint {address} not found in {}",
-                    client.settings().registry
-                ),
-            ),
-            _ => error,
-        })?;
-    let version = client::choose(&format!("blueprint {address}"), &versions, &constraint)?;
-    let detail = client
-        .get_json(&format!("/v1/blueprints/{address}/{version}"))
-        .await?;
-    let sha256 = detail["archive"]["sha256"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let archive = fetch_blueprint(client, address, &version.to_string(), &sha256).await?;
-    let files =
-        quarry_core::archive::read_files(&archive, &quarry_core::archive::Limits::default())
-            .map_err(|error| {
-                CliError::failure(format!("blueprint {address} {version}: {error}"))
-            })?;
-    let blueprint: Blueprint = blueprint::check(files).map_err(|problems| {
-        CliError::invalid(format!(
-            "blueprint {address} {version} does not pass its checks:\n  {}",
-            quarry_core::lines(problems.iter())
-        ))
-    })?;
-    let schema = blueprint.manifest.inputs.clone();
-    let mut answers = gather(&schema, args.values.as_deref(), &args.set)?;
+    let fetched = pipeline::fetch(client, address, &constraint).await?;
+    let schema = fetched.blueprint.manifest.inputs.clone();
+    let mut answers = pipeline::gather(&schema, args.values.as_deref(), &args.set)?;
     let interactive =
         !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive {
         prompt::ask(&schema, &mut answers, false)?;
     }
-
-    let stack = render::render(
-        RenderRequest {
-            blueprint: &blueprint,
-            version: &version,
-            archive_sha256: &sha256,
-            constraint: Some(constraint_text.unwrap_or(&version.to_string())),
-            registry_host: &client.settings().source_host,
-            inputs: Value::Object(answers),
-            output_limit: quarry_core::render::MAX_RENDERED_BYTES,
-        },
-        client,
-    )
-    .await
-    .map_err(|error| {
-        CliError::invalid(format!(
-            "the inputs do not fit blueprint {address} {version}:\n  {}",
-            error
-                .0
-                .iter()
-                .map(|e| if e.path.is_empty() {
-                    format!("(inputs): {}", e.message)
-                } else {
-                    format!("{}: {}", e.path, e.message)
-                })
-                .collect::<Vec<_>>()
-                .join("\n  ")
-        ))
-    })?;
+    let recorded = constraint_text.map_or_else(|| fetched.version.to_string(), str::to_owned);
+    let stack = pipeline::render(client, &fetched, answers, &recorded).await?;
 
     let target = match &args.out {
         Some(path) => path.clone(),
-        None => PathBuf::from(stack_name(&stack).unwrap_or_else(|| blueprint.name.to_string())),
+        None => PathBuf::from(
+            pipeline::stack_name(&stack).unwrap_or_else(|| fetched.blueprint.name.to_string()),
+        ),
     };
     if args.dry_run {
         print_dry_run(&target, &stack.files);
@@ -247,11 +75,12 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
             ),
         ));
     }
-    write_atomically(&target, &stack.files)?;
+    pipeline::write_atomically(&target, &stack.files)?;
     eprintln!(
-        "wrote {} files to {} from {address} {version}",
+        "wrote {} files to {} from {address} {}",
         stack.files.len(),
-        target.display()
+        target.display(),
+        fetched.version
     );
     Ok(())
 }
@@ -285,39 +114,4 @@ fn print_dry_run(target: &Path, files: &BTreeMap<String, Vec<u8>>) {
                 .header(&format!("a/{path}"), &format!("b/{path}"))
         );
     }
-}
-
-/// Writes every file into a temporary directory beside `target`, then moves it in place, so a
-/// failure never leaves half a stack.
-fn write_atomically(target: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
-    let parent = match target.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".scaffold-")
-        .tempdir_in(&parent)?;
-    for (path, content) in files {
-        let file = staging.path().join(path);
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&file, content)?;
-    }
-    let staged = staging.keep();
-    if target.exists() {
-        let old = parent.join(format!(".scaffold-old-{}", std::process::id()));
-        std::fs::rename(target, &old)?;
-        if let Err(error) = std::fs::rename(&staged, target) {
-            let _ = std::fs::rename(&old, target);
-            let _ = std::fs::remove_dir_all(&staged);
-            return Err(error.into());
-        }
-        std::fs::remove_dir_all(&old)?;
-    } else if let Err(error) = std::fs::rename(&staged, target) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(error.into());
-    }
-    Ok(())
 }

@@ -78,8 +78,15 @@ pub async fn run(client: &Client, command: &PublishCommand) -> Result<()> {
                 .map_err(|error| CliError::invalid(format!("{}: {error}", dir.display())))?;
             quarry_core::module::analyze(&inspected.files)
                 .map_err(|error| CliError::invalid(error.to_string()))?;
+            // module.yaml's description wins over the README's first paragraph, as at import.
+            let description = manifest
+                .as_ref()
+                .map(|manifest| manifest.description.as_str())
+                .filter(|description| !description.is_empty())
+                .map(|description| format!("?description={}", crate::client::encode(description)))
+                .unwrap_or_default();
             (
-                format!("/v1/modules/{address}/{version}"),
+                format!("/v1/modules/{address}/{version}{description}"),
                 packed,
                 format!("module {address} {version}"),
             )
@@ -108,7 +115,7 @@ pub async fn run(client: &Client, command: &PublishCommand) -> Result<()> {
     let answer = client.publish(&path, archive).await?;
     eprintln!(
         "published {what} ({size} bytes, sha256 {})",
-        answer["archive_sha256"].as_str().unwrap_or("?")
+        answer.archive_sha256
     );
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::split_at_version;
 use crate::Output;
 use crate::client::Client;
 use crate::error::{CliError, Result};
+use quarry_core::api;
 use quarry_core::version::Version;
 use serde_json::Value;
 
@@ -13,162 +14,177 @@ pub async fn run(client: &Client, address: &str, output: Output) -> Result<()> {
     if let Some(version) = version {
         Version::parse(version).map_err(|error| CliError::invalid(error.to_string()))?;
     }
-    let parts = address.split('/').count();
-    let path = match (parts, version) {
-        (3, None) => format!("/v1/modules/{address}"),
-        (3, Some(version)) => format!("/v1/modules/{address}/{version}"),
-        (2, None) => format!("/v1/blueprints/{address}"),
-        (2, Some(version)) => format!("/v1/blueprints/{address}/{version}"),
-        _ => {
-            return Err(CliError::invalid(format!(
-                "`{address}` is neither a module (namespace/name/system) nor a blueprint (namespace/name)"
-            )));
+    match address.split('/').count() {
+        3 => {
+            let detail = client.module_detail(address, version).await?;
+            match output {
+                Output::Json => super::print_json(&detail),
+                Output::Text => {
+                    show_module(&detail);
+                    Ok(())
+                }
+            }
         }
-    };
-    let detail = client.get_json(&path).await?;
-    if output == Output::Json {
-        return super::print_json(&detail);
+        2 => {
+            let detail = client.blueprint_detail(address, version).await?;
+            match output {
+                Output::Json => super::print_json(&detail),
+                Output::Text => {
+                    show_blueprint(&detail);
+                    Ok(())
+                }
+            }
+        }
+        _ => Err(CliError::invalid(format!(
+            "`{address}` is neither a module (namespace/name/system) nor a blueprint (namespace/name)"
+        ))),
     }
-    if parts == 3 {
-        show_module(&detail);
-    } else {
-        show_blueprint(&detail);
-    }
-    Ok(())
 }
 
-fn text(value: &Value) -> String {
+/// A JSON value as a table cell: strings as they are, nothing as nothing, the rest as JSON.
+fn cell(value: Option<&Value>) -> String {
     match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
     }
 }
 
-fn show_module(detail: &Value) {
-    println!("{} {}", text(&detail["id"]), text(&detail["description"]));
-    println!(
-        "versions: {}",
-        detail["versions"]
-            .as_array()
-            .map(|v| v.iter().map(text).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default()
-    );
+/// A deprecated version's notice, when it is one.
+fn deprecation_notice(deprecation: Option<&api::Deprecation>) -> Option<String> {
+    let deprecation = deprecation?;
+    let mut notice = "deprecated".to_owned();
+    if let Some(reason) = &deprecation.reason {
+        notice.push_str(&format!(": {reason}"));
+    }
+    if let Some(replacement) = &deprecation.replacement {
+        notice.push_str(&format!(" (use {replacement})"));
+    }
+    Some(notice)
+}
+
+fn show_module(detail: &api::ModuleDetail) {
+    println!("{} {}", detail.summary.id, detail.summary.description);
+    if let Some(notice) = deprecation_notice(detail.deprecation.as_ref()) {
+        println!("{notice}");
+    }
+    println!("versions: {}", detail.versions.join(", "));
     println!("\nInputs:");
-    let rows: Vec<Vec<String>> = detail["root"]["inputs"]
-        .as_array()
-        .map(|inputs| {
-            inputs
-                .iter()
-                .map(|input| {
-                    vec![
-                        text(&input["name"]),
-                        text(&input["type"]),
-                        if input["required"] == true {
-                            "yes".into()
-                        } else {
-                            format!("no ({})", text(&input["default"]))
-                        },
-                        text(&input["description"]),
-                    ]
-                })
-                .collect()
+    let rows: Vec<Vec<String>> = detail
+        .root
+        .inputs
+        .iter()
+        .map(|input| {
+            vec![
+                input.name.clone(),
+                input.type_expr.clone(),
+                if input.required {
+                    "yes".into()
+                } else {
+                    format!("no ({})", input.default)
+                },
+                input.description.clone(),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     super::print_table(&["NAME", "TYPE", "REQUIRED", "DESCRIPTION"], &rows);
     println!("\nOutputs:");
-    let rows: Vec<Vec<String>> = detail["root"]["outputs"]
-        .as_array()
-        .map(|outputs| {
-            outputs
-                .iter()
-                .map(|o| vec![text(&o["name"]), text(&o["description"])])
-                .collect()
-        })
-        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = detail
+        .root
+        .outputs
+        .iter()
+        .map(|output| vec![output.name.clone(), output.description.clone()])
+        .collect();
     super::print_table(&["NAME", "DESCRIPTION"], &rows);
-    if let Some(submodules) = detail["submodules"].as_array().filter(|s| !s.is_empty()) {
-        println!(
-            "\nSubmodules: {}",
-            submodules
-                .iter()
-                .map(|s| text(&s["path"]))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+    if !detail.submodules.is_empty() {
+        let paths: Vec<&str> = detail
+            .submodules
+            .iter()
+            .map(|submodule| submodule.path.as_str())
+            .collect();
+        println!("\nSubmodules: {}", paths.join(", "));
     }
 }
 
-fn show_blueprint(detail: &Value) {
-    println!("{} {}", text(&detail["id"]), text(&detail["description"]));
-    println!(
-        "versions: {}",
-        detail["versions"]
-            .as_array()
-            .map(|v| v.iter().map(text).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default()
-    );
-    let schema = &detail["inputs"];
-    let required: Vec<&str> = schema["required"]
-        .as_array()
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
+fn show_blueprint(detail: &api::BlueprintDetail) {
+    println!("{} {}", detail.id, detail.description);
+    if let Some(notice) = deprecation_notice(detail.deprecation.as_ref()) {
+        println!("{notice}");
+    }
+    println!("versions: {}", detail.versions.join(", "));
+    let names: Vec<&String> = detail
+        .inputs
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().collect())
         .unwrap_or_default();
-    let secrets = quarry_core::secrets::find(schema).unwrap_or_default();
     println!("\nInputs:");
-    let rows: Vec<Vec<String>> = schema["properties"]
-        .as_object()
-        .map(|properties| {
-            properties
-                .iter()
-                .map(|(name, property)| {
-                    let kind = property["enum"].as_array().map_or_else(
-                        || text(&property["type"]),
-                        |options| options.iter().map(text).collect::<Vec<_>>().join("|"),
-                    );
-                    let secret = if secrets.contains(name) {
-                        " (secret)"
-                    } else {
-                        ""
-                    };
-                    vec![
-                        name.clone(),
-                        format!("{kind}{secret}"),
-                        if required.contains(&name.as_str()) {
-                            "yes".into()
-                        } else {
-                            format!("no ({})", text(&property["default"]))
-                        },
-                        text(&property["description"]),
-                    ]
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    super::print_table(&["NAME", "TYPE", "REQUIRED", "DESCRIPTION"], &rows);
-    let list = |key: &str, fields: &[&str]| -> Vec<Vec<String>> {
-        detail[key]
-            .as_array()
-            .map(|items| {
-                items
+    let rows: Vec<Vec<String>> = names
+        .into_iter()
+        .filter_map(|name| {
+            let field = quarry_core::form::field(&detail.inputs, name)?;
+            let property = quarry_core::form::property(&detail.inputs, name);
+            let kind = match property.and_then(|property| property.get("enum")) {
+                Some(Value::Array(options)) => options
                     .iter()
-                    .map(|item| fields.iter().map(|f| text(&item[*f])).collect())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+                    .map(|option| cell(Some(option)))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                _ => cell(property.and_then(|property| property.get("type"))),
+            };
+            let secret = if field.secret { " (secret)" } else { "" };
+            Some(vec![
+                field.name.clone(),
+                format!("{kind}{secret}"),
+                if field.required {
+                    "yes".into()
+                } else {
+                    format!("no ({})", cell(field.default.as_ref()))
+                },
+                field.help.clone().unwrap_or_default(),
+            ])
+        })
+        .collect();
+    super::print_table(&["NAME", "TYPE", "REQUIRED", "DESCRIPTION"], &rows);
     println!("\nModules:");
-    super::print_table(
-        &["NAME", "SOURCE", "VERSION"],
-        &list("modules", &["name", "source", "version"]),
-    );
+    let rows: Vec<Vec<String>> = detail
+        .modules
+        .iter()
+        .map(|module| {
+            vec![
+                module.name.clone(),
+                module.source.clone(),
+                module.version.clone(),
+            ]
+        })
+        .collect();
+    super::print_table(&["NAME", "SOURCE", "VERSION"], &rows);
     println!("\nPolicies:");
-    super::print_table(
-        &["ID", "TYPE", "FILE", "WHEN"],
-        &list("policies", &["id", "type", "file", "when"]),
-    );
+    let rows: Vec<Vec<String>> = detail
+        .policies
+        .iter()
+        .map(|policy| {
+            vec![
+                policy.id.clone(),
+                policy.kind.clone(),
+                policy.file.clone(),
+                policy.when.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    super::print_table(&["ID", "TYPE", "FILE", "WHEN"], &rows);
     println!("\nContexts:");
-    super::print_table(
-        &["ID", "FILE", "PRIORITY", "WHEN"],
-        &list("contexts", &["id", "file", "priority", "when"]),
-    );
+    let rows: Vec<Vec<String>> = detail
+        .contexts
+        .iter()
+        .map(|context| {
+            vec![
+                context.id.clone(),
+                context.file.clone(),
+                context.priority.to_string(),
+                context.when.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    super::print_table(&["ID", "FILE", "PRIORITY", "WHEN"], &rows);
 }

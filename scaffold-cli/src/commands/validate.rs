@@ -4,8 +4,37 @@
 use crate::Output;
 use crate::error::{CliError, Result};
 use quarry_core::{archive, blueprint, inputs, module};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::path::Path;
+
+/// What `validate` found: `--output json` prints it.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Report {
+    Blueprint {
+        address: String,
+        modules: usize,
+        policies: usize,
+        contexts: usize,
+        summary: String,
+    },
+    Module {
+        variables: usize,
+        outputs: usize,
+        submodules: Vec<String>,
+        archive_bytes: usize,
+        summary: String,
+    },
+}
+
+impl Report {
+    fn summary(&self) -> &str {
+        match self {
+            Self::Blueprint { summary, .. } | Self::Module { summary, .. } => summary,
+        }
+    }
+}
 
 pub fn run(dir: &Path, values: Option<&Path>, output: Output) -> Result<()> {
     if !dir.is_dir() {
@@ -27,11 +56,7 @@ pub fn run(dir: &Path, values: Option<&Path>, output: Output) -> Result<()> {
     match output {
         Output::Json => super::print_json(&report),
         Output::Text => {
-            println!(
-                "{} is valid: {}",
-                dir.display(),
-                report["summary"].as_str().unwrap_or_default()
-            );
+            println!("{} is valid: {}", dir.display(), report.summary());
             Ok(())
         }
     }
@@ -51,10 +76,10 @@ pub(super) fn checked_blueprint(dir: &Path) -> Result<blueprint::Blueprint> {
     })
 }
 
-fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Value> {
+fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Report> {
     let checked = checked_blueprint(dir)?;
     if let Some(values) = values {
-        let answers = super::new::gather(&checked.manifest.inputs, Some(values), &[])?;
+        let answers = crate::pipeline::gather(&checked.manifest.inputs, Some(values), &[])?;
         let validator = inputs::compile(&checked.manifest.inputs)
             .map_err(|errors| CliError::invalid(quarry_core::lines(errors.iter())))?;
         let errors = inputs::validate(&validator, &Value::Object(answers));
@@ -67,35 +92,39 @@ fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Value> {
         }
     }
     let manifest = &checked.manifest;
-    Ok(json!({
-        "kind": "blueprint",
-        "address": format!("{}/{}", checked.namespace, checked.name),
-        "modules": manifest.modules.len(),
-        "policies": manifest.policies.len(),
-        "contexts": manifest.contexts.len(),
-        "summary": format!(
-            "blueprint {}/{} with {} module(s), {} polic(ies), {} context(s)",
-            checked.namespace, checked.name, manifest.modules.len(), manifest.policies.len(), manifest.contexts.len()
+    let address = format!("{}/{}", checked.namespace, checked.name);
+    Ok(Report::Blueprint {
+        summary: format!(
+            "blueprint {address} with {} module(s), {} polic(ies), {} context(s)",
+            manifest.modules.len(),
+            manifest.policies.len(),
+            manifest.contexts.len()
         ),
-    }))
+        address,
+        modules: manifest.modules.len(),
+        policies: manifest.policies.len(),
+        contexts: manifest.contexts.len(),
+    })
 }
 
-fn validate_module(dir: &Path) -> Result<Value> {
+fn validate_module(dir: &Path) -> Result<Report> {
     let packed = archive::pack_dir(dir)
         .map_err(|error| CliError::invalid(format!("{}: {error}", dir.display())))?;
     let inspected = archive::inspect_module(&packed, &archive::Limits::default())
         .map_err(|error| CliError::invalid(format!("{}: {error}", dir.display())))?;
     let analysis =
         module::analyze(&inspected.files).map_err(|error| CliError::invalid(error.to_string()))?;
-    Ok(json!({
-        "kind": "module",
-        "variables": analysis.root.variables.len(),
-        "outputs": analysis.root.outputs.len(),
-        "submodules": analysis.submodules.iter().map(|s| s.path.clone()).collect::<Vec<_>>(),
-        "archive_bytes": packed.len(),
-        "summary": format!(
+    Ok(Report::Module {
+        variables: analysis.root.variables.len(),
+        outputs: analysis.root.outputs.len(),
+        submodules: analysis.submodules.iter().map(|s| s.path.clone()).collect(),
+        archive_bytes: packed.len(),
+        summary: format!(
             "module with {} variable(s), {} output(s), {} submodule(s); packs to {} bytes",
-            analysis.root.variables.len(), analysis.root.outputs.len(), analysis.submodules.len(), packed.len()
+            analysis.root.variables.len(),
+            analysis.root.outputs.len(),
+            analysis.submodules.len(),
+            packed.len()
         ),
-    }))
+    })
 }

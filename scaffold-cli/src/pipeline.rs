@@ -1,0 +1,273 @@
+//! The pipeline that makes a stack from a blueprint, shared by `scaffold new` and the commands that
+//! render again (updates): fetch the blueprint version a constraint selects (cached by digest,
+//! checked against the digest the registry lists), check it, gather inputs, render it with its
+//! modules resolved through the registry, and write it atomically.
+
+use crate::client::{self, Client};
+use crate::error::{CliError, Kind, Result};
+use quarry_core::api;
+use quarry_core::blueprint::{self, Blueprint};
+use quarry_core::constraint::Constraint;
+use quarry_core::render::{self, RenderRequest, Stack};
+use quarry_core::version::Version;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a render may take on this machine before `scaffold` gives up on it: a blueprint whose
+/// templates loop without end must not hang a terminal or a CI job.
+pub const RENDER_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A blueprint version, fetched and checked.
+pub struct Fetched {
+    /// `namespace/name`.
+    pub address: String,
+    pub version: Version,
+    pub detail: api::BlueprintDetail,
+    pub blueprint: Blueprint,
+}
+
+/// Where downloaded blueprints are kept, by digest.
+fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("SCAFFOLD_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|dir| dir.join("scaffold")))
+        .map(|dir| dir.join("blueprints"))
+}
+
+async fn archive(client: &Client, address: &str, version: &str, sha256: &str) -> Result<Vec<u8>> {
+    let cached = cache_dir().map(|dir| dir.join(format!("{sha256}.tar.gz")));
+    if let Some(path) = &cached
+        && let Ok(bytes) = std::fs::read(path)
+        && quarry_core::digest::Sha256::of(&bytes).to_hex() == sha256
+    {
+        return Ok(bytes);
+    }
+    let bytes = client
+        .download(
+            &format!("/v1/blueprints/{address}/{version}/download"),
+            sha256,
+        )
+        .await?;
+    if let Some(path) = &cached
+        && let Some(parent) = path.parent()
+        && std::fs::create_dir_all(parent).is_ok()
+    {
+        // A cache that cannot be written is only slower next time.
+        let _ = std::fs::write(path, &bytes);
+    }
+    Ok(bytes)
+}
+
+/// Fetches and checks the version of blueprint `address` that `constraint` selects.
+pub async fn fetch(client: &Client, address: &str, constraint: &Constraint) -> Result<Fetched> {
+    if address.split('/').count() != 2 {
+        return Err(CliError::invalid(format!(
+            "`{address}` is not a blueprint address: expected namespace/name"
+        )));
+    }
+    let versions = client
+        .blueprint_versions(address)
+        .await
+        .map_err(|error| match error.kind {
+            Kind::NotFound => CliError::new(
+                Kind::NotFound,
+                format!(
+                    "blueprint {address} not found in {}",
+                    client.settings().registry
+                ),
+            ),
+            _ => error,
+        })?;
+    let version = client::choose(&format!("blueprint {address}"), &versions, constraint)?;
+    let detail = client
+        .blueprint_detail(address, Some(&version.to_string()))
+        .await?;
+    let bytes = archive(
+        client,
+        address,
+        &version.to_string(),
+        &detail.archive.sha256,
+    )
+    .await?;
+    let files = quarry_core::archive::read_files(&bytes, &quarry_core::archive::Limits::default())
+        .map_err(|error| CliError::failure(format!("blueprint {address} {version}: {error}")))?;
+    let blueprint = blueprint::check(files).map_err(|problems| {
+        CliError::invalid(format!(
+            "blueprint {address} {version} does not pass its checks:\n  {}",
+            quarry_core::lines(problems.iter())
+        ))
+    })?;
+    Ok(Fetched {
+        address: address.to_owned(),
+        version,
+        detail,
+        blueprint,
+    })
+}
+
+/// The environment variable an input can come from: `SCAFFOLD_INPUT_` + the name in upper case.
+fn env_name(input: &str) -> String {
+    format!(
+        "SCAFFOLD_INPUT_{}",
+        input.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// The names of the schema's top-level inputs.
+fn input_names(schema: &Value) -> Vec<String> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn typed(schema: &Value, name: &str, text: &str, origin: &str) -> Result<Value> {
+    let field = quarry_core::form::field(schema, name).ok_or_else(|| {
+        CliError::invalid(format!(
+            "{origin}: the blueprint has no input `{name}`; its inputs are: {}",
+            input_names(schema).join(", ")
+        ))
+    })?;
+    quarry_core::form::parse_answer(&field.kind, text)
+        .map_err(|message| CliError::invalid(format!("{origin}: {message}")))
+}
+
+/// Inputs from `--values`, then `SCAFFOLD_INPUT_<NAME>`, then `--set` (later ones win).
+pub fn gather(schema: &Value, values: Option<&Path>, set: &[String]) -> Result<Map<String, Value>> {
+    let mut answers = Map::new();
+    if let Some(path) = values {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| CliError::invalid(format!("{}: {error}", path.display())))?;
+        let document = blueprint::parse_yaml(&path.display().to_string(), text.as_bytes())
+            .map_err(|problem| CliError::invalid(problem.to_string()))?;
+        match document {
+            Value::Object(map) => answers.extend(map),
+            Value::Null => {}
+            _ => {
+                return Err(CliError::invalid(format!(
+                    "{}: expected a mapping of input names to values",
+                    path.display()
+                )));
+            }
+        }
+    }
+    for name in input_names(schema) {
+        let variable = env_name(&name);
+        if let Ok(text) = std::env::var(&variable) {
+            let value = typed(schema, &name, &text, &variable)?;
+            answers.insert(name, value);
+        }
+    }
+    for assignment in set {
+        let (name, text) = assignment
+            .split_once('=')
+            .ok_or_else(|| CliError::invalid(format!("--set {assignment}: expected KEY=VALUE")))?;
+        let name = name.trim();
+        answers.insert(
+            name.to_owned(),
+            typed(schema, name, text, &format!("--set {name}"))?,
+        );
+    }
+    Ok(answers)
+}
+
+/// Renders the fetched blueprint with `inputs`, resolving modules through the registry; the
+/// render itself runs on a thread of its own and is given up on after [`RENDER_DEADLINE`]. The
+/// error lists every problem with its path.
+pub async fn render(
+    client: &Client,
+    fetched: &Fetched,
+    inputs: Map<String, Value>,
+    constraint: &str,
+) -> Result<Stack> {
+    let resolutions = render::resolve_modules(&fetched.blueprint.manifest, client).await;
+    let blueprint = fetched.blueprint.clone();
+    let version = fetched.version.clone();
+    let sha256 = fetched.detail.archive.sha256.clone();
+    let host = client.settings().source_host.clone();
+    let constraint = constraint.to_owned();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rendered = render::render_resolved(
+            RenderRequest {
+                blueprint: &blueprint,
+                version: &version,
+                archive_sha256: &sha256,
+                constraint: Some(&constraint),
+                registry_host: &host,
+                inputs: Value::Object(inputs),
+                output_limit: render::MAX_RENDERED_BYTES,
+            },
+            &resolutions,
+        );
+        let _ = sender.send(rendered);
+    });
+    let address = &fetched.address;
+    let version = &fetched.version;
+    let rendered = receiver.recv_timeout(RENDER_DEADLINE).map_err(|_| {
+        CliError::invalid(format!(
+            "rendering blueprint {address} {version} took longer than {} s; its templates may loop without end",
+            RENDER_DEADLINE.as_secs()
+        ))
+    })?;
+    rendered.map_err(|error| {
+        CliError::invalid(format!(
+            "the inputs do not fit blueprint {address} {version}:\n  {}",
+            error
+                .0
+                .iter()
+                .map(|e| if e.path.is_empty() {
+                    format!("(inputs): {}", e.message)
+                } else {
+                    format!("{}: {}", e.path, e.message)
+                })
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ))
+    })
+}
+
+/// The stack's name, as its `stack.yaml` gives it.
+pub fn stack_name(stack: &Stack) -> Option<String> {
+    let text = std::str::from_utf8(stack.files.get("stack.yaml")?).ok()?;
+    let value: Value = yaml_serde::from_str(text).ok()?;
+    value.get("name")?.as_str().map(str::to_owned)
+}
+
+/// Writes every file into a temporary directory beside `target`, then moves it in place, so a
+/// failure never leaves half a stack.
+pub fn write_atomically(target: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    let parent = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".scaffold-")
+        .tempdir_in(&parent)?;
+    for (path, content) in files {
+        let file = staging.path().join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&file, content)?;
+    }
+    let staged = staging.keep();
+    if target.exists() {
+        let old = parent.join(format!(".scaffold-old-{}", std::process::id()));
+        std::fs::rename(target, &old)?;
+        if let Err(error) = std::fs::rename(&staged, target) {
+            let _ = std::fs::rename(&old, target);
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(error.into());
+        }
+        std::fs::remove_dir_all(&old)?;
+    } else if let Err(error) = std::fs::rename(&staged, target) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(error.into());
+    }
+    Ok(())
+}
