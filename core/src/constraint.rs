@@ -510,19 +510,10 @@ mod tests {
 
     #[test]
     fn select_table() {
-        let versions: Vec<Version> = [
-            "0.9.0",
-            "1.0.0",
-            "1.1.0",
-            "1.2.0",
-            "1.2.5",
-            "1.3.0-beta.1",
-            "2.0.0",
-            "2.1.0-rc.1",
-        ]
-        .iter()
-        .map(|text| v(text))
-        .collect();
+        let versions: Vec<Version> = crate::test_support::VERSIONS
+            .iter()
+            .map(|text| v(text))
+            .collect();
         for (constraint, expected) in [
             ("~> 1.1", Some("1.2.5")),
             ("~> 1.2.0", Some("1.2.5")),

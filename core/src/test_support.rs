@@ -60,3 +60,68 @@ pub fn pack_blueprint(
     }
     crate::archive::pack_files(&all).expect("packs")
 }
+
+/// `length` incompressible bytes from `seed` (xorshift): an archive of them is as large
+/// compressed as it is unpacked.
+pub fn noise(seed: u64, length: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_add(1);
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Runs a future that never waits for anything (the renderer with an in-memory resolver).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// Every file under `root`, as its path relative to `root` and the sha256 of its content, in
+/// path order: equal lists mean nothing under `root` changed.
+pub fn files_under(root: &std::path::Path) -> Vec<(String, String)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                let relative = path.strip_prefix(root).unwrap_or(&path);
+                out.push((
+                    relative.display().to_string(),
+                    crate::digest::Sha256::of(&bytes).to_hex(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// The versions constraint tests choose from: every stage of a release line, prereleases
+/// included (shared by the unit tests and the comparison with the real terraform).
+pub const VERSIONS: [&str; 8] = [
+    "0.9.0",
+    "1.0.0",
+    "1.1.0",
+    "1.2.0",
+    "1.2.5",
+    "1.3.0-beta.1",
+    "2.0.0",
+    "2.1.0-rc.1",
+];

@@ -84,22 +84,10 @@ impl ModuleResolver for FixtureResolver {
     }
 }
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    // The renderer's only awaits are on the resolver, which here never waits.
-    let waker = std::task::Waker::noop();
-    let mut context = std::task::Context::from_waker(waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
-
 fn render_with(files: BlueprintFiles, inputs: Value) -> Result<Stack, render::RenderError> {
     let blueprint = blueprint::check(files).expect("fixture is valid");
     let version = Version::parse("0.1.0").expect("valid");
-    block_on(render::render(
+    quarry_core::test_support::block_on(render::render(
         RenderRequest {
             blueprint: &blueprint,
             version: &version,

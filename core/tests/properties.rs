@@ -1376,18 +1376,6 @@ impl ModuleResolver for NoModules {
     }
 }
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    // The renderer's only awaits are on the resolver, which here never waits.
-    let waker = std::task::Waker::noop();
-    let mut context = std::task::Context::from_waker(waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
-
 const TEMPLATE: &str = "template/{{ inputs.name }}/f.txt";
 
 /// A blueprint whose one template file has a folder named by the `name` input.
@@ -1416,7 +1404,7 @@ stack:
 
 fn render_name(name: &str) -> Result<render::Stack, render::RenderError> {
     let version = Version::parse("1.0.0").expect("valid");
-    block_on(render::render(
+    quarry_core::test_support::block_on(render::render(
         RenderRequest {
             blueprint: &TINY_BLUEPRINT,
             version: &version,

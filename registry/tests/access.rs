@@ -22,38 +22,31 @@ async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
     let quarry = start().await;
     let team_b = quarry.token("team-b", &["publish:b"]).await;
     let team_a = quarry.token("team-a", &["publish:a"]).await;
-    let service = quarry.service().await;
-    let (status, _) = call_json(
-        &service,
-        publish_request("/v1/modules/b/net/aws/1.0.0", Some(&team_b), small_module()),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let app = quarry.app().await;
+    app.published("/v1/modules/b/net/aws/1.0.0", &team_b, small_module())
+        .await;
 
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/modules/b/net/aws/1.1.0", Some(&team_a), small_module()),
-    )
-    .await;
-    assert_eq!(status, 403);
+    let message = refused(
+        app.publish("/v1/modules/b/net/aws/1.1.0", &team_a, small_module())
+            .await,
+        403,
+    );
     assert!(
-        error_message(&body).contains("may not publish in namespace `b`"),
-        "{body}"
+        message.contains("may not publish in namespace `b`"),
+        "{message}"
     );
     for action in ["deprecate", "yank"] {
-        let (status, body) = call_json(
-            &service,
-            post(
+        let (status, body) = app
+            .call(post(
                 &format!("/v1/modules/b/net/aws/1.0.0/{action}"),
                 &team_a,
                 json!({}),
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(status, 403, "{action}: {body}");
         assert!(error_message(&body).contains("`publish:b`"), "{body}");
     }
-    let (_, detail) = call_json(&service, get("/v1/modules/b/net/aws/1.0.0", None)).await;
+    let (_, detail) = app.get("/v1/modules/b/net/aws/1.0.0").await;
     assert_eq!(
         (detail["deprecated"].clone(), detail["yanked"].clone()),
         (json!(false), json!(false)),
@@ -65,28 +58,22 @@ async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
 async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for version in ["1.0.0", "1.1.0"] {
-        let (status, _) = call_json(
-            &service,
-            publish_request(
-                &format!("/v1/modules/acme/net/aws/{version}"),
-                Some(&token),
-                small_module(),
-            ),
+        app.published(
+            &format!("/v1/modules/acme/net/aws/{version}"),
+            &token,
+            small_module(),
         )
         .await;
-        assert_eq!(status, 201);
     }
-    let (status, body) = call_json(
-        &service,
-        post(
+    let (status, body) = app
+        .call(post(
             "/v1/modules/acme/net/aws/1.0.0/deprecate",
             &token,
             json!({ "reason": "use 1.1" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -94,23 +81,25 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
             json!({ "id": "acme/net/aws/1.0.0", "deprecated": true })
         )
     );
-    let (_, detail) = call_json(&service, get("/v1/modules/acme/net/aws/1.0.0", None)).await;
+    let (_, detail) = app.get("/v1/modules/acme/net/aws/1.0.0").await;
     assert_eq!(detail["deprecated"], true);
 
-    let (status, _) = call_json(
-        &service,
-        post("/v1/modules/acme/net/aws/1.1.0/yank", &token, json!({})),
-    )
-    .await;
+    let (status, _) = app
+        .call(post(
+            "/v1/modules/acme/net/aws/1.1.0/yank",
+            &token,
+            json!({}),
+        ))
+        .await;
     assert_eq!(status, 200);
-    let (_, versions) = call_json(&service, get("/v1/modules/acme/net/aws/versions", None)).await;
+    let (_, versions) = app.get("/v1/modules/acme/net/aws/versions").await;
     assert_eq!(
         versions["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }]),
         "yanked is gone from versions"
     );
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/1.1.0/download", None).to_request(),
     )
     .await;
@@ -120,18 +109,21 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
         "a yanked version stays downloadable by its exact number"
     );
 
-    let (status, body) = call_json(
-        &service,
-        post("/v1/modules/acme/net/aws/9.0.0/yank", &token, json!({})),
-    )
-    .await;
-    assert_eq!(status, 404);
-    assert_eq!(error_message(&body), "acme/net/aws has no version 9.0.0");
+    let message = refused(
+        app.call(post(
+            "/v1/modules/acme/net/aws/9.0.0/yank",
+            &token,
+            json!({}),
+        ))
+        .await,
+        404,
+    );
+    assert_eq!(message, "acme/net/aws has no version 9.0.0");
     let request = test::TestRequest::post()
         .uri("/v1/modules/acme/net/aws/1.0.0/yank")
         .insert_header(("authorization", format!("Bearer {token}")))
         .set_payload("not json");
-    let (status, _) = call_json(&service, request).await;
+    let (status, _) = app.call(request).await;
     assert_eq!(status, 400);
 }
 
@@ -139,34 +131,18 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
 async fn revoked_and_expired_tokens_are_refused_at_once() {
     let quarry = start().await;
     let token = quarry.token("soon-revoked", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/net/aws/1.0.0",
-            Some(&token),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let app = quarry.app().await;
+    app.published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())
+        .await;
     tokens::revoke(&quarry.registry.db, "soon-revoked", &Actor::console())
         .await
         .expect("revoked");
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/net/aws/1.0.1",
-            Some(&token),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 401);
-    assert_eq!(
-        error_message(&body),
-        "the token `soon-revoked` has been revoked"
+    let message = refused(
+        app.publish("/v1/modules/acme/net/aws/1.0.1", &token, small_module())
+            .await,
+        401,
     );
+    assert_eq!(message, "the token `soon-revoked` has been revoked");
 
     let expired = tokens::create(
         &quarry.registry.db,
@@ -178,19 +154,14 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     .await
     .expect("created")
     .secret;
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/net/aws/1.0.2",
-            Some(&expired),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 401);
+    let message = refused(
+        app.publish("/v1/modules/acme/net/aws/1.0.2", &expired, small_module())
+            .await,
+        401,
+    );
     assert!(
-        error_message(&body).starts_with("the token `expired` expired at "),
-        "{body}"
+        message.starts_with("the token `expired` expired at "),
+        "{message}"
     );
     let fresh = tokens::create(
         &quarry.registry.db,
@@ -202,16 +173,8 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     .await
     .expect("created")
     .secret;
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/net/aws/1.0.3",
-            Some(&fresh),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201);
+    app.published("/v1/modules/acme/net/aws/1.0.3", &fresh, small_module())
+        .await;
 }
 
 #[actix_web::test]
@@ -220,44 +183,32 @@ async fn every_change_is_in_the_audit_log_for_admins() {
     let admin = quarry.token("root", &["admin"]).await;
     let publisher = quarry.token("ci", &["publish:acme"]).await;
     let reader = quarry.token("reader", &["read"]).await;
-    let service = quarry.service().await;
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/net/aws/1.0.0",
-            Some(&publisher),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (status, _) = call_json(
-        &service,
-        post(
+    let app = quarry.app().await;
+    app.published("/v1/modules/acme/net/aws/1.0.0", &publisher, small_module())
+        .await;
+    let (status, _) = app
+        .call(post(
             "/v1/modules/acme/net/aws/1.0.0/deprecate",
             &publisher,
             json!({ "reason": "old" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = call_json(
-        &service,
-        post("/v1/modules/acme/net/aws/1.0.0/yank", &publisher, json!({})),
-    )
-    .await;
+    let (status, _) = app
+        .call(post(
+            "/v1/modules/acme/net/aws/1.0.0/yank",
+            &publisher,
+            json!({}),
+        ))
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = call_json(&service, get("/v1/audit", Some(&reader))).await;
-    assert_eq!(status, 403);
-    assert!(
-        error_message(&body).contains("needs the `admin` scope"),
-        "{body}"
-    );
+    let message = refused(app.get_as("/v1/audit", &reader).await, 403);
+    assert!(message.contains("needs the `admin` scope"), "{message}");
     tokens::revoke(&quarry.registry.db, "reader", &Actor::console())
         .await
         .expect("revoked");
 
-    let (status, body) = call_json(&service, get("/v1/audit?limit=100", Some(&admin))).await;
+    let (status, body) = app.get_as("/v1/audit?limit=100", &admin).await;
     assert_eq!(status, 200, "{body}");
     let events = body["events"].as_array().expect("events").clone();
     let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
@@ -296,8 +247,7 @@ async fn every_change_is_in_the_audit_log_for_admins() {
         ("target=acme/", 3),
         ("since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z", 0),
     ] {
-        let (status, body) =
-            call_json(&service, get(&format!("/v1/audit?{query}"), Some(&admin))).await;
+        let (status, body) = app.get_as(&format!("/v1/audit?{query}"), &admin).await;
         assert_eq!(status, 200);
         assert_eq!(
             body["events"].as_array().map(Vec::len),
@@ -305,15 +255,14 @@ async fn every_change_is_in_the_audit_log_for_admins() {
             "{query}"
         );
     }
-    let (status, body) = call_json(&service, get("/v1/audit?since=yesterday", Some(&admin))).await;
-    assert_eq!(status, 400);
+    let message = refused(app.get_as("/v1/audit?since=yesterday", &admin).await, 400);
     assert!(
-        error_message(&body).contains("`since` must be an RFC 3339 time"),
-        "{body}"
+        message.contains("`since` must be an RFC 3339 time"),
+        "{message}"
     );
-    let (status, _) = call_json(&service, get("/v1/audit", Some(&publisher))).await;
+    let (status, _) = app.get_as("/v1/audit", &publisher).await;
     assert_eq!(status, 403);
-    let (status, _) = call_json(&service, get("/v1/audit", None)).await;
+    let (status, _) = app.get("/v1/audit").await;
     assert_eq!(status, 401);
 }
 
@@ -321,21 +270,17 @@ async fn every_change_is_in_the_audit_log_for_admins() {
 async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
     let quarry = start_with(|config| config.serve.writes_per_minute_per_token = 2).await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for version in ["1.0.0", "1.0.1"] {
-        let (status, _) = call_json(
-            &service,
-            publish_request(
-                &format!("/v1/modules/acme/net/aws/{version}"),
-                Some(&token),
-                small_module(),
-            ),
+        app.published(
+            &format!("/v1/modules/acme/net/aws/{version}"),
+            &token,
+            small_module(),
         )
         .await;
-        assert_eq!(status, 201);
     }
     let response = test::call_service(
-        &service,
+        &app.service,
         publish_request(
             "/v1/modules/acme/net/aws/1.0.2",
             Some(&token),
@@ -355,7 +300,7 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
         "{body}"
     );
     // Reads are not limited.
-    let (status, _) = call_json(&service, get("/v1/modules/acme/net/aws/versions", None)).await;
+    let (status, _) = app.get("/v1/modules/acme/net/aws/versions").await;
     assert_eq!(status, 200);
 }
 
@@ -363,17 +308,10 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
 async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    let (status, published) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/net/aws/1.0.0",
-            Some(&token),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let app = quarry.app().await;
+    let published = app
+        .published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())
+        .await;
     // An archive left behind by a publish interrupted before its version was recorded.
     let orphan = quarry_core::test_support::gzip(b"orphaned archive");
     let orphan_digest = quarry_core::digest::Sha256::of(&orphan);

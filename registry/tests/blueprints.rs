@@ -24,56 +24,40 @@ async fn registry_with_minimal() -> TestRegistry {
 
 async fn publish_minimal(quarry: &TestRegistry) {
     let token = quarry.token("ci", &["publish:fixtures"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for version in ["1.0.0", "1.4.2", "2.0.0"] {
         let path = format!("/v1/modules/fixtures/greeting/generic/{version}");
-        let (status, body) = call_json(
-            &service,
-            publish_request(&path, Some(&token), packed_fixture("greeting")),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        app.published(&path, &token, packed_fixture("greeting"))
+            .await;
     }
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/blueprints/fixtures/minimal/0.1.0",
-            Some(&token),
-            blueprint_fixture("minimal"),
-        ),
+    app.published(
+        "/v1/blueprints/fixtures/minimal/0.1.0",
+        &token,
+        blueprint_fixture("minimal"),
     )
     .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 #[actix_web::test]
 async fn published_blueprint_is_listed_searched_and_detailed() {
     let quarry = registry_with_minimal().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
 
-    let (status, body) = call_json(&service, get("/v1/blueprints", None)).await;
+    let (status, body) = app.get("/v1/blueprints").await;
     assert_eq!(status, 200);
     assert_eq!(body["blueprints"][0]["id"], "fixtures/minimal/0.1.0");
-    let (_, body) = call_json(&service, get("/v1/blueprints/search?q=smallest", None)).await;
+    let (_, body) = app.get("/v1/blueprints/search?q=smallest").await;
     assert_eq!(body["blueprints"].as_array().map(Vec::len), Some(1));
-    let (_, body) = call_json(
-        &service,
-        get("/v1/blueprints/search?q=nothing-like-it", None),
-    )
-    .await;
+    let (_, body) = app.get("/v1/blueprints/search?q=nothing-like-it").await;
     assert_eq!(body["blueprints"].as_array().map(Vec::len), Some(0));
-    let (status, body) = call_json(
-        &service,
-        get("/v1/blueprints/fixtures/minimal/versions", None),
-    )
-    .await;
+    let (status, body) = app.get("/v1/blueprints/fixtures/minimal/versions").await;
     assert_eq!(status, 200);
     assert_eq!(
         body["blueprints"][0]["versions"],
         json!([{ "version": "0.1.0" }])
     );
 
-    let (status, detail) = call_json(&service, get("/v1/blueprints/fixtures/minimal", None)).await;
+    let (status, detail) = app.get("/v1/blueprints/fixtures/minimal").await;
     assert_eq!(status, 200);
     assert_eq!(detail["version"], "0.1.0");
     assert_eq!(detail["inputs"]["required"], json!(["name", "environment"]));
@@ -90,31 +74,26 @@ async fn published_blueprint_is_listed_searched_and_detailed() {
     );
 
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/blueprints/fixtures/minimal/0.1.0/download", None).to_request(),
     )
     .await;
     assert_eq!(response.status(), 204);
     assert!(header(response.headers(), "x-terraform-get").starts_with("/v1/archives/"));
 
-    let (status, body) =
-        call_json(&service, get("/v1/blueprints/fixtures/minimal/9.9.9", None)).await;
-    assert_eq!(status, 404);
-    assert_eq!(
-        error_message(&body),
-        "blueprint fixtures/minimal has no version 9.9.9"
-    );
+    let message = refused(app.get("/v1/blueprints/fixtures/minimal/9.9.9").await, 404);
+    assert_eq!(message, "blueprint fixtures/minimal has no version 9.9.9");
 }
 
 #[actix_web::test]
 async fn render_returns_the_stack_as_a_tar_gz() {
     let quarry = registry_with_minimal().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let request = post_json(
         "/v1/blueprints/fixtures/minimal/0.1.0/render",
         json!({ "name": "shop", "environment": "prod", "approvers": ["ana", "bo"], "token": "a-secret-token-value" }),
     );
-    let response = test::call_service(&service, request.to_request()).await;
+    let response = test::call_service(&app.service, request.to_request()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(response.headers(), "content-type"),
@@ -148,26 +127,22 @@ async fn render_returns_the_stack_as_a_tar_gz() {
 #[actix_web::test]
 async fn validate_reports_every_input_error_with_its_path() {
     let quarry = registry_with_minimal().await;
-    let service = quarry.service().await;
-    let (status, body) = call_json(
-        &service,
-        post_json(
+    let app = quarry.app().await;
+    let (status, body) = app
+        .call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/validate",
             json!({ "name": "shop", "environment": "dev" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({ "valid": true }));
 
-    let (status, body) = call_json(
-        &service,
-        post_json(
+    let (status, body) = app
+        .call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/validate",
             json!({ "name": "Not Valid", "environment": "prod", "replicas": "two" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 422);
     let errors = body["errors"].as_array().expect("errors");
     let has = |path: &str, text: &str| {
@@ -184,14 +159,12 @@ async fn validate_reports_every_input_error_with_its_path() {
         has("", "\"approvers\" is a required property"),
         "if/then: {body}"
     );
-    let (status, body) = call_json(
-        &service,
-        post_json(
+    let (status, body) = app
+        .call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/validate",
             json!({ "name": "shop", "environment": "qa" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["path"], "/environment", "enum: {body}");
 
@@ -199,7 +172,7 @@ async fn validate_reports_every_input_error_with_its_path() {
         .uri("/v1/blueprints/fixtures/minimal/0.1.0/validate")
         .insert_header(("content-type", "application/json"))
         .set_payload("{ not json");
-    let (status, body) = call_json(&service, request).await;
+    let (status, body) = app.call(request).await;
     assert_eq!(status, 400);
     assert!(
         error_message(&body).starts_with("the body must be a JSON object of inputs"),
@@ -211,35 +184,25 @@ async fn validate_reports_every_input_error_with_its_path() {
 async fn render_fails_clearly_when_no_module_version_matches() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:fixtures"]).await;
-    let service = quarry.service().await;
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/fixtures/greeting/generic/2.0.0",
-            Some(&token),
-            packed_fixture("greeting"),
-        ),
+    let app = quarry.app().await;
+    app.published(
+        "/v1/modules/fixtures/greeting/generic/2.0.0",
+        &token,
+        packed_fixture("greeting"),
     )
     .await;
-    assert_eq!(status, 201);
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/blueprints/fixtures/minimal/0.1.0",
-            Some(&token),
-            blueprint_fixture("minimal"),
-        ),
+    app.published(
+        "/v1/blueprints/fixtures/minimal/0.1.0",
+        &token,
+        blueprint_fixture("minimal"),
     )
     .await;
-    assert_eq!(status, 201);
-    let (status, body) = call_json(
-        &service,
-        post_json(
+    let (status, body) = app
+        .call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/render",
             json!({ "name": "shop", "environment": "dev" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["errors"][0],
@@ -251,7 +214,7 @@ async fn render_fails_clearly_when_no_module_version_matches() {
 async fn publish_refuses_invalid_blueprints_listing_every_problem() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:fixtures"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
 
     let broken = quarry_core::test_support::tar_gz(&[
         (
@@ -262,11 +225,9 @@ async fn publish_refuses_invalid_blueprints_listing_every_problem() {
         ),
         ("template/main.tf.tera", tar::EntryType::Regular, b"{{ broken", None),
     ]);
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/blueprints/fixtures/broken/1.0.0", Some(&token), broken),
-    )
-    .await;
+    let (status, body) = app
+        .publish("/v1/blueprints/fixtures/broken/1.0.0", &token, broken)
+        .await;
     assert_eq!(status, 422);
     let messages: Vec<&str> = body["errors"]
         .as_array()
@@ -300,55 +261,47 @@ async fn publish_refuses_invalid_blueprints_listing_every_problem() {
         "{messages:#?}"
     );
 
-    let (status, body) = call_json(
-        &service,
-        publish_request(
+    let message = refused(
+        app.publish(
             "/v1/blueprints/fixtures/other-name/1.0.0",
-            Some(&token),
+            &token,
             blueprint_fixture("minimal"),
-        ),
-    )
-    .await;
-    assert_eq!(status, 422);
+        )
+        .await,
+        422,
+    );
     assert_eq!(
-        error_message(&body),
+        message,
         "blueprint.yaml declares `fixtures/minimal` but is published as `fixtures/other-name`"
     );
 
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/blueprints/fixtures/minimal/1.0.0",
-            Some(&token),
-            blueprint_fixture("minimal"),
-        ),
+    app.published(
+        "/v1/blueprints/fixtures/minimal/1.0.0",
+        &token,
+        blueprint_fixture("minimal"),
     )
     .await;
-    assert_eq!(status, 201);
-    let (status, body) = call_json(
-        &service,
-        publish_request(
+    let message = refused(
+        app.publish(
             "/v1/blueprints/fixtures/minimal/1.0.0",
-            Some(&token),
+            &token,
             blueprint_fixture("minimal"),
-        ),
-    )
-    .await;
-    assert_eq!(status, 409);
+        )
+        .await,
+        409,
+    );
     assert_eq!(
-        error_message(&body),
+        message,
         "blueprint fixtures/minimal 1.0.0 is already published; versions are immutable, publish a new version"
     );
 
     let other = quarry.token("other", &["publish:other"]).await;
-    let (status, _) = call_json(
-        &service,
-        publish_request(
+    let (status, _) = app
+        .publish(
             "/v1/blueprints/fixtures/minimal/1.1.0",
-            Some(&other),
+            &other,
             blueprint_fixture("minimal"),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 403);
 }

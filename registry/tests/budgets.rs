@@ -25,14 +25,11 @@ async fn publish_blueprint(quarry: &TestRegistry, name: &str, archive: Vec<u8>) 
     let token = quarry
         .token(&format!("ci-{name}"), &["publish:hostile"])
         .await;
-    let service = quarry.service().await;
-    call_json(
-        &service,
-        publish_request(
-            &format!("/v1/blueprints/hostile/{name}/1.0.0"),
-            Some(&token),
-            archive,
-        ),
+    let app = quarry.app().await;
+    app.publish(
+        &format!("/v1/blueprints/hostile/{name}/1.0.0"),
+        &token,
+        archive,
     )
     .await
 }
@@ -52,18 +49,18 @@ async fn refused_render(name: &str, files: &[(&str, &[u8])], inputs: Value, expe
     )
     .await;
     assert_eq!(status, 201, "{name}: {body}");
-    let service = quarry.service().await;
-    let before = stored(&quarry, &service).await;
+    let app = quarry.app().await;
+    let before = stored(&app).await;
     for action in ["render", "validate"] {
         let path = format!("/v1/blueprints/hostile/{name}/1.0.0/{action}");
-        let (status, body) = call_json(&service, post_json(&path, inputs.clone())).await;
+        let (status, body) = app.call(post_json(&path, inputs.clone())).await;
         assert_eq!(status, 422, "{name} {action}: {body}");
         let message = body.to_string();
         assert!(message.contains(expected), "{name} {action}: {message}");
     }
-    let (status, _) = call_json(&service, get("/healthz", None)).await;
+    let (status, _) = app.get("/healthz").await;
     assert_eq!(status, 200);
-    assert_eq!(stored(&quarry, &service).await, before, "{name}");
+    assert_eq!(stored(&app).await, before, "{name}");
 }
 
 #[actix_web::test]
@@ -110,12 +107,13 @@ async fn a_loop_in_the_manifest_is_stopped_too() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let service = quarry.service().await;
-    let (status, body) = call_json(
-        &service,
-        post_json("/v1/blueprints/hostile/when/1.0.0/validate", json!({})),
-    )
-    .await;
+    let app = quarry.app().await;
+    let (status, body) = app
+        .call(post_json(
+            "/v1/blueprints/hostile/when/1.0.0/validate",
+            json!({}),
+        ))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body.to_string().contains("took longer than the limit"),
@@ -188,13 +186,14 @@ async fn renders_beyond_the_workers_wait_briefly_then_get_503() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let path = "/v1/blueprints/hostile/slow/1.0.0/render";
-    let first = call_json(&service, post_json(path, json!({})));
+    let first = app.call(post_json(path, json!({})));
     let second = async {
         actix_web::rt::time::sleep(Duration::from_millis(300)).await;
         let response =
-            actix_web::test::call_service(&service, post_json(path, json!({})).to_request()).await;
+            actix_web::test::call_service(&app.service, post_json(path, json!({})).to_request())
+                .await;
         let retry = header(response.headers(), "retry-after");
         let status = response.status().as_u16();
         let body: Value =
@@ -245,8 +244,8 @@ async fn deeply_nested_policies_are_refused_before_they_are_parsed() {
             "{name}: {message}"
         );
     }
-    let service = quarry.service().await;
-    let (_, listing) = call_json(&service, get("/v1/blueprints", None)).await;
+    let app = quarry.app().await;
+    let (_, listing) = app.get("/v1/blueprints").await;
     assert_eq!(listing["blueprints"], json!([]));
 }
 

@@ -59,30 +59,25 @@ fn listed_names(listing: &Value) -> Vec<String> {
 async fn download_counts_stay_exact_while_they_are_written() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for version in ["1.0.0", "1.1.0"] {
         let path = format!("/v1/modules/acme/net/aws/{version}");
-        let (status, _) = call_json(
-            &service,
-            publish_request(&path, Some(&token), small_module()),
-        )
-        .await;
-        assert_eq!(status, 201);
+        app.published(&path, &token, small_module()).await;
     }
-    let counts = |service| async move {
-        let (_, detail) = call_json(service, get("/v1/modules/acme/net/aws", None)).await;
-        let (_, listing) = call_json(service, get("/v1/modules/acme", None)).await;
+    let counts = || async {
+        let (_, detail) = app.get("/v1/modules/acme/net/aws").await;
+        let (_, listing) = app.get("/v1/modules/acme").await;
         (
             detail["downloads"].clone(),
             listing["modules"][0]["downloads"].clone(),
         )
     };
     // Read once so that the detail and the listing are cached before anything is counted.
-    assert_eq!(counts(&service).await, (0.into(), 0.into()));
+    assert_eq!(counts().await, (0.into(), 0.into()));
     for (version, times) in [("1.0.0", 3), ("1.1.0", 2)] {
         for _ in 0..times {
             let response = test::call_service(
-                &service,
+                &app.service,
                 get(
                     &format!("/v1/modules/acme/net/aws/{version}/download"),
                     None,
@@ -93,26 +88,18 @@ async fn download_counts_stay_exact_while_they_are_written() {
             assert_eq!(response.status(), 204);
         }
     }
-    assert_eq!(
-        counts(&service).await,
-        (5.into(), 5.into()),
-        "counted in memory"
-    );
+    assert_eq!(counts().await, (5.into(), 5.into()), "counted in memory");
     quarry.registry.flush_downloads().await;
-    assert_eq!(counts(&service).await, (5.into(), 5.into()), "written");
+    assert_eq!(counts().await, (5.into(), 5.into()), "written");
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/1.0.0/download", None).to_request(),
     )
     .await;
     assert_eq!(response.status(), 204);
-    assert_eq!(counts(&service).await, (6.into(), 6.into()), "one more");
+    assert_eq!(counts().await, (6.into(), 6.into()), "one more");
     quarry.registry.flush_downloads().await;
-    assert_eq!(
-        counts(&service).await,
-        (6.into(), 6.into()),
-        "written again"
-    );
+    assert_eq!(counts().await, (6.into(), 6.into()), "written again");
 }
 
 #[actix_web::test]
@@ -217,29 +204,24 @@ async fn a_replica_sees_another_replicas_changes_once_it_follows_the_change_feed
 async fn a_module_whose_every_version_is_yanked_leaves_the_listing() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for path in [
         "/v1/modules/acme/gone/aws/1.0.0",
         "/v1/modules/acme/kept/aws/1.0.0",
     ] {
-        let (status, _) = call_json(
-            &service,
-            publish_request(path, Some(&token), small_module()),
+        app.published(path, &token, small_module()).await;
+    }
+    let (_, listing) = app.get("/v1/modules?limit=1").await;
+    assert_eq!(listed_names(&listing), ["acme/gone/aws/1.0.0"]);
+    let (status, _) = app
+        .call(
+            test::TestRequest::post()
+                .uri("/v1/modules/acme/gone/aws/1.0.0/yank")
+                .insert_header(("authorization", format!("Bearer {token}"))),
         )
         .await;
-        assert_eq!(status, 201);
-    }
-    let (_, listing) = call_json(&service, get("/v1/modules?limit=1", None)).await;
-    assert_eq!(listed_names(&listing), ["acme/gone/aws/1.0.0"]);
-    let (status, _) = call_json(
-        &service,
-        test::TestRequest::post()
-            .uri("/v1/modules/acme/gone/aws/1.0.0/yank")
-            .insert_header(("authorization", format!("Bearer {token}"))),
-    )
-    .await;
     assert_eq!(status, 200);
-    let (_, listing) = call_json(&service, get("/v1/modules?limit=1", None)).await;
+    let (_, listing) = app.get("/v1/modules?limit=1").await;
     assert_eq!(listed_names(&listing), ["acme/kept/aws/1.0.0"]);
     assert_eq!(
         listing["meta"]["next_offset"],

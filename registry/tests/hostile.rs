@@ -19,7 +19,6 @@ use actix_web::test;
 use common::*;
 use quarry_core::test_support::{RawEntry, gzip, tar_gz};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::time::{Duration, Instant};
 use tar::EntryType::{Block, Char, Directory, Fifo, Link, Regular, Symlink};
 
@@ -46,17 +45,9 @@ async fn registry_with(
 }
 
 async fn publish_seed(quarry: &TestRegistry, token: &str) {
-    let service = quarry.service().await;
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/base/aws/1.0.0",
-            Some(token),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201, "publishing acme/base/aws: {body}");
+    let app = quarry.app().await;
+    app.published("/v1/modules/acme/base/aws/1.0.0", token, small_module())
+        .await;
     let tiny = blueprint(
         "tiny",
         "",
@@ -67,8 +58,7 @@ async fn publish_seed(quarry: &TestRegistry, token: &str) {
             None,
         )],
     );
-    let (status, body) = call_json(&service, publish_request(TINY, Some(token), tiny)).await;
-    assert_eq!(status, 201, "publishing acme/tiny: {body}");
+    app.published(TINY, token, tiny).await;
 }
 
 async fn registry() -> (TestRegistry, String) {
@@ -118,30 +108,7 @@ struct Snapshot {
     base_versions: Value,
     blueprints: Value,
     tiny_versions: Value,
-    objects: Vec<(String, u64)>,
-}
-
-fn files_under(root: &Path) -> Vec<(String, u64)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries {
-            let entry = entry.expect("readable directory entry");
-            let path = entry.path();
-            let metadata = entry.metadata().expect("readable metadata");
-            if metadata.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path.strip_prefix(root).expect("under the root");
-                out.push((relative.display().to_string(), metadata.len()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
+    objects: Vec<(String, String)>,
 }
 
 async fn snapshot<S, B>(quarry: &TestRegistry, service: &S) -> Snapshot
@@ -159,7 +126,7 @@ where
         base_versions: read("/v1/modules/acme/base/aws/versions").await,
         blueprints: read("/v1/blueprints?limit=100").await,
         tiny_versions: read("/v1/blueprints/acme/tiny/versions").await,
-        objects: files_under(&quarry.dir.path().join("objects")),
+        objects: quarry_core::test_support::files_under(&quarry.dir.path().join("objects")),
     };
     assert!(
         !snapshot.objects.is_empty(),
@@ -359,7 +326,7 @@ where
 #[actix_web::test]
 async fn archive_entries_that_leave_the_module_root_are_refused_naming_the_entry() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let cases = vec![
         refused(
@@ -453,13 +420,13 @@ async fn archive_entries_that_leave_the_module_root_are_refused_naming_the_entry
             "archive entry `template/passwd` is a symbolic link",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn special_files_in_an_archive_are_refused_naming_the_entry() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let cases = vec![
         refused(
@@ -481,14 +448,14 @@ async fn special_files_in_an_archive_are_refused_naming_the_entry() {
             "archive entry `pipe` is a named pipe (FIFO)",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn bombs_stop_at_the_limits_naming_the_limit() {
     // The entry limit is fixed at 10,000; the unpacked limit is configured small.
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let names: Vec<String> = (0..10_001).map(|i| format!("f/{i}")).collect();
     let mut entries: Vec<RawEntry<'_>> = vec![("main.tf", Regular, MAIN_TF, None)];
     entries.extend(
@@ -502,10 +469,10 @@ async fn bombs_stop_at_the_limits_naming_the_limit() {
         422,
         "the archive has more than 10000 entries",
     )];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 
     let (quarry, token) = registry_with(|config| config.serve.max_unpacked_bytes = 1 << 20).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let zeros = vec![0u8; 8 << 20];
     let bomb = with_main(&[("zeros.bin", Regular, &zeros, None)]);
     assert!(bomb.len() < 64 << 10, "the bomb is a small upload");
@@ -515,13 +482,13 @@ async fn bombs_stop_at_the_limits_naming_the_limit() {
         413,
         "the archive unpacks to more than 1048576 bytes",
     )];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn bodies_that_are_not_a_tar_gz_are_400() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let valid = small_module();
     let mut trailing = valid.clone();
@@ -568,7 +535,7 @@ async fn bodies_that_are_not_a_tar_gz_are_400() {
             "the body is not gzip-compressed",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 /// A tar with one entry whose name is the given bytes, unchecked.
@@ -597,7 +564,7 @@ fn regular_header(size: usize) -> tar::Header {
 #[actix_web::test]
 async fn broken_entries_are_refused_naming_the_entry_or_the_line() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let cases = vec![
         refused(
@@ -642,13 +609,13 @@ async fn broken_entries_are_refused_naming_the_entry_or_the_line() {
             "broken.tf:3",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn an_overlong_gnu_long_name_is_a_4xx_naming_the_entry() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     // `append_data` writes a GNU long-name entry (`././@LongLink`) for names over 100 bytes.
     let long = format!("{}.txt", "n".repeat(4200));
     let mut builder = tar::Builder::new(Vec::new());
@@ -668,13 +635,13 @@ async fn an_overlong_gnu_long_name_is_a_4xx_naming_the_entry() {
         422,
         "archive entry `nnnn",
     )];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn uploads_over_max_archive_bytes_are_413_naming_the_limit() {
     let (quarry, token) = registry_with(|config| config.serve.max_archive_bytes = 64 << 10).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let big = vec![0x1f; 100 << 10];
     let cases = vec![
@@ -704,13 +671,13 @@ async fn uploads_over_max_archive_bytes_are_413_naming_the_limit() {
             "the archive is larger than the limit of 65536 bytes",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn wrong_content_types_are_415_naming_the_type() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![
         refused(
             "application/json",
@@ -737,13 +704,13 @@ async fn wrong_content_types_are_415_naming_the_type() {
             "content type `multipart/form-data` is not accepted",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn blueprint_publish_with_a_wrong_content_type_is_415() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let archive = blueprint(
         "typed",
         "",
@@ -758,7 +725,7 @@ async fn blueprint_publish_with_a_wrong_content_type_is_415() {
         415,
         "content type `text/plain` is not accepted",
     )];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,7 +735,7 @@ async fn blueprint_publish_with_a_wrong_content_type_is_415() {
 #[actix_web::test]
 async fn hostile_address_parts_are_400_naming_the_part() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let long = "a".repeat(65);
     let cases = vec![
@@ -825,26 +792,26 @@ async fn hostile_address_parts_are_400_naming_the_part() {
             "invalid name `aaaaaaaa",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn an_empty_namespace_is_400_naming_the_namespace() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![refused(
         "empty namespace",
         publish_request("/v1/modules//base/aws/1.0.0", Some(&token), small_module()),
         400,
         "invalid namespace ``",
     )];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn invalid_versions_are_400_naming_the_version() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let t = Some(token.as_str());
     let long = format!("1.0.0-{}", "a".repeat(194));
     let cases = vec![
@@ -874,7 +841,7 @@ async fn invalid_versions_are_400_naming_the_version() {
         "invalid version `v1`",
     )])
     .collect();
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -885,7 +852,7 @@ async fn invalid_versions_are_400_naming_the_version() {
 /// if it is stored, rendering refuses it, and no answer ever carries the included file.
 async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str) {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let template = format!("{{% include \"{target}\" %}}\n");
     let archive = blueprint(
         name,
@@ -893,9 +860,9 @@ async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str)
         &[("template/main.tf.tera", Regular, template.as_bytes(), None)],
     );
     let path = format!("/v1/blueprints/acme/{name}/1.0.0");
-    let before = snapshot(&quarry, &service).await;
+    let before = snapshot(&quarry, &app.service).await;
     let response = test::call_service(
-        &service,
+        &app.service,
         publish_request(&path, Some(&token), archive).to_request(),
     )
     .await;
@@ -908,9 +875,9 @@ async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str)
             messages(&body).contains("template/main.tf.tera"),
             "the error names the template: {text}"
         );
-        assert_healthy(&service, "include at publish").await;
+        assert_healthy(&app.service, "include at publish").await;
         assert_eq!(
-            snapshot(&quarry, &service).await,
+            snapshot(&quarry, &app.service).await,
             before,
             "stored data changed"
         );
@@ -932,7 +899,7 @@ async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str)
             .never(leak)
         })
         .collect();
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
@@ -948,18 +915,14 @@ async fn a_template_including_its_own_manifest_never_returns_it() {
 #[actix_web::test]
 async fn a_templated_path_that_renders_outside_the_stack_is_422() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let archive = blueprint(
         "escape",
         "",
         &[("template/{{ inputs.name }}/x", Regular, b"owned\n", None)],
     );
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/blueprints/acme/escape/1.0.0", Some(&token), archive),
-    )
-    .await;
-    assert_eq!(status, 201, "the template itself is valid: {body}");
+    app.published("/v1/blueprints/acme/escape/1.0.0", &token, archive)
+        .await;
     let render = "/v1/blueprints/acme/escape/1.0.0/render";
     let cases = vec![
         refused(
@@ -990,13 +953,13 @@ async fn a_templated_path_that_renders_outside_the_stack_is_422() {
             "which would leave the stack directory",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn a_rego_policy_that_does_not_parse_is_422_naming_the_file() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let archive = blueprint(
         "badrego",
         "policies:\n  - id: broken\n    type: plan\n    file: policies/broken.rego\n",
@@ -1029,7 +992,7 @@ async fn a_rego_policy_that_does_not_parse_is_422_naming_the_file() {
             "policy file `../../etc/passwd` must be inside policies/",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,12 +1002,12 @@ async fn a_rego_policy_that_does_not_parse_is_422_naming_the_file() {
 #[actix_web::test]
 async fn inputs_that_are_not_a_json_object_are_400() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let render = format!("{TINY}/render");
     let validate = format!("{TINY}/validate");
     // The endpoint works: a proper object renders.
     let response = test::call_service(
-        &service,
+        &app.service,
         post_inputs(&render, r#"{"name": "ok"}"#).to_request(),
     )
     .await;
@@ -1101,13 +1064,13 @@ async fn inputs_that_are_not_a_json_object_are_400() {
             "the body must be a JSON object of inputs",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn a_50_mb_inputs_document_is_refused_promptly_naming_the_limit() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let mut huge = Vec::with_capacity(50 << 20);
     huge.extend_from_slice(b"{\"name\": \"");
     huge.resize((50 << 20) - 2, b'a');
@@ -1118,7 +1081,7 @@ async fn a_50_mb_inputs_document_is_refused_promptly_naming_the_limit() {
         413,
         "larger than the limit",
     )];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1128,7 +1091,7 @@ async fn a_50_mb_inputs_document_is_refused_promptly_naming_the_limit() {
 #[actix_web::test]
 async fn injection_attempts_in_queries_match_nothing_and_leave_the_tables_intact() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let ten_kb = "x".repeat(10 << 10);
     let cases = vec![
         nothing(
@@ -1212,13 +1175,13 @@ async fn injection_attempts_in_queries_match_nothing_and_leave_the_tables_intact
             1,
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn a_nul_in_the_search_query_matches_nothing() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![
         nothing_or_400(
             "module search `%00`",
@@ -1239,13 +1202,13 @@ async fn a_nul_in_the_search_query_matches_nothing() {
             "`q`",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn out_of_range_page_bounds_are_clamped() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![
         listed("limit=0", get("/v1/modules?limit=0", None), "modules", 1),
         listed(
@@ -1260,13 +1223,13 @@ async fn out_of_range_page_bounds_are_clamped() {
             "modules",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn malformed_page_bounds_are_400_naming_the_parameter() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![
         refused(
             "offset=-1",
@@ -1294,13 +1257,13 @@ async fn malformed_page_bounds_are_400_naming_the_parameter() {
             "offset",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn an_offset_past_i64_max_returns_nothing() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![
         nothing(
             "offset=u64::MAX",
@@ -1318,7 +1281,7 @@ async fn an_offset_past_i64_max_returns_nothing() {
             "blueprints",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1328,7 +1291,7 @@ async fn an_offset_past_i64_max_returns_nothing() {
 #[actix_web::test]
 async fn archive_urls_with_traversal_or_a_non_hex_digest_are_404() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let digest = quarry_core::digest::Sha256::of(&small_module()).to_hex();
     let names = "archive names are <sha256>.tar.gz";
     let cases = vec![
@@ -1384,13 +1347,13 @@ async fn archive_urls_with_traversal_or_a_non_hex_digest_are_404() {
             format!("no archive {}", "0".repeat(64)),
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn forged_tokens_are_401() {
     let (quarry, token) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let mut tampered = token.clone();
     let last = tampered.pop().expect("a token");
     tampered.push(if last == 'a' { 'b' } else { 'a' });
@@ -1448,13 +1411,13 @@ async fn forged_tokens_are_401() {
             "publishing needs a token",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn forged_tokens_are_401_on_public_reads_too() {
     let (quarry, _) = registry().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let cases = vec![
         refused(
             "list with a garbage token",
@@ -1472,5 +1435,5 @@ async fn forged_tokens_are_401_on_public_reads_too() {
             "the token is not valid",
         ),
     ];
-    check(&quarry, &service, cases).await;
+    check(&quarry, &app.service, cases).await;
 }

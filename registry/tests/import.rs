@@ -39,15 +39,13 @@ async fn import_publishes_each_example_once_and_the_golden_paths_render() {
     assert!(again.published.is_empty());
     assert_eq!(again.already_published.len(), 8);
 
-    let service = quarry.service().await;
-    let (status, detail) = call_json(&service, get("/v1/modules/platform/network/aws", None)).await;
+    let app = quarry.app().await;
+    let (status, detail) = app.get("/v1/modules/platform/network/aws").await;
     assert_eq!(status, 200);
     assert_eq!(detail["owner"], "import");
     assert_eq!(detail["submodules"][0]["path"], "modules/subnet");
     assert!(detail["root"]["inputs_schema"]["properties"]["availability_zones"].is_object());
-    let database = call_json(&service, get("/v1/modules/platform/database/aws", None))
-        .await
-        .1;
+    let database = app.get("/v1/modules/platform/database/aws").await.1;
     assert_eq!(
         database["root"]["inputs_schema"]["properties"]["master_password"]["writeOnly"],
         true
@@ -74,7 +72,7 @@ async fn import_publishes_each_example_once_and_the_golden_paths_render() {
             .insert_header(("content-type", "application/json"))
             .insert_header(("host", "registry.example.com"))
             .set_payload(inputs.to_string());
-        let response = actix_web::test::call_service(&service, request.to_request()).await;
+        let response = actix_web::test::call_service(&app.service, request.to_request()).await;
         let status = response.status().as_u16();
         let body = actix_web::test::read_body(response).await;
         assert_eq!(status, 200, "{name}: {}", String::from_utf8_lossy(&body));

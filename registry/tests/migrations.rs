@@ -107,9 +107,14 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     config.database_url = url;
     config.sandbox_program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_quarry"));
     let registry = Registry::start(&config).await.expect("upgrades and starts");
-    let service = actix_web::test::init_service(quarry_registry::app(registry)).await;
+    let quarry = TestRegistry {
+        registry,
+        config,
+        dir,
+    };
+    let app = quarry.app().await;
 
-    let (status, listing) = call_json(&service, get("/v1/modules", None)).await;
+    let (status, listing) = app.get("/v1/modules").await;
     assert_eq!(status, 200, "{listing}");
     let module = &listing["modules"][0];
     assert_eq!(
@@ -118,20 +123,19 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     );
     assert_eq!(module["description"], "An old network.");
     assert_eq!(module["downloads"], 12, "downloads of the versions listed");
-    let (_, versions) = call_json(&service, get("/v1/modules/old/net/aws/versions", None)).await;
+    let (_, versions) = app.get("/v1/modules/old/net/aws/versions").await;
     assert_eq!(
         versions["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }, { "version": "1.1.0" }])
     );
-    let (status, detail) = call_json(&service, get("/v1/modules/old/net/aws/1.1.0", None)).await;
+    let (status, detail) = app.get("/v1/modules/old/net/aws/1.1.0").await;
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["deprecated"], true);
     assert_eq!(detail["root"]["inputs"][0]["name"], "name");
-    let (_, detail) = call_json(&service, get("/v1/modules/old/net/aws/1.2.0", None)).await;
+    let (_, detail) = app.get("/v1/modules/old/net/aws/1.2.0").await;
     assert_eq!(detail["yanked"], true);
 
-    let (status, blueprint) =
-        call_json(&service, get("/v1/blueprints/fixtures/minimal/0.1.0", None)).await;
+    let (status, blueprint) = app.get("/v1/blueprints/fixtures/minimal/0.1.0").await;
     assert_eq!(status, 200, "{blueprint}");
     assert_eq!(blueprint["readme"], "# Minimal\n");
     assert_eq!(blueprint["archive"]["sha256"], digest);
@@ -141,7 +145,7 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     );
     // The precedence survived: the same version with build metadata is still refused.
     let quarry_token = quarry_registry::service::tokens::create(
-        &sea_orm::Database::connect(&config.database_url)
+        &sea_orm::Database::connect(&quarry.config.database_url)
             .await
             .expect("connects"),
         "ci",
@@ -152,14 +156,12 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     .await
     .expect("a token")
     .secret;
-    let (status, body) = call_json(
-        &service,
-        publish_request(
+    let (status, body) = app
+        .publish(
             "/v1/modules/old/net/aws/1.0.0%2Bagain",
-            Some(&quarry_token),
+            &quarry_token,
             small_module(),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
 }

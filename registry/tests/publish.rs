@@ -19,38 +19,25 @@ fn with_main(extra: &[(&str, EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
 async fn publish_creates_the_version_and_refuses_it_twice() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
 
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/small/aws/1.0.0",
-            Some(&token),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    let body = app
+        .published("/v1/modules/acme/small/aws/1.0.0", &token, small_module())
+        .await;
     assert_eq!(body["id"], "acme/small/aws/1.0.0");
     assert_eq!(body["archive_sha256"].as_str().map(str::len), Some(64));
 
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/acme/small/aws/1.0.0",
-            Some(&token),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 409);
+    let message = refused(
+        app.publish("/v1/modules/acme/small/aws/1.0.0", &token, small_module())
+            .await,
+        409,
+    );
     assert_eq!(
-        error_message(&body),
+        message,
         "acme/small/aws 1.0.0 is already published; versions are immutable, publish a new version"
     );
 
-    let (status, body) =
-        call_json(&service, get("/v1/modules/acme/small/aws/versions", None)).await;
+    let (status, body) = app.get("/v1/modules/acme/small/aws/versions").await;
     assert_eq!(status, 200);
     assert_eq!(
         body["modules"][0]["versions"],
@@ -62,7 +49,7 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
 async fn publish_rejects_bad_addresses_and_versions() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:*"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let long = "a".repeat(65);
     let cases = [
         (
@@ -99,11 +86,7 @@ async fn publish_rejects_bad_addresses_and_versions() {
         ),
     ];
     for (path, expected) in cases {
-        let (status, body) = call_json(
-            &service,
-            publish_request(&path, Some(&token), small_module()),
-        )
-        .await;
+        let (status, body) = app.publish(&path, &token, small_module()).await;
         assert_eq!(status, 400, "{path}: {body}");
         let message = error_message(&body);
         assert!(
@@ -117,15 +100,10 @@ async fn publish_rejects_bad_addresses_and_versions() {
 async fn publish_accepts_prerelease_and_build_metadata() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for version in ["1.0.0-rc.1", "1.0.0+build.7", "2.0.0-beta.2+sha.1f"] {
         let path = format!("/v1/modules/acme/small/aws/{}", version.replace('+', "%2B"));
-        let (status, body) = call_json(
-            &service,
-            publish_request(&path, Some(&token), small_module()),
-        )
-        .await;
-        assert_eq!(status, 201, "{version}: {body}");
+        let body = app.published(&path, &token, small_module()).await;
         assert_eq!(body["version"], version);
     }
 }
@@ -134,7 +112,7 @@ async fn publish_accepts_prerelease_and_build_metadata() {
 async fn publish_rejects_unsafe_and_broken_archives() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let many: Vec<String> = (0..10_001).map(|i| format!("f/{i}")).collect();
     let mut many_entries: Vec<(&str, EntryType, &[u8], Option<&str>)> =
         vec![("main.tf", Regular, MAIN_TF, None)];
@@ -272,8 +250,7 @@ async fn publish_rejects_unsafe_and_broken_archives() {
     ];
     for (index, (label, body, expected_status, expected_message)) in cases.into_iter().enumerate() {
         let path = format!("/v1/modules/acme/case/aws/1.0.{index}");
-        let (status, response) =
-            call_json(&service, publish_request(&path, Some(&token), body)).await;
+        let (status, response) = app.publish(&path, &token, body).await;
         let message = error_message(&response);
         assert_eq!(status, expected_status, "{label}: {response}");
         assert!(
@@ -282,7 +259,7 @@ async fn publish_rejects_unsafe_and_broken_archives() {
         );
     }
     // Nothing of the rejected uploads was recorded.
-    let (status, _) = call_json(&service, get("/v1/modules/acme/case/aws/versions", None)).await;
+    let (status, _) = app.get("/v1/modules/acme/case/aws/versions").await;
     assert_eq!(status, 404);
 }
 
@@ -294,31 +271,22 @@ async fn publish_enforces_the_size_limits() {
     })
     .await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
 
     // Incompressible bytes: the compressed body itself is over the limit.
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..100_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let noise = quarry_core::test_support::noise(0, 100_000);
     let big = tar_gz(&[
         ("main.tf", Regular, MAIN_TF, None),
         ("noise.bin", Regular, &noise, None),
     ]);
     assert!(big.len() > 64 * 1024);
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/modules/acme/big/aws/1.0.0", Some(&token), big),
-    )
-    .await;
-    assert_eq!(status, 413);
+    let message = refused(
+        app.publish("/v1/modules/acme/big/aws/1.0.0", &token, big)
+            .await,
+        413,
+    );
     assert_eq!(
-        error_message(&body),
+        message,
         "the archive is larger than the limit of 65536 bytes"
     );
 
@@ -329,16 +297,12 @@ async fn publish_enforces_the_size_limits() {
         ("zeros.bin", Regular, &zeros, None),
     ]);
     assert!(bomb.len() < 64 * 1024);
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/modules/acme/bomb/aws/1.0.0", Some(&token), bomb),
-    )
-    .await;
-    assert_eq!(status, 413);
-    assert_eq!(
-        error_message(&body),
-        "the archive unpacks to more than 1048576 bytes"
+    let message = refused(
+        app.publish("/v1/modules/acme/bomb/aws/1.0.0", &token, bomb)
+            .await,
+        413,
     );
+    assert_eq!(message, "the archive unpacks to more than 1048576 bytes");
 }
 
 #[actix_web::test]
@@ -346,30 +310,29 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
     let quarry = start().await;
     let other = quarry.token("other-team", &["publish:other"]).await;
     let reader = quarry.token("reader", &["read"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let path = "/v1/modules/acme/small/aws/1.0.0";
 
-    let (status, body) = call_json(&service, publish_request(path, None, small_module())).await;
-    assert_eq!(status, 401);
+    let message = refused(
+        app.call(publish_request(path, None, small_module())).await,
+        401,
+    );
     assert_eq!(
-        error_message(&body),
+        message,
         "publishing needs a token: send `Authorization: Bearer <token>`"
     );
 
-    let (status, body) = call_json(
-        &service,
-        publish_request(path, Some("qry_0123456789abcdef_nope"), small_module()),
-    )
-    .await;
-    assert_eq!(status, 401);
-    assert_eq!(error_message(&body), "the token is not valid");
+    let message = refused(
+        app.publish(path, "qry_0123456789abcdef_nope", small_module())
+            .await,
+        401,
+    );
+    assert_eq!(message, "the token is not valid");
 
     for (token, name) in [(&other, "other-team"), (&reader, "reader")] {
-        let (status, body) =
-            call_json(&service, publish_request(path, Some(token), small_module())).await;
-        assert_eq!(status, 403);
+        let message = refused(app.publish(path, token, small_module()).await, 403);
         assert_eq!(
-            error_message(&body),
+            message,
             format!(
                 "token `{name}` may not publish in namespace `acme`; it needs the scope `publish:acme`, `publish:*` or `admin`"
             )
@@ -383,44 +346,33 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
     )
     .await
     .expect("revoked");
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/other/x/aws/1.0.0",
-            Some(&other),
-            small_module(),
-        ),
-    )
-    .await;
-    assert_eq!(status, 401);
-    assert_eq!(
-        error_message(&body),
-        "the token `other-team` has been revoked"
+    let message = refused(
+        app.publish("/v1/modules/other/x/aws/1.0.0", &other, small_module())
+            .await,
+        401,
     );
+    assert_eq!(message, "the token `other-team` has been revoked");
 }
 
 #[actix_web::test]
 async fn publish_rejects_wrong_content_type_and_empty_body() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let request = test::TestRequest::post()
         .uri("/v1/modules/acme/small/aws/1.0.0")
         .insert_header(("authorization", format!("Bearer {token}")))
         .insert_header(("content-type", "application/json"))
         .set_payload("{}");
-    let (status, body) = call_json(&service, request).await;
-    assert_eq!(status, 415);
+    let message = refused(app.call(request).await, 415);
     assert!(
-        error_message(&body).starts_with("content type `application/json` is not accepted"),
-        "{body}"
+        message.starts_with("content type `application/json` is not accepted"),
+        "{message}"
     );
 
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/modules/acme/small/aws/1.0.0", Some(&token), Vec::new()),
-    )
-    .await;
+    let (status, body) = app
+        .publish("/v1/modules/acme/small/aws/1.0.0", &token, Vec::new())
+        .await;
     assert_eq!(status, 400);
     assert!(
         error_message(&body).starts_with("the body is empty"),
@@ -432,17 +384,13 @@ async fn publish_rejects_wrong_content_type_and_empty_body() {
 async fn publish_accepts_links_that_stay_inside_the_module() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let archive = gzip(&raw_tar(&[
         ("main.tf", Regular, MAIN_TF, None),
         ("modules/a/main.tf", Regular, b"", None),
         ("modules/b", Symlink, b"", Some("a")),
         ("copy.tf", Link, b"", Some("main.tf")),
     ]));
-    let (status, body) = call_json(
-        &service,
-        publish_request("/v1/modules/acme/links/aws/1.0.0", Some(&token), archive),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    app.published("/v1/modules/acme/links/aws/1.0.0", &token, archive)
+        .await;
 }

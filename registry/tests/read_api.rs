@@ -9,29 +9,19 @@ use common::*;
 use serde_json::{Value, json};
 
 /// Publishes `small_module()` (or `archive`) at each version under acme/<name>/aws.
-async fn publish_versions<S, B>(service: &S, token: &str, name: &str, versions: &[&str])
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+async fn publish_versions(app: &TestApp<'_>, token: &str, name: &str, versions: &[&str]) {
     for version in versions {
         let path = format!("/v1/modules/acme/{name}/aws/{version}");
-        let (status, body) =
-            call_json(service, publish_request(&path, Some(token), small_module())).await;
-        assert_eq!(status, 201, "{path}: {body}");
+        app.published(&path, token, small_module()).await;
     }
 }
 
 #[actix_web::test]
 async fn discovery_names_the_modules_service() {
     let quarry = start().await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/.well-known/terraform.json", None).to_request(),
     )
     .await;
@@ -48,22 +38,21 @@ async fn discovery_names_the_modules_service() {
 async fn versions_lists_every_version_and_unknown_modules_are_404() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &token, "net", &["1.1.0", "1.0.0", "2.0.0-beta.1"]).await;
-    let (status, body) = call_json(&service, get("/v1/modules/acme/net/aws/versions", None)).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &token, "net", &["1.1.0", "1.0.0", "2.0.0-beta.1"]).await;
+    let (status, body) = app.get("/v1/modules/acme/net/aws/versions").await;
     assert_eq!(status, 200);
     assert_eq!(
         body["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }, { "version": "1.1.0" }, { "version": "2.0.0-beta.1" }])
     );
-    let (status, body) =
-        call_json(&service, get("/v1/modules/acme/nothing/aws/versions", None)).await;
+    let (status, body) = app.get("/v1/modules/acme/nothing/aws/versions").await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
         json!({ "errors": ["module acme/nothing/aws not found"] })
     );
-    let (status, body) = call_json(&service, get("/v1/nowhere", None)).await;
+    let (status, body) = app.get("/v1/nowhere").await;
     assert_eq!(status, 404);
     assert_eq!(body, json!({ "errors": ["no such endpoint"] }));
 }
@@ -72,11 +61,11 @@ async fn versions_lists_every_version_and_unknown_modules_are_404() {
 async fn download_answers_204_with_the_archive_url_and_counts_it() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
 
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/1.2.0/download", None).to_request(),
     )
     .await;
@@ -90,7 +79,7 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
 
     // The latest download redirects to the newest stable version, not the prerelease.
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/download", None).to_request(),
     )
     .await;
@@ -100,15 +89,13 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
         "/v1/modules/acme/net/aws/1.2.0/download"
     );
 
-    let (status, body) = call_json(
-        &service,
-        get("/v1/modules/acme/net/aws/9.9.9/download", None),
-    )
-    .await;
-    assert_eq!(status, 404);
-    assert_eq!(error_message(&body), "acme/net/aws has no version 9.9.9");
+    let message = refused(
+        app.get("/v1/modules/acme/net/aws/9.9.9/download").await,
+        404,
+    );
+    assert_eq!(message, "acme/net/aws has no version 9.9.9");
 
-    let (_, detail) = call_json(&service, get("/v1/modules/acme/net/aws/1.2.0", None)).await;
+    let (_, detail) = app.get("/v1/modules/acme/net/aws/1.2.0").await;
     assert_eq!(detail["downloads"], 1);
 }
 
@@ -118,10 +105,10 @@ async fn download_url_uses_the_public_url_when_configured() {
         start_with(|config| config.serve.public_url = Some("https://registry.example.com".into()))
             .await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &token, "net", &["1.0.0"]).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/1.0.0/download", None).to_request(),
     )
     .await;
@@ -136,13 +123,13 @@ async fn download_url_uses_the_public_url_when_configured() {
 async fn archives_are_immutable_cacheable_and_ranged() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &token, "net", &["1.0.0"]).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let archive = small_module();
     let digest = quarry_core::digest::Sha256::of(&archive).to_hex();
     let path = format!("/v1/archives/{digest}.tar.gz");
 
-    let response = test::call_service(&service, get(&path, None).to_request()).await;
+    let response = test::call_service(&app.service, get(&path, None).to_request()).await;
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
     assert_eq!(header(&headers, "content-type"), "application/gzip");
@@ -159,7 +146,7 @@ async fn archives_are_immutable_cacheable_and_ranged() {
     let head = test::TestRequest::default()
         .method(actix_web::http::Method::HEAD)
         .uri(&path);
-    let response = test::call_service(&service, head.to_request()).await;
+    let response = test::call_service(&app.service, head.to_request()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.response().body().size(),
@@ -167,7 +154,7 @@ async fn archives_are_immutable_cacheable_and_ranged() {
     );
 
     let ranged = get(&path, None).insert_header(("range", "bytes=10-19"));
-    let response = test::call_service(&service, ranged.to_request()).await;
+    let response = test::call_service(&app.service, ranged.to_request()).await;
     assert_eq!(response.status(), 206);
     assert_eq!(
         header(response.headers(), "content-range"),
@@ -176,7 +163,7 @@ async fn archives_are_immutable_cacheable_and_ranged() {
     assert_eq!(test::read_body(response).await.as_ref(), &archive[10..20]);
 
     let beyond = get(&path, None).insert_header(("range", format!("bytes={}-", archive.len())));
-    let response = test::call_service(&service, beyond.to_request()).await;
+    let response = test::call_service(&app.service, beyond.to_request()).await;
     assert_eq!(response.status(), 416);
     assert_eq!(
         header(response.headers(), "content-range"),
@@ -184,13 +171,13 @@ async fn archives_are_immutable_cacheable_and_ranged() {
     );
 
     let cached = get(&path, None).insert_header(("if-none-match", format!("\"{digest}\"")));
-    let response = test::call_service(&service, cached.to_request()).await;
+    let response = test::call_service(&app.service, cached.to_request()).await;
     assert_eq!(response.status(), 304);
 
     let missing = format!("/v1/archives/{}.tar.gz", "0".repeat(64));
-    let (status, _) = call_json(&service, get(&missing, None)).await;
+    let (status, _) = app.get(&missing).await;
     assert_eq!(status, 404);
-    let (status, _) = call_json(&service, get("/v1/archives/../../etc/passwd", None)).await;
+    let (status, _) = app.get("/v1/archives/../../etc/passwd").await;
     assert_eq!(status, 404);
 }
 
@@ -198,7 +185,7 @@ async fn archives_are_immutable_cacheable_and_ranged() {
 async fn list_and_search_paginate_in_the_public_registry_shape() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:*"]).await;
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for (namespace, name, description) in [
         ("acme", "vpc", "Networking%20for%20teams"),
         ("acme", "database", "PostgreSQL%20on%20RDS"),
@@ -206,15 +193,10 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
         ("beta", "queue", "A%20100%25%20reliable%20queue"),
     ] {
         let path = format!("/v1/modules/{namespace}/{name}/aws/1.0.0?description={description}");
-        let (status, body) = call_json(
-            &service,
-            publish_request(&path, Some(&token), small_module()),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        app.published(&path, &token, small_module()).await;
     }
 
-    let (status, body) = call_json(&service, get("/v1/modules?limit=2", None)).await;
+    let (status, body) = app.get("/v1/modules?limit=2").await;
     assert_eq!(status, 200);
     assert_eq!(
         body["meta"],
@@ -243,14 +225,14 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
         assert!(first.get(key).is_some(), "list item lacks `{key}`: {first}");
     }
 
-    let (_, body) = call_json(&service, get("/v1/modules?limit=2&offset=2", None)).await;
+    let (_, body) = app.get("/v1/modules?limit=2&offset=2").await;
     assert_eq!(
         body["meta"],
         json!({ "limit": 2, "current_offset": 2, "prev_offset": 0 })
     );
     assert_eq!(body["modules"].as_array().map(Vec::len), Some(2));
 
-    let (_, body) = call_json(&service, get("/v1/modules/beta", None)).await;
+    let (_, body) = app.get("/v1/modules/beta").await;
     assert_eq!(body["modules"].as_array().map(Vec::len), Some(2));
 
     // Search matches namespace, name, system and description, case-insensitively, and treats
@@ -276,11 +258,7 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
         ),
         ("'%20OR%201=1--", vec![]),
     ] {
-        let (status, body) = call_json(
-            &service,
-            get(&format!("/v1/modules/search?q={query}"), None),
-        )
-        .await;
+        let (status, body) = app.get(&format!("/v1/modules/search?q={query}")).await;
         assert_eq!(status, 200, "{query}: {body}");
         let ids: Vec<&str> = body["modules"]
             .as_array()
@@ -290,14 +268,12 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
             .collect();
         assert_eq!(ids, expected, "search {query}");
     }
-    let (status, body) = call_json(&service, get("/v1/modules/search", None)).await;
-    assert_eq!(status, 400);
-    assert_eq!(error_message(&body), "search needs a query: `?q=<text>`");
-    let (status, body) = call_json(&service, get("/v1/modules?offset=-1", None)).await;
-    assert_eq!(status, 400);
+    let message = refused(app.get("/v1/modules/search").await, 400);
+    assert_eq!(message, "search needs a query: `?q=<text>`");
+    let message = refused(app.get("/v1/modules?offset=-1").await, 400);
     assert!(
-        error_message(&body).starts_with("`offset` must be a whole number"),
-        "{body}"
+        message.starts_with("`offset` must be a whole number"),
+        "{message}"
     );
 }
 
@@ -305,20 +281,15 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
 async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:fixtures"]).await;
-    let service = quarry.service().await;
-    let (status, body) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/fixtures/typed/generic/1.0.0",
-            Some(&token),
-            packed_fixture("typed"),
-        ),
+    let app = quarry.app().await;
+    app.published(
+        "/v1/modules/fixtures/typed/generic/1.0.0",
+        &token,
+        packed_fixture("typed"),
     )
     .await;
-    assert_eq!(status, 201, "{body}");
 
-    let (status, detail) =
-        call_json(&service, get("/v1/modules/fixtures/typed/generic", None)).await;
+    let (status, detail) = app.get("/v1/modules/fixtures/typed/generic").await;
     assert_eq!(status, 200);
     assert_eq!(detail["id"], "fixtures/typed/generic/1.0.0");
     assert_eq!(detail["versions"], json!(["1.0.0"]));
@@ -411,22 +382,14 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
 async fn detail_covers_submodules_readme_and_outputs() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:fixtures"]).await;
-    let service = quarry.service().await;
-    let (status, _) = call_json(
-        &service,
-        publish_request(
-            "/v1/modules/fixtures/greeting/generic/0.1.0",
-            Some(&token),
-            packed_fixture("greeting"),
-        ),
+    let app = quarry.app().await;
+    app.published(
+        "/v1/modules/fixtures/greeting/generic/0.1.0",
+        &token,
+        packed_fixture("greeting"),
     )
     .await;
-    assert_eq!(status, 201);
-    let (status, detail) = call_json(
-        &service,
-        get("/v1/modules/fixtures/greeting/generic/0.1.0", None),
-    )
-    .await;
+    let (status, detail) = app.get("/v1/modules/fixtures/greeting/generic/0.1.0").await;
     assert_eq!(status, 200);
     assert!(
         detail["root"]["readme"]
@@ -454,16 +417,11 @@ async fn detail_covers_submodules_readme_and_outputs() {
     assert_eq!(detail["provider"], "generic");
     assert_eq!(detail["providers"], json!(["generic"]));
 
-    let (status, body) = call_json(
-        &service,
-        get("/v1/modules/fixtures/greeting/generic/0.2.0", None),
-    )
-    .await;
-    assert_eq!(status, 404);
-    assert_eq!(
-        error_message(&body),
-        "fixtures/greeting/generic has no version 0.2.0"
+    let message = refused(
+        app.get("/v1/modules/fixtures/greeting/generic/0.2.0").await,
+        404,
     );
+    assert_eq!(message, "fixtures/greeting/generic has no version 0.2.0");
 }
 
 #[actix_web::test]
@@ -471,8 +429,8 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
     let quarry = start_token_reads().await;
     let publisher = quarry.token("ci", &["publish:acme"]).await;
     let reader = quarry.token("reader", &["read"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &publisher, "net", &["1.0.0"]).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
 
     for path in [
         "/v1/modules",
@@ -481,7 +439,7 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
         "/v1/modules/acme/net/aws/1.0.0/download",
         "/v1/modules/search?q=net",
     ] {
-        let (status, body) = call_json(&service, get(path, None)).await;
+        let (status, body) = app.get(path).await;
         assert_eq!(status, 401, "{path}");
         assert!(
             error_message(&body).starts_with("this registry requires a token to read modules"),
@@ -489,7 +447,7 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
         );
     }
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/versions", None).to_request(),
     )
     .await;
@@ -497,24 +455,20 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
         header(response.headers(), "www-authenticate"),
         "Bearer realm=\"quarry\""
     );
-    let (status, _) = call_json(
-        &service,
-        get(
+    let (status, _) = app
+        .get_as(
             "/v1/modules/acme/net/aws/versions",
-            Some("qry_0000000000000000_forged"),
-        ),
-    )
-    .await;
+            "qry_0000000000000000_forged",
+        )
+        .await;
     assert_eq!(status, 401);
 
-    let (status, _) = call_json(
-        &service,
-        get("/v1/modules/acme/net/aws/versions", Some(&reader)),
-    )
-    .await;
+    let (status, _) = app
+        .get_as("/v1/modules/acme/net/aws/versions", &reader)
+        .await;
     assert_eq!(status, 200);
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/1.0.0/download", Some(&reader)).to_request(),
     )
     .await;
@@ -523,24 +477,23 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
     assert!(url.contains("?exp=") && url.contains("&sig="), "{url}");
 
     // The signed URL works without a token; the bare URL and a tampered signature do not.
-    let response = test::call_service(&service, get(&url, None).to_request()).await;
+    let response = test::call_service(&app.service, get(&url, None).to_request()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(response.headers(), "cache-control"),
         "private, max-age=31536000, immutable"
     );
     let bare = url.split('?').next().expect("path").to_owned();
-    let (status, body) = call_json(&service, get(&bare, None)).await;
-    assert_eq!(status, 403);
+    let message = refused(app.get(&bare).await, 403);
     assert_eq!(
-        error_message(&body),
+        message,
         "this archive URL needs a signature; ask the download endpoint for a fresh URL"
     );
     let tampered = url.replace("sig=", "sig=00");
-    let (status, _) = call_json(&service, get(&tampered, None)).await;
+    let (status, _) = app.get(&tampered).await;
     assert_eq!(status, 403);
     // A reader's token is as good as a signature.
-    let (status, _) = call_json(&service, get(&bare, Some(&reader))).await;
+    let (status, _) = app.get_as(&bare, &reader).await;
     assert_eq!(status, 200);
 }
 
@@ -552,19 +505,18 @@ async fn expired_archive_url_is_refused() {
     })
     .await;
     let publisher = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &publisher, "net", &["1.0.0"]).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/1.0.0/download", Some(&publisher)).to_request(),
     )
     .await;
     let url = header(response.headers(), "x-terraform-get");
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let (status, body) = call_json(&service, get(&url, None)).await;
-    assert_eq!(status, 403);
+    let message = refused(app.get(&url).await, 403);
     assert_eq!(
-        error_message(&body),
+        message,
         "the archive URL expired; ask the download endpoint for a fresh URL"
     );
 }
@@ -573,10 +525,10 @@ async fn expired_archive_url_is_refused() {
 async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
     let quarry = start().await;
     let token = quarry.token("ci", &["publish:acme"]).await;
-    let service = quarry.service().await;
-    publish_versions(&service, &token, "net", &["1.0.0"]).await;
+    let app = quarry.app().await;
+    publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let response = test::call_service(
-        &service,
+        &app.service,
         get("/v1/modules/acme/net/aws/versions", None).to_request(),
     )
     .await;
@@ -584,12 +536,12 @@ async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
     assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
     let again = get("/v1/modules/acme/net/aws/versions", None)
         .insert_header(("if-none-match", etag.clone()));
-    let response = test::call_service(&service, again.to_request()).await;
+    let response = test::call_service(&app.service, again.to_request()).await;
     assert_eq!(response.status(), 304);
-    publish_versions(&service, &token, "net", &["1.1.0"]).await;
+    publish_versions(&app, &token, "net", &["1.1.0"]).await;
     let after =
         get("/v1/modules/acme/net/aws/versions", None).insert_header(("if-none-match", etag));
-    let response = test::call_service(&service, after.to_request()).await;
+    let response = test::call_service(&app.service, after.to_request()).await;
     assert_eq!(
         response.status(),
         200,

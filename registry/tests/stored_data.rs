@@ -14,8 +14,8 @@ async fn publish(quarry: &TestRegistry, path: &str, archive: Vec<u8>) -> (u16, V
     let token = quarry
         .token(&format!("ci-{}", rand_name()), &["publish:*"])
         .await;
-    let service = quarry.service().await;
-    call_json(&service, publish_request(path, Some(&token), archive)).await
+    let app = quarry.app().await;
+    app.publish(path, &token, archive).await
 }
 
 fn rand_name() -> String {
@@ -43,8 +43,8 @@ async fn documents_nested_past_the_limit_are_refused_and_listings_stay_whole() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let service = quarry.service().await;
-    let before = stored(&quarry, &service).await;
+    let app = quarry.app().await;
+    let before = stored(&app).await;
     // Just past the limit, and right below where the YAML reader itself stops (128): each is
     // refused at publish with the limit named, never stored.
     for depth in [65, 100, 122] {
@@ -81,7 +81,7 @@ async fn documents_nested_past_the_limit_are_refused_and_listings_stay_whole() {
     .await;
     assert_eq!(status, 422, "{body}");
     assert!(error_message(&body).contains("contexts/c.yaml"), "{body}");
-    assert_eq!(stored(&quarry, &service).await, before);
+    assert_eq!(stored(&app).await, before);
 }
 
 #[actix_web::test]
@@ -105,7 +105,7 @@ async fn a_row_that_cannot_be_read_back_fails_only_its_own_detail() {
         .execute_unprepared(&sql)
         .await
         .expect("poison the row");
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     for path in [
         "/v1/blueprints",
         "/v1/blueprints/hostile",
@@ -113,13 +113,12 @@ async fn a_row_that_cannot_be_read_back_fails_only_its_own_detail() {
         "/v1/blueprints/hostile/poisoned/versions",
         "/v1/blueprints/hostile/poisoned/1.0.0",
     ] {
-        let (status, body) = call_json(&service, get(path, None)).await;
+        let (status, body) = app.get(path).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
-    let (_, listing) = call_json(&service, get("/v1/blueprints", None)).await;
+    let (_, listing) = app.get("/v1/blueprints").await;
     assert_eq!(listing["blueprints"][0]["version"], "1.1.0");
-    let (status, body) =
-        call_json(&service, get("/v1/blueprints/hostile/poisoned/1.1.0", None)).await;
+    let (status, body) = app.get("/v1/blueprints/hostile/poisoned/1.1.0").await;
     assert_eq!(status, 500, "{body}");
     // New publishes of the same blueprint still work.
     let (status, body) = publish(
@@ -182,8 +181,8 @@ async fn a_version_equal_but_for_build_metadata_is_a_conflict() {
             "{body}"
         );
     }
-    let service = quarry.service().await;
-    let (_, versions) = call_json(&service, get("/v1/modules/hostile/m/aws/versions", None)).await;
+    let app = quarry.app().await;
+    let (_, versions) = app.get("/v1/modules/hostile/m/aws/versions").await;
     assert_eq!(
         versions["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }, { "version": "2.0.0+ci.7" }])
@@ -246,9 +245,9 @@ async fn render_with_secret(inputs: Value, template: &str, given: Value) -> (u16
     if status != 201 {
         return (status, body.to_string());
     }
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let response = actix_web::test::call_service(
-        &service,
+        &app.service,
         post_json("/v1/blueprints/hostile/secret/1.0.0/render", given).to_request(),
     )
     .await;
@@ -336,7 +335,7 @@ async fn ranges_at_the_edge_of_u64_are_answered_not_overflowed() {
     assert_eq!(status, 201, "{body}");
     let digest = body["archive_sha256"].as_str().expect("digest").to_owned();
     let size = body["archive_size"].as_u64().expect("size");
-    let service = quarry.service().await;
+    let app = quarry.app().await;
     let path = format!("/v1/archives/{digest}.tar.gz");
     for method in [actix_web::http::Method::GET, actix_web::http::Method::HEAD] {
         for (range, status, length) in [
@@ -351,7 +350,7 @@ async fn ranges_at_the_edge_of_u64_are_answered_not_overflowed() {
                 .uri(&path)
                 .insert_header(("range", range))
                 .to_request();
-            let response = actix_web::test::call_service(&service, request).await;
+            let response = actix_web::test::call_service(&app.service, request).await;
             assert_eq!(response.status().as_u16(), status, "{method} {range}");
             if status == 206 {
                 // The length the encoder writes as Content-Length, for GET and HEAD alike.

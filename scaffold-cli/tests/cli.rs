@@ -426,17 +426,11 @@ fn published_with_scaffold_rendered_with_scaffold_planned_with_terraform() {
         .run(&["init", "-input=false", "-no-color"])
         .expect("terraform runs");
     assert!(init.status.success(), "{}", text(&init));
-    let plan = std::process::Command::new("terraform")
-        .args(["plan", "-input=false", "-no-color"])
-        .current_dir(&work)
-        .env(
-            "TF_CLI_CONFIG_FILE",
-            terraform.dir.path().join("terraform.rc"),
+    let plan = terraform
+        .run_with(
+            &["plan", "-input=false", "-no-color"],
+            &[("TF_VAR_api_key", "never-on-disk-42")],
         )
-        .env("TF_DATA_DIR", work.join(".terraform"))
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("TF_VAR_api_key", "never-on-disk-42")
-        .output()
         .expect("terraform runs");
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(text(&plan).contains("Hello, Ada!!!"), "{}", text(&plan));

@@ -1,7 +1,7 @@
 //! `scaffold new` on a real pseudo-terminal: a pattern that fails and then passes, a select, a
 //! hidden secret, and a question asked only because of an earlier answer (if/then).
 
-use quarry_e2e::{Quarry, REGISTRY_HOST, fixture_module, repo_root};
+use quarry_e2e::{Quarry, REGISTRY_HOST, fixture_module};
 use rexpect::session::spawn_command;
 
 const DOWN: &str = "\x1b[B";
@@ -35,20 +35,9 @@ fn prompts_follow_the_schema_on_a_terminal() {
             .expect("publish"),
         201
     );
-    let blueprint =
-        quarry_core::archive::pack_dir(&repo_root().join("tests/fixtures/blueprints/greeter"))
-            .expect("pack");
-    let response = reqwest::blocking::Client::new()
-        .post(format!(
-            "{}/v1/blueprints/fixtures/greeter/1.0.0",
-            quarry.url
-        ))
-        .bearer_auth(&token)
-        .header("content-type", "application/gzip")
-        .body(blueprint)
-        .send()
+    quarry
+        .publish_fixture_blueprint(&token, "greeter", "1.0.0")
         .expect("publish blueprint");
-    assert_eq!(response.status(), 201);
 
     let out = home.path().join("stack");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scaffold"));

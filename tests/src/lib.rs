@@ -139,7 +139,8 @@ impl Quarry {
         Ok(String::from_utf8(output.stdout)?.trim().to_owned())
     }
 
-    /// Publishes a directory, packed as the importer packs it, and returns the HTTP status.
+    /// Publishes a module directory, packed as the importer packs it, and returns the HTTP
+    /// status.
     pub fn publish_dir(
         &self,
         token: &str,
@@ -148,13 +149,34 @@ impl Quarry {
         dir: &Path,
     ) -> Result<u16> {
         let archive = quarry_core::archive::pack_dir(dir)?;
+        let (status, _) =
+            self.publish(token, &format!("/v1/modules/{address}/{version}"), archive)?;
+        Ok(status)
+    }
+
+    /// Publishes the blueprint directory `tests/fixtures/blueprints/<name>` as
+    /// `fixtures/<name>` `version`, expecting 201.
+    pub fn publish_fixture_blueprint(&self, token: &str, name: &str, version: &str) -> Result<()> {
+        let dir = repo_root().join("tests/fixtures/blueprints").join(name);
+        let archive = quarry_core::archive::pack_dir(&dir)?;
+        let path = format!("/v1/blueprints/fixtures/{name}/{version}");
+        let (status, body) = self.publish(token, &path, archive)?;
+        if status != 201 {
+            bail!("publishing {path}: {status} {body}");
+        }
+        Ok(())
+    }
+
+    /// Posts an archive to `path` with `token`: the status and the body's text.
+    pub fn publish(&self, token: &str, path: &str, archive: Vec<u8>) -> Result<(u16, String)> {
         let response = reqwest::blocking::Client::new()
-            .post(format!("{}/v1/modules/{address}/{version}", self.url))
+            .post(format!("{}{path}", self.url))
             .bearer_auth(token)
             .header("content-type", "application/gzip")
             .body(archive)
             .send()?;
-        Ok(response.status().as_u16())
+        let status = response.status().as_u16();
+        Ok((status, response.text().unwrap_or_default()))
     }
 
     /// The server's process id.
@@ -265,6 +287,11 @@ impl Terraform {
 
     /// Runs terraform with the given arguments; returns its output whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Result<Output> {
+        self.run_with(args, &[])
+    }
+
+    /// Runs terraform with the given arguments and more environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
         let mut command = Command::new("terraform");
         command
             .args(args)
@@ -277,6 +304,7 @@ impl Terraform {
         if let Some(token) = &self.token {
             command.env("TF_TOKEN_registry_test", token);
         }
+        command.envs(env.iter().copied());
         command
             .output()
             .context("running terraform: it must be on PATH (these machines have Terraform 1.11)")

@@ -34,25 +34,9 @@ fn rendered_stack_passes_terraform_init_validate_and_plan() {
             .expect("publish module");
         assert_eq!(status, 201);
     }
-    let blueprint =
-        quarry_core::archive::pack_dir(&repo_root().join("tests/fixtures/blueprints/greeter"))
-            .expect("pack blueprint");
-    let published = reqwest::blocking::Client::new()
-        .post(format!(
-            "{}/v1/blueprints/fixtures/greeter/1.0.0",
-            quarry.url
-        ))
-        .bearer_auth(&token)
-        .header("content-type", "application/gzip")
-        .body(blueprint)
-        .send()
+    quarry
+        .publish_fixture_blueprint(&token, "greeter", "1.0.0")
         .expect("publish blueprint");
-    assert_eq!(
-        published.status(),
-        201,
-        "{}",
-        published.text().unwrap_or_default()
-    );
 
     // Invalid inputs: one 422 with every error, each with its JSON path: a pattern, a wrong
     // type, an enum, and the approvers that prod requires (if/then).
@@ -129,17 +113,11 @@ fn rendered_stack_passes_terraform_init_validate_and_plan() {
         .run(&["validate", "-no-color"])
         .expect("terraform runs");
     assert!(validate.status.success(), "validate:\n{}", text(&validate));
-    let plan = std::process::Command::new("terraform")
-        .args(["plan", "-input=false", "-no-color"])
-        .current_dir(&work)
-        .env(
-            "TF_CLI_CONFIG_FILE",
-            terraform.dir.path().join("terraform.rc"),
+    let plan = terraform
+        .run_with(
+            &["plan", "-input=false", "-no-color"],
+            &[("TF_VAR_api_key", SECRET)],
         )
-        .env("TF_DATA_DIR", work.join(".terraform"))
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("TF_VAR_api_key", SECRET)
-        .output()
         .expect("terraform runs");
     assert!(plan.status.success(), "plan:\n{}", text(&plan));
     let plan_output = text(&plan);

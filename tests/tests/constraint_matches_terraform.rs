@@ -5,16 +5,7 @@ use quarry_core::constraint::Constraint;
 use quarry_core::version::Version;
 use quarry_e2e::*;
 
-const PUBLISHED: [&str; 8] = [
-    "0.9.0",
-    "1.0.0",
-    "1.1.0",
-    "1.2.0",
-    "1.2.5",
-    "1.3.0-beta.1",
-    "2.0.0",
-    "2.1.0-rc.1",
-];
+const PUBLISHED: [&str; 8] = quarry_core::test_support::VERSIONS;
 
 const CONSTRAINTS: [&str; 13] = [
     "~> 1.1",

@@ -53,20 +53,7 @@ fn stored(quarry: &Quarry) -> Result<Value> {
             .json()?;
         snapshot.insert(path.to_owned(), body);
     }
-    let mut files = Vec::new();
-    let mut stack = vec![quarry.data_dir.path().join("objects")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let digest = quarry_core::digest::Sha256::of(&std::fs::read(&path)?).to_hex();
-                files.push(format!("{} {digest}", path.display()));
-            }
-        }
-    }
-    files.sort();
+    let files = quarry_core::test_support::files_under(&quarry.data_dir.path().join("objects"));
     snapshot.insert("objects".into(), json!(files));
     Ok(Value::Object(snapshot))
 }

@@ -12,7 +12,6 @@ use quarry_e2e::*;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -77,30 +76,7 @@ struct Snapshot {
     modules: String,
     base_versions: String,
     blueprints: String,
-    objects: Vec<(String, u64)>,
-}
-
-fn files_under(root: &Path) -> Vec<(String, u64)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries {
-            let entry = entry.expect("readable directory entry");
-            let metadata = entry.metadata().expect("readable metadata");
-            if metadata.is_dir() {
-                walk(root, &entry.path(), out);
-            } else {
-                let path = entry.path();
-                let relative = path.strip_prefix(root).expect("under the root");
-                out.push((relative.display().to_string(), metadata.len()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
+    objects: Vec<(String, String)>,
 }
 
 impl Target {
@@ -118,7 +94,9 @@ impl Target {
             modules: self.read("/v1/modules?limit=100"),
             base_versions: self.read("/v1/modules/acme/base/aws/versions"),
             blueprints: self.read("/v1/blueprints?limit=100"),
-            objects: files_under(&self.quarry.data_dir.path().join("objects")),
+            objects: quarry_core::test_support::files_under(
+                &self.quarry.data_dir.path().join("objects"),
+            ),
         };
         assert_eq!(snapshot.objects.len(), 2, "the snapshot sees both archives");
         snapshot
@@ -241,15 +219,7 @@ fn read_response(stream: &mut TcpStream) -> std::io::Result<Raw> {
 
 /// Incompressible bytes that start like gzip.
 fn noise(length: usize) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut bytes: Vec<u8> = (0..length)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let mut bytes = quarry_core::test_support::noise(0, length);
     bytes[..2].copy_from_slice(&[0x1f, 0x8b]);
     bytes
 }
@@ -492,17 +462,27 @@ fn bad_chunk_head(target: &Target) -> String {
     )
 }
 
-#[test]
-fn an_invalid_chunk_size_mid_upload_is_400() {
+/// Sends a chunked upload whose framing breaks: after a pause (the handler is reading the body
+/// by then), or in the same packet as the head. It must get a 400 and change nothing.
+fn invalid_chunk_size_is_400(pause: Option<Duration>, label: &str) {
     let target = start(&[]);
     let before = target.snapshot();
     let mut stream = target.connect();
-    stream
-        .write_all(bad_chunk_head(&target).as_bytes())
-        .expect("send the head and a first chunk");
-    // The handler is reading the body by now; then the framing breaks.
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = stream.write_all(b"zz\r\nnot a chunk\r\n0\r\n\r\n");
+    let broken = b"zz\r\nnot a chunk\r\n0\r\n\r\n";
+    match pause {
+        Some(pause) => {
+            stream
+                .write_all(bad_chunk_head(&target).as_bytes())
+                .expect("send the head and a first chunk");
+            std::thread::sleep(pause);
+            let _ = stream.write_all(broken);
+        }
+        None => {
+            let mut request = bad_chunk_head(&target).into_bytes();
+            request.extend_from_slice(broken);
+            stream.write_all(&request).expect("send the request");
+        }
+    }
     let response = read_response(&mut stream).expect("an HTTP response");
     assert_eq!(response.status, 400, "{}", response.text());
     assert!(
@@ -510,26 +490,18 @@ fn an_invalid_chunk_size_mid_upload_is_400() {
         "{}",
         response.text()
     );
-    target.assert_intact("invalid chunk size", &before);
+    target.assert_intact(label, &before);
+}
+
+#[test]
+fn an_invalid_chunk_size_mid_upload_is_400() {
+    invalid_chunk_size_is_400(Some(Duration::from_millis(300)), "invalid chunk size");
 }
 
 #[test]
 #[ignore = "gap: an invalid chunk size arriving with the head gets no response at all (the connection is closed), not a 400"]
 fn an_invalid_chunk_size_sent_with_the_head_is_400() {
-    let target = start(&[]);
-    let before = target.snapshot();
-    let mut request = bad_chunk_head(&target).into_bytes();
-    request.extend_from_slice(b"zz\r\nnot a chunk\r\n0\r\n\r\n");
-    let mut stream = target.connect();
-    stream.write_all(&request).expect("send the request");
-    let response = read_response(&mut stream).expect("an HTTP response");
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert!(
-        response.message().contains("the upload was interrupted"),
-        "{}",
-        response.text()
-    );
-    target.assert_intact("invalid chunk size with the head", &before);
+    invalid_chunk_size_is_400(None, "invalid chunk size with the head");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,15 +24,7 @@ fn archive(seed: usize, padding: usize) -> Vec<u8> {
     )
     .expect("write");
     // Incompressible, so the archive really is about `padding` bytes and streams for a while.
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (seed as u64 + 1);
-    let noise: Vec<u8> = (0..padding)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let noise = quarry_core::test_support::noise(seed as u64, padding);
     std::fs::write(dir.path().join("padding.bin"), noise).expect("write");
     quarry_core::archive::pack_dir(dir.path()).expect("pack")
 }
@@ -103,9 +95,9 @@ fn fetched_and_listed_digest(url: &str, version: &str) -> (String, String) {
     )
 }
 
-#[test]
-fn fifty_simultaneous_publishes_of_one_version_have_exactly_one_winner() {
-    let quarry = Quarry::start(&UNLIMITED).expect("quarry starts");
+/// Fifty publishes of `version(seed)` started at the same instant, each with its own archive:
+/// their answers, by seed.
+fn fifty_at_once(quarry: &Quarry, version: fn(usize) -> String) -> Vec<(u16, serde_json::Value)> {
     let token = quarry.token("ci", &["publish:acme"]).expect("token");
     let barrier = Arc::new(Barrier::new(50));
     let handles: Vec<_> = (0..50)
@@ -114,14 +106,20 @@ fn fifty_simultaneous_publishes_of_one_version_have_exactly_one_winner() {
             std::thread::spawn(move || {
                 let body = archive(seed, 2_000);
                 barrier.wait();
-                publish(&url, &token, "1.0.0", body.into()).expect("request")
+                publish(&url, &token, &version(seed), body.into()).expect("request")
             })
         })
         .collect();
-    let results: Vec<(u16, serde_json::Value)> = handles
+    handles
         .into_iter()
         .map(|h| h.join().expect("thread"))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn fifty_simultaneous_publishes_of_one_version_have_exactly_one_winner() {
+    let quarry = Quarry::start(&UNLIMITED).expect("quarry starts");
+    let results = fifty_at_once(&quarry, |_| "1.0.0".to_owned());
     let winners: Vec<&serde_json::Value> = results
         .iter()
         .filter(|(status, _)| *status == 201)
@@ -147,23 +145,9 @@ fn fifty_simultaneous_publishes_of_one_version_have_exactly_one_winner() {
 #[test]
 fn concurrent_publishes_of_different_versions_all_land() {
     let quarry = Quarry::start(&UNLIMITED).expect("quarry starts");
-    let token = quarry.token("ci", &["publish:acme"]).expect("token");
-    let barrier = Arc::new(Barrier::new(50));
-    let handles: Vec<_> = (0..50)
-        .map(|seed| {
-            let (url, token, barrier) = (quarry.url.clone(), token.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let body = archive(seed, 2_000);
-                barrier.wait();
-                publish(&url, &token, &format!("1.{seed}.0"), body.into())
-                    .expect("request")
-                    .0
-            })
-        })
-        .collect();
-    let statuses: Vec<u16> = handles
+    let statuses: Vec<u16> = fifty_at_once(&quarry, |seed| format!("1.{seed}.0"))
         .into_iter()
-        .map(|h| h.join().expect("thread"))
+        .map(|(status, _)| status)
         .collect();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
     let mut listed = versions(&quarry.url);

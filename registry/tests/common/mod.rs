@@ -103,6 +103,118 @@ impl TestRegistry {
     }
 }
 
+/// The registry's app as a test calls it: boxed, so a [`TestApp`] can hold it.
+pub type TestService = actix_service::boxed::BoxService<
+    actix_http::Request,
+    ServiceResponse<actix_web::body::BoxBody>,
+    actix_web::Error,
+>;
+
+/// A registry and its app, and the calls tests make of it: every request answered as status and
+/// JSON (`Null` when the body is not JSON), publishing with a token, reading as anyone.
+pub struct TestApp<'a> {
+    pub quarry: &'a TestRegistry,
+    pub service: TestService,
+}
+
+/// An answer: status, headers and body, and the body as JSON (`Null` when it is not JSON).
+pub struct Answer {
+    pub status: u16,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: bytes::Bytes,
+    pub json: serde_json::Value,
+}
+
+impl Answer {
+    /// A header as text, or "" when absent.
+    pub fn header(&self, name: &str) -> String {
+        header(&self.headers, name)
+    }
+}
+
+impl TestRegistry {
+    /// The registry's app, ready to call.
+    pub async fn app(&self) -> TestApp<'_> {
+        TestApp::of(self).await
+    }
+}
+
+impl<'a> TestApp<'a> {
+    pub async fn of(quarry: &'a TestRegistry) -> Self {
+        let service = test::init_service(quarry_registry::app(quarry.registry.clone())).await;
+        use actix_service::ServiceExt;
+        let service =
+            actix_service::boxed::service(service.map(ServiceResponse::map_into_boxed_body));
+        Self { quarry, service }
+    }
+
+    pub async fn token(&self, name: &str, scopes: &[&str]) -> String {
+        self.quarry.token(name, scopes).await
+    }
+
+    /// Calls the app; the whole answer.
+    pub async fn answer(&self, request: test::TestRequest) -> Answer {
+        let response = test::call_service(&self.service, request.to_request()).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = test::read_body(response).await;
+        let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+
+    /// Calls the app; status and JSON body.
+    pub async fn call(&self, request: test::TestRequest) -> (u16, serde_json::Value) {
+        let answer = self.answer(request).await;
+        (answer.status, answer.json)
+    }
+
+    /// `GET path` as anyone.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(get(path, None)).await
+    }
+
+    /// `GET path` with `token`.
+    pub async fn get_as(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        self.call(get(path, Some(token))).await
+    }
+
+    /// Publishes `archive` at `path` with `token`.
+    pub async fn publish(
+        &self,
+        path: &str,
+        token: &str,
+        archive: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        self.call(publish_request(path, Some(token), archive)).await
+    }
+
+    /// Publishes `archive` at `path`, expecting 201.
+    pub async fn published(&self, path: &str, token: &str, archive: Vec<u8>) -> serde_json::Value {
+        let (status, body) = self.publish(path, token, archive).await;
+        assert_eq!(status, 201, "publishing {path}: {body}");
+        body
+    }
+
+    /// `POST path` with a JSON body, and `token` when given.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut request = post_json(path, body);
+        if let Some(token) = token {
+            request = request.insert_header(("authorization", format!("Bearer {token}")));
+        }
+        self.call(request).await
+    }
+}
+
 /// The repository's `tests/fixtures/modules/<name>` directory.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -180,36 +292,14 @@ pub use quarry_core::test_support::pack_blueprint;
 
 /// What is stored, as clients and the disk see it: every listing, and every file under the data
 /// directory's `objects/` with its digest. Equal snapshots mean nothing stored changed.
-pub async fn stored<S, B>(quarry: &TestRegistry, service: &S) -> serde_json::Value
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn stored(app: &TestApp<'_>) -> serde_json::Value {
     let mut snapshot = serde_json::Map::new();
     for path in ["/v1/modules?limit=100", "/v1/blueprints?limit=100"] {
-        let (status, body) = call_json(service, get(path, None)).await;
+        let (status, body) = app.get(path).await;
         assert_eq!(status, 200, "{path}: {body}");
         snapshot.insert(path.to_owned(), body);
     }
-    let mut files = std::collections::BTreeMap::new();
-    let objects = quarry.dir.path().join("objects");
-    let mut stack = vec![objects.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).expect("stored file reads");
-                let name = path
-                    .strip_prefix(&objects)
-                    .expect("under objects")
-                    .display()
-                    .to_string();
-                files.insert(name, quarry_core::digest::Sha256::of(&bytes).to_hex());
-            }
-        }
-    }
+    let files = quarry_core::test_support::files_under(&app.quarry.dir.path().join("objects"));
     snapshot.insert("objects".into(), serde_json::json!(files));
     serde_json::Value::Object(snapshot)
 }
@@ -221,4 +311,10 @@ pub fn post_json(path: &str, body: serde_json::Value) -> test::TestRequest {
         .insert_header(("content-type", "application/json"))
         .insert_header(("host", "registry.test"))
         .set_payload(body.to_string())
+}
+
+/// The error message of an answer that must have `status` (the body is shown when it has not).
+pub fn refused((actual, body): (u16, serde_json::Value), status: u16) -> String {
+    assert_eq!(actual, status, "{body}");
+    error_message(&body)
 }
