@@ -125,3 +125,16 @@ pub const VERSIONS: [&str; 8] = [
     "2.0.0",
     "2.1.0-rc.1",
 ];
+
+/// Whether an inputs error list (`{"errors": [{path, message}, …]}`'s items) holds one at `path`
+/// whose message contains `text`.
+pub fn has_error(errors: &[serde_json::Value], path: &str, text: &str) -> bool {
+    errors.iter().any(|error| {
+        error["path"] == path && error["message"].as_str().is_some_and(|m| m.contains(text))
+    })
+}
+
+/// Whether any of `items` starts with `prefix`.
+pub fn any_starts_with<T: AsRef<str>>(items: &[T], prefix: &str) -> bool {
+    items.iter().any(|item| item.as_ref().starts_with(prefix))
+}

@@ -26,11 +26,9 @@ async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
     app.published("/v1/modules/b/net/aws/1.0.0", &team_b, small_module())
         .await;
 
-    let message = refused(
-        app.publish("/v1/modules/b/net/aws/1.1.0", &team_a, small_module())
-            .await,
-        403,
-    );
+    let message = app
+        .publish_refused("/v1/modules/b/net/aws/1.1.0", &team_a, small_module(), 403)
+        .await;
     assert!(
         message.contains("may not publish in namespace `b`"),
         "{message}"
@@ -56,8 +54,7 @@ async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
 
 #[actix_web::test]
 async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     for version in ["1.0.0", "1.1.0"] {
         app.published(
@@ -137,11 +134,14 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     tokens::revoke(&quarry.registry.db, "soon-revoked", &Actor::console())
         .await
         .expect("revoked");
-    let message = refused(
-        app.publish("/v1/modules/acme/net/aws/1.0.1", &token, small_module())
-            .await,
-        401,
-    );
+    let message = app
+        .publish_refused(
+            "/v1/modules/acme/net/aws/1.0.1",
+            &token,
+            small_module(),
+            401,
+        )
+        .await;
     assert_eq!(message, "the token `soon-revoked` has been revoked");
 
     let expired = tokens::create(
@@ -154,11 +154,14 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     .await
     .expect("created")
     .secret;
-    let message = refused(
-        app.publish("/v1/modules/acme/net/aws/1.0.2", &expired, small_module())
-            .await,
-        401,
-    );
+    let message = app
+        .publish_refused(
+            "/v1/modules/acme/net/aws/1.0.2",
+            &expired,
+            small_module(),
+            401,
+        )
+        .await;
     assert!(
         message.starts_with("the token `expired` expired at "),
         "{message}"
@@ -306,8 +309,7 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
 
 #[actix_web::test]
 async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     let published = app
         .published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())

@@ -30,12 +30,8 @@ async fn publish_minimal(quarry: &TestRegistry) {
         app.published(&path, &token, packed_fixture("greeting"))
             .await;
     }
-    app.published(
-        "/v1/blueprints/fixtures/minimal/0.1.0",
-        &token,
-        blueprint_fixture("minimal"),
-    )
-    .await;
+    app.publish_fixture_blueprint(&token, "minimal", "0.1.0")
+        .await;
 }
 
 #[actix_web::test]
@@ -145,11 +141,7 @@ async fn validate_reports_every_input_error_with_its_path() {
         .await;
     assert_eq!(status, 422);
     let errors = body["errors"].as_array().expect("errors");
-    let has = |path: &str, text: &str| {
-        errors
-            .iter()
-            .any(|e| e["path"] == path && e["message"].as_str().is_some_and(|m| m.contains(text)))
-    };
+    let has = |path: &str, text: &str| quarry_core::test_support::has_error(&errors, path, text);
     assert!(has("/name", "does not match"), "pattern: {body}");
     assert!(
         has("/replicas", "is not of type \"integer\""),
@@ -182,21 +174,11 @@ async fn validate_reports_every_input_error_with_its_path() {
 
 #[actix_web::test]
 async fn render_fails_clearly_when_no_module_version_matches() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
     let app = quarry.app().await;
-    app.published(
-        "/v1/modules/fixtures/greeting/generic/2.0.0",
-        &token,
-        packed_fixture("greeting"),
-    )
-    .await;
-    app.published(
-        "/v1/blueprints/fixtures/minimal/0.1.0",
-        &token,
-        blueprint_fixture("minimal"),
-    )
-    .await;
+    app.publish_fixture(&token, "greeting", "2.0.0").await;
+    app.publish_fixture_blueprint(&token, "minimal", "0.1.0")
+        .await;
     let (status, body) = app
         .call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/render",
@@ -212,8 +194,7 @@ async fn render_fails_clearly_when_no_module_version_matches() {
 
 #[actix_web::test]
 async fn publish_refuses_invalid_blueprints_listing_every_problem() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
     let app = quarry.app().await;
 
     let broken = quarry_core::test_support::tar_gz(&[
@@ -237,15 +218,17 @@ async fn publish_refuses_invalid_blueprints_listing_every_problem() {
         .collect();
     assert_eq!(messages.len(), 4, "{messages:#?}");
     assert!(
-        messages
-            .iter()
-            .any(|m| m.starts_with("blueprint.yaml: /modules/0/source: ")),
+        quarry_core::test_support::any_starts_with(
+            &messages,
+            "blueprint.yaml: /modules/0/source: "
+        ),
         "{messages:#?}"
     );
     assert!(
-        messages
-            .iter()
-            .any(|m| m.starts_with("blueprint.yaml: /modules/0/version: ")),
+        quarry_core::test_support::any_starts_with(
+            &messages,
+            "blueprint.yaml: /modules/0/version: "
+        ),
         "{messages:#?}"
     );
     assert!(
@@ -255,41 +238,33 @@ async fn publish_refuses_invalid_blueprints_listing_every_problem() {
         "{messages:#?}"
     );
     assert!(
-        messages
-            .iter()
-            .any(|m| m.starts_with("template/main.tf.tera: ")),
+        quarry_core::test_support::any_starts_with(&messages, "template/main.tf.tera: "),
         "{messages:#?}"
     );
 
-    let message = refused(
-        app.publish(
+    let message = app
+        .publish_refused(
             "/v1/blueprints/fixtures/other-name/1.0.0",
             &token,
             blueprint_fixture("minimal"),
+            422,
         )
-        .await,
-        422,
-    );
+        .await;
     assert_eq!(
         message,
         "blueprint.yaml declares `fixtures/minimal` but is published as `fixtures/other-name`"
     );
 
-    app.published(
-        "/v1/blueprints/fixtures/minimal/1.0.0",
-        &token,
-        blueprint_fixture("minimal"),
-    )
-    .await;
-    let message = refused(
-        app.publish(
+    app.publish_fixture_blueprint(&token, "minimal", "1.0.0")
+        .await;
+    let message = app
+        .publish_refused(
             "/v1/blueprints/fixtures/minimal/1.0.0",
             &token,
             blueprint_fixture("minimal"),
+            409,
         )
-        .await,
-        409,
-    );
+        .await;
     assert_eq!(
         message,
         "blueprint fixtures/minimal 1.0.0 is already published; versions are immutable, publish a new version"

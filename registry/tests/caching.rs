@@ -19,46 +19,32 @@ fn module_with_variable(variable: &str) -> Vec<u8> {
     )])
 }
 
+/// The `field` of every item of the array at `pointer` in `answer`.
+fn strings(answer: &Value, pointer: &str, field: &str) -> Vec<String> {
+    answer
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|item| item[field].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 fn input_names(detail: &Value) -> Vec<String> {
-    detail["root"]["inputs"]
-        .as_array()
-        .map(|inputs| {
-            inputs
-                .iter()
-                .map(|input| input["name"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    strings(detail, "/root/inputs", "name")
 }
 
 fn versions_of(answer: &Value) -> Vec<String> {
-    answer["modules"][0]["versions"]
-        .as_array()
-        .map(|versions| {
-            versions
-                .iter()
-                .map(|v| v["version"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    strings(answer, "/modules/0/versions", "version")
 }
 
 fn listed_names(listing: &Value) -> Vec<String> {
-    listing["modules"]
-        .as_array()
-        .map(|modules| {
-            modules
-                .iter()
-                .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    strings(listing, "/modules", "id")
 }
 
 #[actix_web::test]
 async fn download_counts_stay_exact_while_they_are_written() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     for version in ["1.0.0", "1.1.0"] {
         let path = format!("/v1/modules/acme/net/aws/{version}");
@@ -104,8 +90,7 @@ async fn download_counts_stay_exact_while_they_are_written() {
 
 #[actix_web::test]
 async fn a_replica_sees_another_replicas_changes_once_it_follows_the_change_feed() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let writer = quarry.service().await;
     let reader_registry = quarry.replica().await;
     let mut cursor = reader_registry.change_cursor().await.expect("cursor");
@@ -202,8 +187,7 @@ async fn a_replica_sees_another_replicas_changes_once_it_follows_the_change_feed
 
 #[actix_web::test]
 async fn a_module_whose_every_version_is_yanked_leaves_the_listing() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     for path in [
         "/v1/modules/acme/gone/aws/1.0.0",

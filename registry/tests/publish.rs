@@ -17,8 +17,7 @@ fn with_main(extra: &[(&str, EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
 
 #[actix_web::test]
 async fn publish_creates_the_version_and_refuses_it_twice() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
 
     let body = app
@@ -27,11 +26,14 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
     assert_eq!(body["id"], "acme/small/aws/1.0.0");
     assert_eq!(body["archive_sha256"].as_str().map(str::len), Some(64));
 
-    let message = refused(
-        app.publish("/v1/modules/acme/small/aws/1.0.0", &token, small_module())
-            .await,
-        409,
-    );
+    let message = app
+        .publish_refused(
+            "/v1/modules/acme/small/aws/1.0.0",
+            &token,
+            small_module(),
+            409,
+        )
+        .await;
     assert_eq!(
         message,
         "acme/small/aws 1.0.0 is already published; versions are immutable, publish a new version"
@@ -47,8 +49,7 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
 
 #[actix_web::test]
 async fn publish_rejects_bad_addresses_and_versions() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:*"]).await;
+    let (quarry, token) = start_with_token(&["publish:*"]).await;
     let app = quarry.app().await;
     let long = "a".repeat(65);
     let cases = [
@@ -98,8 +99,7 @@ async fn publish_rejects_bad_addresses_and_versions() {
 
 #[actix_web::test]
 async fn publish_accepts_prerelease_and_build_metadata() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     for version in ["1.0.0-rc.1", "1.0.0+build.7", "2.0.0-beta.2+sha.1f"] {
         let path = format!("/v1/modules/acme/small/aws/{}", version.replace('+', "%2B"));
@@ -110,8 +110,7 @@ async fn publish_accepts_prerelease_and_build_metadata() {
 
 #[actix_web::test]
 async fn publish_rejects_unsafe_and_broken_archives() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     let many: Vec<String> = (0..10_001).map(|i| format!("f/{i}")).collect();
     let mut many_entries: Vec<(&str, EntryType, &[u8], Option<&str>)> =
@@ -280,11 +279,9 @@ async fn publish_enforces_the_size_limits() {
         ("noise.bin", Regular, &noise, None),
     ]);
     assert!(big.len() > 64 * 1024);
-    let message = refused(
-        app.publish("/v1/modules/acme/big/aws/1.0.0", &token, big)
-            .await,
-        413,
-    );
+    let message = app
+        .publish_refused("/v1/modules/acme/big/aws/1.0.0", &token, big, 413)
+        .await;
     assert_eq!(
         message,
         "the archive is larger than the limit of 65536 bytes"
@@ -297,11 +294,9 @@ async fn publish_enforces_the_size_limits() {
         ("zeros.bin", Regular, &zeros, None),
     ]);
     assert!(bomb.len() < 64 * 1024);
-    let message = refused(
-        app.publish("/v1/modules/acme/bomb/aws/1.0.0", &token, bomb)
-            .await,
-        413,
-    );
+    let message = app
+        .publish_refused("/v1/modules/acme/bomb/aws/1.0.0", &token, bomb, 413)
+        .await;
     assert_eq!(message, "the archive unpacks to more than 1048576 bytes");
 }
 
@@ -322,15 +317,13 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
         "publishing needs a token: send `Authorization: Bearer <token>`"
     );
 
-    let message = refused(
-        app.publish(path, "qry_0123456789abcdef_nope", small_module())
-            .await,
-        401,
-    );
+    let message = app
+        .publish_refused(path, "qry_0123456789abcdef_nope", small_module(), 401)
+        .await;
     assert_eq!(message, "the token is not valid");
 
     for (token, name) in [(&other, "other-team"), (&reader, "reader")] {
-        let message = refused(app.publish(path, token, small_module()).await, 403);
+        let message = app.publish_refused(path, token, small_module(), 403).await;
         assert_eq!(
             message,
             format!(
@@ -346,18 +339,15 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
     )
     .await
     .expect("revoked");
-    let message = refused(
-        app.publish("/v1/modules/other/x/aws/1.0.0", &other, small_module())
-            .await,
-        401,
-    );
+    let message = app
+        .publish_refused("/v1/modules/other/x/aws/1.0.0", &other, small_module(), 401)
+        .await;
     assert_eq!(message, "the token `other-team` has been revoked");
 }
 
 #[actix_web::test]
 async fn publish_rejects_wrong_content_type_and_empty_body() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     let request = test::TestRequest::post()
         .uri("/v1/modules/acme/small/aws/1.0.0")
@@ -382,8 +372,7 @@ async fn publish_rejects_wrong_content_type_and_empty_body() {
 
 #[actix_web::test]
 async fn publish_accepts_links_that_stay_inside_the_module() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     let archive = gzip(&raw_tar(&[
         ("main.tf", Regular, MAIN_TF, None),

@@ -36,8 +36,7 @@ async fn discovery_names_the_modules_service() {
 
 #[actix_web::test]
 async fn versions_lists_every_version_and_unknown_modules_are_404() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     publish_versions(&app, &token, "net", &["1.1.0", "1.0.0", "2.0.0-beta.1"]).await;
     let (status, body) = app.get("/v1/modules/acme/net/aws/versions").await;
@@ -59,8 +58,7 @@ async fn versions_lists_every_version_and_unknown_modules_are_404() {
 
 #[actix_web::test]
 async fn download_answers_204_with_the_archive_url_and_counts_it() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     publish_versions(&app, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
 
@@ -121,8 +119,7 @@ async fn download_url_uses_the_public_url_when_configured() {
 
 #[actix_web::test]
 async fn archives_are_immutable_cacheable_and_ranged() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let archive = small_module();
@@ -183,8 +180,7 @@ async fn archives_are_immutable_cacheable_and_ranged() {
 
 #[actix_web::test]
 async fn list_and_search_paginate_in_the_public_registry_shape() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:*"]).await;
+    let (quarry, token) = start_with_token(&["publish:*"]).await;
     let app = quarry.app().await;
     for (namespace, name, description) in [
         ("acme", "vpc", "Networking%20for%20teams"),
@@ -279,15 +275,9 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
 
 #[actix_web::test]
 async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
     let app = quarry.app().await;
-    app.published(
-        "/v1/modules/fixtures/typed/generic/1.0.0",
-        &token,
-        packed_fixture("typed"),
-    )
-    .await;
+    app.publish_fixture(&token, "typed", "1.0.0").await;
 
     let (status, detail) = app.get("/v1/modules/fixtures/typed/generic").await;
     assert_eq!(status, 200);
@@ -380,15 +370,9 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
 
 #[actix_web::test]
 async fn detail_covers_submodules_readme_and_outputs() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:fixtures"]).await;
+    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
     let app = quarry.app().await;
-    app.published(
-        "/v1/modules/fixtures/greeting/generic/0.1.0",
-        &token,
-        packed_fixture("greeting"),
-    )
-    .await;
+    app.publish_fixture(&token, "greeting", "0.1.0").await;
     let (status, detail) = app.get("/v1/modules/fixtures/greeting/generic/0.1.0").await;
     assert_eq!(status, 200);
     assert!(
@@ -523,8 +507,7 @@ async fn expired_archive_url_is_refused() {
 
 #[actix_web::test]
 async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
     let app = quarry.app().await;
     publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let response = test::call_service(

@@ -10,6 +10,13 @@ use common::*;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
+/// Publishes `archive` at `path`, expecting 201: the answer.
+async fn published(quarry: &TestRegistry, path: &str, archive: Vec<u8>) -> Value {
+    let (status, body) = publish(quarry, path, archive).await;
+    assert_eq!(status, 201, "{path}: {body}");
+    body
+}
+
 async fn publish(quarry: &TestRegistry, path: &str, archive: Vec<u8>) -> (u16, Value) {
     let token = quarry
         .token(&format!("ci-{}", rand_name()), &["publish:*"])
@@ -331,8 +338,7 @@ async fn nested_secrets_are_refused_at_publish_with_their_path() {
 #[actix_web::test]
 async fn ranges_at_the_edge_of_u64_are_answered_not_overflowed() {
     let quarry = start().await;
-    let (status, body) = publish(&quarry, "/v1/modules/hostile/r/aws/1.0.0", small_module()).await;
-    assert_eq!(status, 201, "{body}");
+    let body = published(&quarry, "/v1/modules/hostile/r/aws/1.0.0", small_module()).await;
     let digest = body["archive_sha256"].as_str().expect("digest").to_owned();
     let size = body["archive_size"].as_u64().expect("size");
     let app = quarry.app().await;
@@ -373,8 +379,7 @@ async fn ranges_at_the_edge_of_u64_are_answered_not_overflowed() {
 #[actix_web::test]
 async fn gc_finds_the_staging_files_interrupted_writes_leave() {
     let quarry = start().await;
-    let (status, body) = publish(&quarry, "/v1/modules/hostile/g/aws/1.0.0", small_module()).await;
-    assert_eq!(status, 201, "{body}");
+    published(&quarry, "/v1/modules/hostile/g/aws/1.0.0", small_module()).await;
     let dir = quarry.dir.path().join("objects/archives/sha256");
     let digest = "ab".repeat(32);
     let leftover = dir.join(format!("{digest}.tar.gz#1"));

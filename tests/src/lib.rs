@@ -45,7 +45,7 @@ pub struct Quarry {
     child: Child,
     pub url: String,
     pub data_dir: tempfile::TempDir,
-    logs: mpsc::Receiver<String>,
+    logs: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl Quarry {
@@ -106,7 +106,7 @@ impl Quarry {
                     child,
                     url: format!("http://{address}"),
                     data_dir,
-                    logs,
+                    logs: std::sync::Mutex::new(logs),
                 });
             }
         }
@@ -238,7 +238,10 @@ impl Quarry {
 
     /// Every log line the server wrote so far.
     pub fn drain_logs(&self) -> Vec<String> {
-        self.logs.try_iter().collect()
+        self.logs
+            .lock()
+            .map(|logs| logs.try_iter().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -288,6 +291,15 @@ impl Terraform {
     /// Runs terraform with the given arguments; returns its output whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Result<Output> {
         self.run_with(args, &[])
+    }
+
+    /// Runs terraform, which must succeed: its output (stdout and stderr).
+    pub fn succeeds(&self, args: &[&str]) -> Result<String> {
+        let output = self.run(args)?;
+        if !output.status.success() {
+            bail!("terraform {} failed:\n{}", args.join(" "), text(&output));
+        }
+        Ok(text(&output))
     }
 
     /// Runs terraform with the given arguments and more environment variables.

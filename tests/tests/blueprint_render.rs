@@ -48,11 +48,7 @@ fn rendered_stack_passes_terraform_init_validate_and_plan() {
     assert_eq!(response.status(), 422);
     let errors: Value = response.json().expect("json");
     let errors = errors["errors"].as_array().expect("errors").clone();
-    let has = |path: &str, text: &str| {
-        errors
-            .iter()
-            .any(|e| e["path"] == path && e["message"].as_str().is_some_and(|m| m.contains(text)))
-    };
+    let has = |path: &str, text: &str| quarry_core::test_support::has_error(&errors, path, text);
     assert!(has("/who", "does not match"), "pattern: {errors:#?}");
     assert!(
         has("/excitement", "is not of type \"integer\""),

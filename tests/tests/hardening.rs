@@ -32,17 +32,6 @@ fn client() -> reqwest::blocking::Client {
         .expect("a client")
 }
 
-fn publish(url: &str, token: &str, path: &str, archive: Vec<u8>) -> Result<(u16, Value)> {
-    let response = client()
-        .post(format!("{url}{path}"))
-        .bearer_auth(token)
-        .header("content-type", "application/gzip")
-        .body(archive)
-        .send()?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().unwrap_or(Value::Null)))
-}
-
 /// What clients and the disk see of the stored data.
 fn stored(quarry: &Quarry) -> Result<Value> {
     let mut snapshot = serde_json::Map::new();
@@ -142,8 +131,7 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
             "",
             &[("template/main.tf.tera", template.as_bytes())],
         );
-        let (status, body) = publish(
-            url,
+        let (status, body) = quarry.publish(
             &token,
             &format!("/v1/blueprints/hostile/{name}/1.0.0"),
             archive,
@@ -179,8 +167,9 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
             "policies:\n  - id: p\n    type: plan\n    file: policies/p.rego\n",
             &[("policies/p.rego", policy.as_bytes())],
         );
-        let (status, body) = publish(url, &token, "/v1/blueprints/hostile/rego/1.0.0", archive)?;
-        Ok((status, body.to_string()))
+        let (status, body) =
+            quarry.publish(&token, "/v1/blueprints/hostile/rego/1.0.0", archive)?;
+        Ok((status, body))
     })?;
     refused_naming(&answers, "brackets nest more than 12 levels deep");
 
@@ -199,8 +188,9 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
         let mut files = files;
         files.insert("blueprint.yaml".into(), manifest.into_bytes());
         let archive = quarry_core::archive::pack_files(&files)?;
-        let (status, body) = publish(url, &token, "/v1/blueprints/hostile/deep/1.0.0", archive)?;
-        Ok((status, body.to_string()))
+        let (status, body) =
+            quarry.publish(&token, "/v1/blueprints/hostile/deep/1.0.0", archive)?;
+        Ok((status, body))
     })?;
     refused_naming(&answers, "more than the limit of 64");
 
@@ -215,8 +205,7 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
     let readme = "#".repeat(1 << 20);
     for version in ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
         let archive = pack_blueprint("wordy", &inputs, "", &[("README.md", readme.as_bytes())]);
-        let (status, body) = publish(
-            url,
+        let (status, body) = quarry.publish(
             &token,
             &format!("/v1/blueprints/hostile/wordy/{version}"),
             archive,
@@ -238,7 +227,7 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
     assert!(answers.iter().all(|(status, _)| *status == 200));
     let over = "#".repeat((1 << 20) + 1);
     let archive = pack_blueprint("wordier", &inputs, "", &[("README.md", over.as_bytes())]);
-    let (status, body) = publish(url, &token, "/v1/blueprints/hostile/wordier/1.0.0", archive)?;
+    let (status, body) = quarry.publish(&token, "/v1/blueprints/hostile/wordier/1.0.0", archive)?;
     assert_eq!(status, 422, "{body}");
     assert!(
         body.to_string().contains("limit of 1048576 bytes"),
@@ -293,12 +282,7 @@ fn sigterm_stops_the_server_within_five_seconds_while_a_hostile_render_runs() ->
         "",
         &[("template/main.tf.tera", template.as_bytes())],
     );
-    let (status, body) = publish(
-        &quarry.url,
-        &token,
-        "/v1/blueprints/hostile/forever/1.0.0",
-        archive,
-    )?;
+    let (status, body) = quarry.publish(&token, "/v1/blueprints/hostile/forever/1.0.0", archive)?;
     assert_eq!(status, 201, "{body}");
     let url = format!("{}/v1/blueprints/hostile/forever/1.0.0/render", quarry.url);
     let render = std::thread::spawn(move || {

@@ -76,15 +76,9 @@ fn terraform_init_installs_published_modules_with_public_reads() {
     publish_all_versions(&quarry, &token);
 
     let terraform = Terraform::new(&quarry.url, MAIN_TF).expect("terraform dir");
-    let init = terraform
-        .run(&["init", "-input=false", "-no-color"])
-        .expect("terraform runs");
-    assert!(
-        init.status.success(),
-        "terraform init failed:\n{}",
-        text(&init)
-    );
-    let output = text(&init);
+    let output = terraform
+        .succeeds(&["init", "-input=false", "-no-color"])
+        .expect("terraform init");
     assert!(
         output.contains("Downloading registry.test/acme/greeting/generic 1.2.0"),
         "{output}"
@@ -92,14 +86,9 @@ fn terraform_init_installs_published_modules_with_public_reads() {
     assert_installed_1_2_0(&terraform);
 
     let plan = terraform
-        .run(&["plan", "-input=false", "-no-color"])
-        .expect("terraform runs");
-    assert!(
-        plan.status.success(),
-        "terraform plan failed:\n{}",
-        text(&plan)
-    );
-    assert!(text(&plan).contains("Hello, World!"), "{}", text(&plan));
+        .succeeds(&["plan", "-input=false", "-no-color"])
+        .expect("terraform plan");
+    assert!(plan.contains("Hello, World!"), "{plan}");
 
     // Over a real socket, HEAD and GET of the archive give its true length.
     let client = reqwest::blocking::Client::new();

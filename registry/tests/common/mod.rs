@@ -68,6 +68,13 @@ pub async fn start() -> TestRegistry {
     start_with(|_| {}).await
 }
 
+/// A registry and a token named `ci` with `scopes`.
+pub async fn start_with_token(scopes: &[&str]) -> (TestRegistry, String) {
+    let quarry = start().await;
+    let token = quarry.token("ci", scopes).await;
+    (quarry, token)
+}
+
 pub async fn start_token_reads() -> TestRegistry {
     start_with(|config| config.serve.read_access = ReadAccess::Token).await
 }
@@ -198,6 +205,35 @@ impl<'a> TestApp<'a> {
         let (status, body) = self.publish(path, token, archive).await;
         assert_eq!(status, 201, "publishing {path}: {body}");
         body
+    }
+
+    /// Publishes `archive` at `path`, expecting it refused with `status`: the error message.
+    pub async fn publish_refused(
+        &self,
+        path: &str,
+        token: &str,
+        archive: Vec<u8>,
+        status: u16,
+    ) -> String {
+        refused(self.publish(path, token, archive).await, status)
+    }
+
+    /// Publishes the fixture module `tests/fixtures/modules/<name>` as
+    /// `fixtures/<name>/generic` `version`.
+    pub async fn publish_fixture(&self, token: &str, name: &str, version: &str) {
+        let path = format!("/v1/modules/fixtures/{name}/generic/{version}");
+        self.published(&path, token, packed_fixture(name)).await;
+    }
+
+    /// Publishes the fixture blueprint `tests/fixtures/blueprints/<name>` as `fixtures/<name>`
+    /// `version`.
+    pub async fn publish_fixture_blueprint(&self, token: &str, name: &str, version: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/blueprints")
+            .join(name);
+        let archive = quarry_core::archive::pack_dir(&dir).expect("fixture packs");
+        let path = format!("/v1/blueprints/fixtures/{name}/{version}");
+        self.published(&path, token, archive).await;
     }
 
     /// `POST path` with a JSON body, and `token` when given.
