@@ -141,7 +141,7 @@ async fn validate_reports_every_input_error_with_its_path() {
         .await;
     assert_eq!(status, 422);
     let errors = body["errors"].as_array().expect("errors");
-    let has = |path: &str, text: &str| quarry_core::test_support::has_error(&errors, path, text);
+    let has = |path: &str, text: &str| quarry_core::test_support::has_error(errors, path, text);
     assert!(has("/name", "does not match"), "pattern: {body}");
     assert!(
         has("/replicas", "is not of type \"integer\""),
