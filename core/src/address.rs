@@ -244,6 +244,11 @@ impl ArtifactAddress {
         }
     }
 
+    /// How a "not found" names it: `module platform/vpc/aws`, `blueprint platform/web-service`.
+    pub fn subject_of_kind(&self) -> String {
+        format!("{} {self}", self.kind())
+    }
+
     /// Builds the address of `kind` from its parts (`system` only for modules).
     pub fn from_parts(
         kind: Kind,

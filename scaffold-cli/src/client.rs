@@ -69,7 +69,7 @@ impl Client {
 
     fn with_token(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.settings.token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(&token.0),
             None => request,
         }
     }

@@ -14,22 +14,22 @@ struct FileConfig {
 }
 
 /// The resolved connection settings.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Base URL, without a trailing slash, e.g. `https://registry.example.com`.
     pub registry: String,
     /// Host written into rendered module sources (what terraform knows the registry by).
     pub source_host: String,
-    pub token: Option<String>,
+    pub token: Option<Token>,
 }
 
-impl std::fmt::Debug for Settings {
+/// A registry token: shown as `<redacted>` whenever it is printed for debugging.
+#[derive(Clone)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("registry", &self.registry)
-            .field("source_host", &self.source_host)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .finish()
+        f.write_str("<redacted>")
     }
 }
 
@@ -88,7 +88,7 @@ pub fn resolve(registry: Option<&str>, source_host: Option<&str>) -> Result<Sett
     Ok(Settings {
         registry,
         source_host,
-        token,
+        token: token.map(Token),
     })
 }
 

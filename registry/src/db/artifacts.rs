@@ -383,16 +383,11 @@ pub async fn page(
                 .to_owned(),
         ),
     );
-    let mut rows = query
+    let query = query
         .order_by_asc(artifact::Column::Namespace)
         .order_by_asc(artifact::Column::Name)
-        .order_by_asc(artifact::Column::System)
-        .offset(offset)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
+        .order_by_asc(artifact::Column::System);
+    let (rows, has_more) = super::page_of(db, query, offset, limit).await?;
     let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
     let mut versions: HashMap<i32, Vec<VersionRow>> = HashMap::new();
     if !ids.is_empty() {

@@ -72,15 +72,13 @@ pub async fn events(
     if let Some(until) = filter.until {
         query = query.filter(audit_event::Column::At.lt(until));
     }
-    let mut rows = query
-        .order_by_desc(audit_event::Column::Id)
-        .offset(offset)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_more))
+    super::page_of(
+        db,
+        query.order_by_desc(audit_event::Column::Id),
+        offset,
+        limit,
+    )
+    .await
 }
 
 /// The newest event's id (0 when there is none): where a change feed starts.

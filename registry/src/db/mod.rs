@@ -84,3 +84,18 @@ pub(crate) fn escape_like(text: &str) -> String {
     }
     escaped
 }
+
+/// One page of `query`'s rows (already ordered): at most `limit` after skipping `offset`, and
+/// whether more follow (one row more is read to know).
+pub(crate) async fn page_of<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<E>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool), DbErr> {
+    use sea_orm::QuerySelect;
+    let mut rows = query.offset(offset).limit(limit + 1).all(db).await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}

@@ -158,7 +158,7 @@ pub async fn download(
 
 /// Answers a `versions` request: 304 when the client's `If-None-Match` holds the tag, else the
 /// body with the tag, revalidated on every use (`no-cache`).
-pub fn versions_answer(
+fn versions_answer(
     request: &HttpRequest,
     etag: &str,
     body: impl serde::Serialize,
@@ -181,14 +181,29 @@ pub fn versions_answer(
         .body(body))
 }
 
-/// The entries of a `versions` answer.
-pub fn version_entries(versions: &[Version]) -> Vec<api::VersionEntry> {
-    versions
-        .iter()
-        .map(|version| api::VersionEntry {
-            version: version.to_string(),
-        })
-        .collect()
+/// `GET …/versions` of any kind: 404 for an unknown artifact, else the versions clients may
+/// choose from, in the answer `body` makes of the list (each kind names its key), with its ETag.
+pub async fn versions<T: serde::Serialize>(
+    request: &HttpRequest,
+    registry: &Registry,
+    address: &ArtifactAddress,
+    body: impl FnOnce(api::VersionList) -> T,
+) -> Result<HttpResponse, ApiError> {
+    let visible = registry
+        .visible_versions(address)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{} not found", address.subject_of_kind())))?;
+    let list = api::VersionList {
+        source: address.to_string(),
+        versions: visible
+            .versions
+            .iter()
+            .map(|version| api::VersionEntry {
+                version: version.to_string(),
+            })
+            .collect(),
+    };
+    versions_answer(request, &visible.etag, body(list))
 }
 
 /// A deprecation as the API shows it.

@@ -116,18 +116,13 @@ async fn versions(
     registry: web::Data<Registry>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let address = address(&path.0, &path.1)?;
-    let visible = registry
-        .visible_versions(&ArtifactAddress::Blueprint(address.clone()))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("blueprint {address} not found")))?;
-    let body = api::BlueprintVersions {
-        blueprints: vec![api::VersionList {
-            source: address.to_string(),
-            versions: artifacts::version_entries(&visible.versions),
-        }],
-    };
-    artifacts::versions_answer(&request, &visible.etag, body)
+    let address = ArtifactAddress::Blueprint(address(&path.0, &path.1)?);
+    artifacts::versions(&request, &registry, &address, |list| {
+        api::BlueprintVersions {
+            blueprints: vec![list],
+        }
+    })
+    .await
 }
 
 async fn record(
@@ -262,6 +257,24 @@ fn render_failure(error: StackError) -> ApiError {
     }
 }
 
+/// Renders (or only validates) the inputs of the request's body against the path's version.
+async fn render_inputs(
+    request: &HttpRequest,
+    registry: &Registry,
+    path: &(String, String, String),
+    body: web::Payload,
+    mode: RenderMode,
+) -> Result<(BlueprintRecord, Vec<u8>), ApiError> {
+    let inputs = upload::read_inputs(request, body, registry.body_timeout).await?;
+    let record = record(registry, &path.0, &path.1, Some(&path.2)).await?;
+    let host = registry_host(request, registry);
+    let packed = registry
+        .render_blueprint(&record, inputs, &host, mode)
+        .await
+        .map_err(render_failure)?;
+    Ok((record, packed))
+}
+
 async fn validate(
     _: Reader,
     request: HttpRequest,
@@ -269,13 +282,7 @@ async fn validate(
     path: web::Path<(String, String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
-    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let host = registry_host(&request, &registry);
-    registry
-        .render_blueprint(&record, inputs, &host, RenderMode::Validate)
-        .await
-        .map_err(render_failure)?;
+    render_inputs(&request, &registry, &path, body, RenderMode::Validate).await?;
     Ok(HttpResponse::Ok().json(api::Valid { valid: true }))
 }
 
@@ -286,13 +293,8 @@ async fn render(
     path: web::Path<(String, String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let inputs = upload::read_inputs(&request, body, registry.body_timeout).await?;
-    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let host = registry_host(&request, &registry);
-    let archive = registry
-        .render_blueprint(&record, inputs, &host, RenderMode::Pack)
-        .await
-        .map_err(render_failure)?;
+    let (record, archive) =
+        render_inputs(&request, &registry, &path, body, RenderMode::Pack).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/gzip")
         .insert_header((

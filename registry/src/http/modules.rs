@@ -232,18 +232,11 @@ async fn versions(
     registry: &Registry,
     address: &ModuleAddress,
 ) -> Result<HttpResponse, ApiError> {
-    let key = ArtifactAddress::Module(address.clone());
-    let visible = registry
-        .visible_versions(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("module {address} not found")))?;
-    let body = api::ModuleVersions {
-        modules: vec![api::VersionList {
-            source: address.to_string(),
-            versions: artifacts::version_entries(&visible.versions),
-        }],
-    };
-    artifacts::versions_answer(request, &visible.etag, body)
+    let address = ArtifactAddress::Module(address.clone());
+    artifacts::versions(request, registry, &address, |list| api::ModuleVersions {
+        modules: vec![list],
+    })
+    .await
 }
 
 /// `GET …/download` without a version: 302 to the latest version's download endpoint.
