@@ -183,12 +183,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Module, Self::Blueprint];
+
     /// The kind's name in storage, audit actions (`module.publish`) and messages.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Module => "module",
             Self::Blueprint => "blueprint",
         }
+    }
+
+    /// The kind of a name [`Kind::as_str`] gives.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 

@@ -52,11 +52,7 @@ pub struct Yank {
 
 /// Reads an artifact row; a row whose address no longer parses (none should) is left out.
 pub(crate) fn artifact_of(row: ArtifactRow) -> Option<Artifact> {
-    let kind = match row.kind.as_str() {
-        "module" => Kind::Module,
-        "blueprint" => Kind::Blueprint,
-        _ => return None,
-    };
+    let kind = Kind::from_name(&row.kind)?;
     let address = ArtifactAddress::from_parts(kind, &row.namespace, &row.name, &row.system).ok()?;
     Some(Artifact {
         id: row.id,

@@ -74,12 +74,7 @@ impl Action {
     /// The kind of artifact an action names, and its verb; `None` for token actions.
     pub fn parse(text: &str) -> Option<(Kind, &str)> {
         let (kind, verb) = text.split_once('.')?;
-        let kind = match kind {
-            "module" => Kind::Module,
-            "blueprint" => Kind::Blueprint,
-            _ => return None,
-        };
-        Some((kind, verb))
+        Some((Kind::from_name(kind)?, verb))
     }
 }
 

@@ -144,9 +144,15 @@ impl Registry {
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<BlueprintSummary>, bool), super::Internal> {
-        let (rows, has_more) =
-            crate::db::artifacts::page(&self.db, "blueprint", namespace, text, offset, limit)
-                .await?;
+        let (rows, has_more) = crate::db::artifacts::page(
+            &self.db,
+            quarry_core::address::Kind::Blueprint.as_str(),
+            namespace,
+            text,
+            offset,
+            limit,
+        )
+        .await?;
         let summaries = rows
             .into_iter()
             .filter_map(|(row, versions)| {

@@ -4,7 +4,7 @@
 use super::Registry;
 use super::artifacts::{History, VersionInfo};
 use super::search::{Listed, ModuleFilter};
-use quarry_core::address::{ArtifactAddress, ModuleAddress};
+use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress};
 use quarry_core::module::ModuleAnalysis;
 use quarry_core::version::Version;
 use sea_orm::DbErr;
@@ -58,7 +58,7 @@ impl Registry {
         };
         let systems = crate::db::artifacts::systems_of(
             &self.db,
-            "module",
+            Kind::Module.as_str(),
             address.namespace.as_str(),
             address.name.as_str(),
         )

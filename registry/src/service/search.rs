@@ -14,7 +14,7 @@
 
 use super::artifacts::{Artifact, VersionInfo, artifact_of, version_of};
 use crate::db::artifacts::{self as queries, Key as ArtifactKey, VersionRow};
-use quarry_core::address::{ArtifactAddress, ModuleAddress};
+use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress};
 use quarry_core::version;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::{BTreeMap, HashMap};
@@ -320,13 +320,13 @@ impl Gathered {
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
     let mut gathered: HashMap<i32, Gathered> = HashMap::new();
-    let mut rows = queries::visible_versions_of_kind(db, "module").await?;
+    let mut rows = queries::visible_versions_of_kind(db, Kind::Module.as_str()).await?;
     while let Some(row) = rows.try_next().await? {
         gathered.entry(row.artifact_id).or_default().add(row);
     }
     drop(rows);
     let mut entries = Entries::default();
-    for row in queries::all_of_kind(db, "module").await? {
+    for row in queries::all_of_kind(db, Kind::Module.as_str()).await? {
         let id = row.id;
         let Some(module) = artifact_of(row).and_then(ListedModule::of) else {
             continue;
@@ -422,7 +422,7 @@ impl SearchIndex {
         let found = queries::find(
             db,
             ArtifactKey {
-                kind: "module",
+                kind: Kind::Module.as_str(),
                 namespace: address.namespace.as_str(),
                 name: address.name.as_str(),
                 system: address.system.as_str(),
