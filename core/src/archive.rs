@@ -220,12 +220,12 @@ fn parent_of(path: &str) -> &str {
 }
 
 /// Whether a normalised path is one analysis reads: `.tf` files and the README at the root and
-/// directly inside `modules/<name>/`.
+/// directly inside `modules/<name>/` or `examples/<name>/`.
 fn is_analysed(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
     let file = match parts.as_slice() {
         [file] => file,
-        ["modules", _, file] => file,
+        ["modules" | "examples", _, file] => file,
         _ => return false,
     };
     file.ends_with(".tf") || file.eq_ignore_ascii_case("readme.md")
@@ -455,9 +455,14 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
         }
         if is_analysed(path) {
             let bytes = read_limited(path, entry, limits.max_analysed_file_bytes, limits)?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| ArchiveError::NonUtf8File(path.to_owned()))?;
-            files.insert(path.to_owned(), text);
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    files.insert(path.to_owned(), text);
+                }
+                // Examples are only shown, never analysed: one that is not text is left out.
+                Err(_) if path.starts_with("examples/") => {}
+                Err(_) => return Err(ArchiveError::NonUtf8File(path.to_owned())),
+            }
         }
         Ok(())
     })?;
@@ -700,12 +705,22 @@ mod tests {
             ("modules/sub/main.tf", FILE, b"", None),
             ("modules/sub/deep/ignored.tf", FILE, b"", None),
             ("examples/basic/main.tf", FILE, b"", None),
+            ("examples/basic/logo.tf", FILE, b"\xff\xfe", None),
+            ("examples/basic/deep/main.tf", FILE, b"", None),
             ("files/script.sh", FILE, b"#!/bin/sh", None),
         ]);
         let inspected = inspect(&archive).expect("valid module");
         let names: Vec<&str> = inspected.files.keys().map(String::as_str).collect();
-        assert_eq!(names, ["README.md", "main.tf", "modules/sub/main.tf"]);
-        assert_eq!(inspected.entries, 7);
+        assert_eq!(
+            names,
+            [
+                "README.md",
+                "examples/basic/main.tf",
+                "main.tf",
+                "modules/sub/main.tf"
+            ]
+        );
+        assert_eq!(inspected.entries, 9);
     }
 
     #[test]

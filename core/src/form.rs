@@ -696,7 +696,7 @@ fn number_value(value: f64) -> Value {
 }
 
 /// What a kind expects, for error messages: "an integer between 1 and 20".
-fn describe(kind: &Kind) -> String {
+pub fn describe(kind: &Kind) -> String {
     match kind {
         Kind::Text {
             pattern,

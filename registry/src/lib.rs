@@ -7,6 +7,7 @@ pub mod http;
 pub mod sandbox;
 pub mod service;
 pub mod storage;
+pub mod ui;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -27,6 +28,7 @@ pub fn app(
     >,
 > {
     App::new()
+        .wrap(ui::security_headers())
         .wrap(middleware::from_fn(http::limit_headers))
         .wrap(middleware::from_fn(http::log_request))
         .configure(http::configure(registry))

@@ -46,6 +46,35 @@ pub struct ModuleAnalysis {
     pub root: ModuleInfo,
     /// The modules under `modules/<name>/`, sorted by path.
     pub submodules: Vec<ModuleInfo>,
+    /// The examples under `examples/<name>/`, sorted by path: shown as they are, never analysed
+    /// (an example that does not parse does not stop a publish). Versions analysed before
+    /// examples were kept have none.
+    #[serde(default)]
+    pub examples: Vec<Example>,
+}
+
+/// One example: its README and its `.tf` files, as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Example {
+    /// `"examples/basic"`.
+    pub path: String,
+    /// README.md content, `""` if none.
+    pub readme: String,
+    /// The `.tf` files: name and text, sorted by name.
+    pub files: Vec<ExampleFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExampleFile {
+    pub name: String,
+    pub text: String,
+}
+
+impl Example {
+    /// The example's name: the last part of its path.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
 }
 
 /// What one (root or sub-) module declares.
@@ -164,7 +193,30 @@ pub enum AnalysisError {
 /// by path; within a module, files in sorted path order).
 pub fn analyze(files: &ModuleFiles) -> Result<ModuleAnalysis, AnalysisError> {
     let mut groups: BTreeMap<String, ModuleSources<'_>> = BTreeMap::new();
+    let mut examples: BTreeMap<String, Example> = BTreeMap::new();
     for (path, text) in files {
+        if let ["examples", dir, name] = path.split('/').collect::<Vec<_>>().as_slice()
+            && !dir.is_empty()
+        {
+            let example = examples
+                .entry((*dir).to_owned())
+                .or_insert_with(|| Example {
+                    path: format!("examples/{dir}"),
+                    readme: String::new(),
+                    files: Vec::new(),
+                });
+            if name.ends_with(".tf") {
+                example.files.push(ExampleFile {
+                    name: (*name).to_owned(),
+                    text: text.clone(),
+                });
+            } else if name.eq_ignore_ascii_case("readme.md")
+                && (example.readme.is_empty() || *name == "README.md")
+            {
+                example.readme = text.clone();
+            }
+            continue;
+        }
         let Some((dir, name)) = split_module_path(path) else {
             continue;
         };
@@ -184,7 +236,14 @@ pub fn analyze(files: &ModuleFiles) -> Result<ModuleAnalysis, AnalysisError> {
         .filter(|(_, sources)| !sources.tf.is_empty())
         .map(|(dir, sources)| analyze_module(dir, sources))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ModuleAnalysis { root, submodules })
+    Ok(ModuleAnalysis {
+        root,
+        submodules,
+        examples: examples
+            .into_values()
+            .filter(|example| !example.files.is_empty())
+            .collect(),
+    })
 }
 
 /// The `.tf` files (path, text) and README of one module directory.
@@ -1410,6 +1469,12 @@ resource "aws_vpc" "other" {}
         assert_eq!(vpc.variables[0].name, "cidr");
         assert_eq!(vpc.outputs[0].name, "id");
         assert_eq!(analysis.submodules[0].resources, ["aws_lb"]);
+        // The example is kept as text, unparsed.
+        assert_eq!(analysis.examples.len(), 1);
+        assert_eq!(analysis.examples[0].path, "examples/basic");
+        assert_eq!(analysis.examples[0].name(), "basic");
+        assert_eq!(analysis.examples[0].files[0].name, "main.tf");
+        assert_eq!(analysis.examples[0].files[0].text, "this is { not parsed\n");
     }
 
     #[test]

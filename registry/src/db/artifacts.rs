@@ -2,12 +2,12 @@
 //! [`VersionRow`]s, everything but the document, which only [`document`] reads.
 
 use super::entities::{artifact, artifact_version};
-use super::{begin_write, escape_like, is_unique_violation};
+use super::{begin_write, is_unique_violation};
 use sea_orm::prelude::Expr;
-use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
 
@@ -343,74 +343,29 @@ pub async fn referenced_archives(
         .collect())
 }
 
-/// One page of artifacts of `kind` (optionally in a namespace, optionally whose namespace, name
-/// or description holds `text`), each with its versions that are not yanked, and whether more
-/// follow. Artifacts without such versions are left out.
-pub async fn page(
-    db: &DatabaseConnection,
-    kind: &str,
-    namespace: Option<&str>,
-    text: Option<&str>,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<(ArtifactRow, Vec<VersionRow>)>, bool), DbErr> {
-    let mut query = artifact::Entity::find().filter(artifact::Column::Kind.eq(kind));
-    if let Some(namespace) = namespace {
-        query = query.filter(artifact::Column::Namespace.eq(namespace));
+/// The documents of the versions `ids` (those that exist) as their JSON text, read a few hundred
+/// at a time. Text, so that one document that does not parse (none should) is the caller's to
+/// leave out, not a failure of the whole read.
+pub async fn document_texts(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<Vec<(i32, String)>, DbErr> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        found.extend(
+            artifact_version::Entity::find()
+                .select_only()
+                .column(artifact_version::Column::Id)
+                .column_as(
+                    Expr::col(artifact_version::Column::Document)
+                        .cast_as(sea_orm::sea_query::Alias::new("text")),
+                    "document",
+                )
+                .filter(artifact_version::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<(i32, String)>()
+                .all(db)
+                .await?,
+        );
     }
-    if let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) {
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        let mut any = Condition::any();
-        for column in [
-            artifact::Column::Namespace,
-            artifact::Column::Name,
-            artifact::Column::Description,
-        ] {
-            any = any.add(
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\')),
-            );
-        }
-        query = query.filter(any);
-    }
-    // Only artifacts with a version that is not yanked.
-    query = query.filter(
-        artifact::Column::Id.in_subquery(
-            sea_orm::sea_query::Query::select()
-                .column(artifact_version::Column::ArtifactId)
-                .from(artifact_version::Entity)
-                .and_where(Expr::col(artifact_version::Column::Yanked).eq(false))
-                .to_owned(),
-        ),
-    );
-    let query = query
-        .order_by_asc(artifact::Column::Namespace)
-        .order_by_asc(artifact::Column::Name)
-        .order_by_asc(artifact::Column::System);
-    let (rows, has_more) = super::page_of(db, query, offset, limit).await?;
-    let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
-    let mut versions: HashMap<i32, Vec<VersionRow>> = HashMap::new();
-    if !ids.is_empty() {
-        for version in version_rows()
-            .filter(artifact_version::Column::ArtifactId.is_in(ids))
-            .filter(artifact_version::Column::Yanked.eq(false))
-            .into_model::<VersionRow>()
-            .all(db)
-            .await?
-        {
-            versions
-                .entry(version.artifact_id)
-                .or_default()
-                .push(version);
-        }
-    }
-    Ok((
-        rows.into_iter()
-            .map(|row| {
-                let list = versions.remove(&row.id).unwrap_or_default();
-                (row, list)
-            })
-            .collect(),
-        has_more,
-    ))
+    Ok(found)
 }

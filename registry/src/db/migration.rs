@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddTokenExpiryAndAudit),
             Box::new(AddVersionPrecedence),
             Box::new(UnifyArtifacts),
+            Box::new(AddSessions),
         ]
     }
 }
@@ -513,5 +514,57 @@ impl MigrationTrait for UnifyArtifacts {
         Err(DbErr::Migration(
             "the artifact tables cannot be split back into module and blueprint tables; restore a backup taken before the upgrade".into(),
         ))
+    }
+}
+
+/// The web UI's sessions: a browser that signed in with a token holds a random session secret in
+/// a cookie; the database keeps its SHA-256, the token it stands for and when it ends.
+struct AddSessions;
+
+impl MigrationName for AddSessions {
+    fn name(&self) -> &str {
+        "m20261201_000006_add_sessions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddSessions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("sessions")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len_uniq("secret_sha256", 64))
+                    .col(integer("token_id"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("expires_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("sessions_token")
+                            .from("sessions", "token_id")
+                            .to("tokens", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("sessions_expires_at")
+                    .table("sessions")
+                    .col("expires_at")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("sessions").if_exists().to_owned())
+            .await
     }
 }

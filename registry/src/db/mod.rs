@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod audit;
 pub mod entities;
 pub mod migration;
+pub mod sessions;
 pub mod tokens;
 
 use sea_orm::{

@@ -8,9 +8,10 @@ use super::error::ApiError;
 use super::upload;
 use crate::service::Registry;
 use crate::service::blueprints::{BlueprintRecord, RenderMode, StackError};
+use crate::service::search::Filter;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use quarry_core::address::{ArtifactAddress, BlueprintAddress, Namespace};
+use quarry_core::address::{ArtifactAddress, BlueprintAddress, Kind, Namespace};
 use quarry_core::api;
 use quarry_core::version::Version;
 use serde::Deserialize;
@@ -54,20 +55,29 @@ async fn page(
 ) -> Result<HttpResponse, ApiError> {
     let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
     let text = upload::search_text(query.q.as_deref())?;
-    let (summaries, has_more) = registry
-        .list_blueprints(namespace, text, offset, limit)
+    let filter = Filter {
+        kind: Some(Kind::Blueprint),
+        namespace: namespace.map(str::to_owned),
+        query: text.map(str::to_owned),
+        ..Filter::default()
+    };
+    let page = registry
+        .list_artifacts(&filter, offset, limit, false)
         .await?;
-    let blueprints = summaries
+    let has_more = page.has_more;
+    let blueprints = page
+        .items
         .iter()
         .map(|summary| {
-            let address = &summary.artifact.address;
+            let listed = &summary.listed;
+            let address = &listed.artifact.address;
             api::BlueprintSummary {
-                id: format!("{address}/{}", summary.latest.version),
-                namespace: address.namespace().to_string(),
-                name: address.name().to_string(),
-                version: summary.latest.version.to_string(),
-                description: summary.artifact.description.clone(),
-                published_at: summary.latest.published_at.to_rfc3339(),
+                id: format!("{address}/{}", listed.latest.version),
+                namespace: listed.namespace.clone(),
+                name: listed.name.clone(),
+                version: listed.latest.version.to_string(),
+                description: listed.artifact.description.clone(),
+                published_at: listed.latest.published_at.to_rfc3339(),
             }
         })
         .collect();
@@ -238,7 +248,7 @@ async fn mark(
 }
 
 /// The host module sources are written with: the public URL's, else the request's `Host`.
-fn registry_host(request: &HttpRequest, registry: &Registry) -> String {
+pub(crate) fn registry_host(request: &HttpRequest, registry: &Registry) -> String {
     registry
         .public_url
         .as_deref()
@@ -268,11 +278,11 @@ async fn render_inputs(
     let inputs = upload::read_inputs(request, body, registry.body_timeout).await?;
     let record = record(registry, &path.0, &path.1, Some(&path.2)).await?;
     let host = registry_host(request, registry);
-    let packed = registry
+    let rendered = registry
         .render_blueprint(&record, inputs, &host, mode)
         .await
         .map_err(render_failure)?;
-    Ok((record, packed))
+    Ok((record, rendered.packed))
 }
 
 async fn validate(

@@ -76,6 +76,19 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, message)
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The messages, one per problem.
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// A server-side failure: the cause goes to the log, the client gets a generic message.
     pub fn internal(cause: &dyn fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");

@@ -29,13 +29,24 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(|error, _| {
                 ApiError::bad_request(format!("invalid path: {error}")).into()
             }))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(crate::ui::MAX_FORM_BYTES)
+                    .error_handler(|error, _| {
+                        crate::ui::UiError::bad_request(format!(
+                            "The form could not be read: {error}."
+                        ))
+                        .into()
+                    }),
+            )
             .service(discovery::discovery)
             .service(discovery::health)
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
             .route("/v1/audit", web::get().to(audit::list))
-            .default_service(web::to(error::not_found));
+            .configure(crate::ui::routes)
+            .default_service(web::to(crate::ui::not_found));
     }
 }
 

@@ -9,10 +9,10 @@ use super::upload;
 use crate::service::Registry;
 use crate::service::artifacts::VersionInfo;
 use crate::service::modules::ModuleDetail;
-use crate::service::search::{ListedModule, ModuleFilter};
+use crate::service::search::Filter;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use quarry_core::address::{ArtifactAddress, ModuleAddress, ModuleName, Namespace};
+use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress, ModuleName, Namespace};
 use quarry_core::api;
 use quarry_core::module::ModuleInfo;
 use quarry_core::version::Version;
@@ -159,16 +159,21 @@ pub struct PublishQuery {
 }
 
 /// A module in a listing, in the public registry's shape.
-fn summary(module: &ListedModule, version: &VersionInfo, downloads: i64) -> api::ModuleSummary {
+fn summary(
+    address: &ArtifactAddress,
+    description: &str,
+    version: &VersionInfo,
+    downloads: i64,
+) -> api::ModuleSummary {
     let text = version.version.to_string();
     api::ModuleSummary {
-        id: format!("{}/{text}", module.address),
+        id: format!("{address}/{text}"),
         owner: version.published_by.clone(),
-        namespace: module.namespace.clone(),
-        name: module.name.clone(),
+        namespace: address.namespace().to_string(),
+        name: address.name().to_string(),
         version: text,
-        provider: module.system.clone(),
-        description: module.description.clone(),
+        provider: address.system().to_owned(),
+        description: description.to_owned(),
         source: String::new(),
         published_at: version.published_at.to_rfc3339(),
         downloads,
@@ -200,11 +205,12 @@ async fn list(
         quarry_core::address::System::new(system)?;
     }
     upload::search_text(query.q.as_deref())?;
-    let mut filter = ModuleFilter {
+    let mut filter = Filter {
+        kind: Some(Kind::Module),
         namespace: query.namespace.clone(),
         system: query.provider.clone(),
         query: query.q.clone(),
-        ..ModuleFilter::default()
+        ..Filter::default()
     };
     if let Some(namespace) = scope_namespace {
         filter.namespace = Some(namespace.to_string());
@@ -213,11 +219,21 @@ async fn list(
         filter.name = Some(name.to_string());
     }
     let (offset, limit) = upload::page_bounds(query.offset.as_deref(), query.limit.as_deref())?;
-    let page = registry.list_modules(&filter, offset, limit).await?;
+    let page = registry
+        .list_artifacts(&filter, offset, limit, false)
+        .await?;
     let modules = page
-        .modules
+        .items
         .iter()
-        .map(|item| summary(&item.listed.module, &item.listed.latest, item.downloads))
+        .map(|item| {
+            let listed = &item.listed;
+            summary(
+                &listed.artifact.address,
+                &listed.artifact.description,
+                &listed.latest,
+                item.downloads,
+            )
+        })
         .collect();
     Ok(HttpResponse::Ok().json(api::ModuleList {
         meta: api::PageMeta::new(offset, limit, page.has_more),
@@ -338,20 +354,29 @@ fn contents(info: &ModuleInfo, name: &str) -> api::ModuleContents {
 /// The detail answer of a version.
 fn detail_body(address: &ModuleAddress, detail: &ModuleDetail) -> api::ModuleDetail {
     let version = &detail.version;
-    let listed = ListedModule {
-        address: address.clone(),
-        namespace: address.namespace.to_string(),
-        name: address.name.to_string(),
-        system: address.system.to_string(),
-        description: detail.state.history.artifact.description.clone(),
-    };
+    let artifact = &detail.state.history.artifact;
     let analysis = &detail.analysis;
     api::ModuleDetail {
-        summary: summary(&listed, version, detail.downloads),
+        summary: summary(
+            &artifact.address,
+            &artifact.description,
+            version,
+            detail.downloads,
+        ),
         deprecated: version.deprecation.is_some(),
         deprecation: artifacts::deprecation(version),
         yanked: version.yanked(),
-        examples: Vec::new(),
+        examples: analysis
+            .examples
+            .iter()
+            .map(|example| {
+                serde_json::json!({
+                    "path": example.path,
+                    "name": example.name(),
+                    "readme": example.readme,
+                })
+            })
+            .collect(),
         providers: detail.state.systems.clone(),
         versions: detail.visible.iter().map(ToString::to_string).collect(),
         archive: api::ArchiveInfo {

@@ -283,15 +283,13 @@ impl Registry {
         self.caches.count_download(version_id);
     }
 
-    /// Forgets what is cached of an artifact and, for a module, reads it into the listing again,
-    /// after this process or another replica changed it. A failed read is logged: the listing
-    /// then catches up at its next full reload.
+    /// Forgets what is cached of an artifact and reads it into the listing again, after this
+    /// process or another replica changed it. A failed read is logged: the listing then catches
+    /// up at its next full reload.
     pub async fn artifact_changed(&self, address: &ArtifactAddress) {
         self.caches.forget(address);
-        if let ArtifactAddress::Module(module) = address
-            && let Err(error) = self.search.reload_module(&self.db, module).await
-        {
-            tracing::warn!(%error, module = %address, "could not refresh the module listing");
+        if let Err(error) = self.search.reload(&self.db, address).await {
+            tracing::warn!(%error, artifact = %address, "could not refresh the listing");
         }
     }
 }

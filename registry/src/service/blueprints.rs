@@ -46,11 +46,13 @@ pub struct BlueprintDocument {
     pub readme: String,
 }
 
-/// A blueprint in a listing: the blueprint and the version that stands for it.
+/// A stack rendered from a blueprint version: the `.tar.gz` (empty when only validated), and
+/// what the blueprint's modules resolved to.
 #[derive(Debug)]
-pub struct BlueprintSummary {
-    pub artifact: Artifact,
-    pub latest: VersionInfo,
+pub struct Rendered {
+    pub packed: Vec<u8>,
+    pub resolutions: render::Resolutions,
+    pub document: BlueprintDocument,
 }
 
 /// Whether a render sends the stack back or only says it renders.
@@ -135,45 +137,6 @@ impl Registry {
             .map(|version| BlueprintRecord { history, version }))
     }
 
-    /// One page of blueprints (optionally in a namespace, optionally matching text), each with
-    /// its latest version, and whether more follow.
-    pub async fn list_blueprints(
-        &self,
-        namespace: Option<&str>,
-        text: Option<&str>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<BlueprintSummary>, bool), super::Internal> {
-        let (rows, has_more) = crate::db::artifacts::page(
-            &self.db,
-            quarry_core::address::Kind::Blueprint.as_str(),
-            namespace,
-            text,
-            offset,
-            limit,
-        )
-        .await?;
-        let summaries = rows
-            .into_iter()
-            .filter_map(|(row, versions)| {
-                let artifact = super::artifacts::artifact_of(row)?;
-                let history = History {
-                    artifact,
-                    versions: versions
-                        .into_iter()
-                        .filter_map(super::artifacts::version_of)
-                        .collect(),
-                };
-                let latest = history.latest()?.clone();
-                Some(BlueprintSummary {
-                    artifact: history.artifact,
-                    latest,
-                })
-            })
-            .collect();
-        Ok((summaries, has_more))
-    }
-
     /// A version's manifest and README. A row that cannot be read back fails this version's
     /// detail and renders only, never a listing.
     pub async fn blueprint_document(
@@ -195,6 +158,31 @@ impl Registry {
         Ok(BlueprintDocument { manifest, readme })
     }
 
+    /// What each of a manifest's modules resolves to in this registry now.
+    pub async fn resolve_modules(&self, manifest: &Manifest) -> render::Resolutions {
+        render::resolve_modules(manifest, &RegistryResolver(self)).await
+    }
+
+    /// The files of a version's archive, read under the registry's archive limits (the archive
+    /// passed them at publish).
+    pub async fn blueprint_files(
+        &self,
+        record: &BlueprintRecord,
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, StackError> {
+        let subject = format!("{} {}", record.artifact().address, record.version.version);
+        let archive = self
+            .storage
+            .archive_bytes(&record.version.archive)
+            .await
+            .map_err(super::Internal::from)?
+            .ok_or_else(|| StackError::Corrupt(subject.clone(), "its archive is missing".into()))?;
+        let limits = self.limits;
+        tokio::task::spawn_blocking(move || quarry_core::archive::read_files(&archive, &limits))
+            .await
+            .map_err(|error| StackError::Corrupt(subject.clone(), error.to_string()))?
+            .map_err(|error| StackError::Corrupt(subject, error.to_string()))
+    }
+
     /// Renders (or only validates) a stack from a published blueprint version in the sandbox,
     /// resolving its modules in this registry first. With [`RenderMode::Pack`], the stack's
     /// `.tar.gz`.
@@ -204,11 +192,10 @@ impl Registry {
         inputs: Value,
         registry_host: &str,
         mode: RenderMode,
-    ) -> Result<Vec<u8>, StackError> {
+    ) -> Result<Rendered, StackError> {
         let digest = record.version.archive;
         let document = self.blueprint_document(record).await?;
-        let resolutions =
-            render::resolve_modules(&document.manifest, &RegistryResolver(self)).await;
+        let resolutions = self.resolve_modules(&document.manifest).await;
         let job = || {
             Job::Render(RenderJob {
                 digest: digest.to_hex(),
@@ -244,7 +231,11 @@ impl Registry {
                 .await?;
         }
         match answer {
-            (Reply::Rendered, packed) => Ok(packed),
+            (Reply::Rendered, packed) => Ok(Rendered {
+                packed,
+                resolutions,
+                document,
+            }),
             (Reply::RenderFailed(failure), _) => Err(StackError::Render(failure)),
             (Reply::Unreadable(message), _) => Err(StackError::Corrupt(
                 record.artifact().address.to_string(),

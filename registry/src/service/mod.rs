@@ -12,6 +12,7 @@ pub mod modules;
 pub mod publish;
 pub mod ratelimit;
 pub mod search;
+pub mod sessions;
 pub mod signing;
 pub mod tokens;
 
@@ -45,6 +46,8 @@ pub struct Registry {
     pub render_budget: crate::sandbox::Budget,
     /// The most a rendered stack may hold, in bytes.
     pub render_output_bytes: usize,
+    /// What the web UI keeps between requests (rendered READMEs, stacks rendered for download).
+    pub ui: std::sync::Arc<crate::ui::State>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +154,7 @@ impl Registry {
             check_budget: config.check_budget().map_err(budget_error)?,
             render_budget: config.render_budget().map_err(budget_error)?,
             render_output_bytes: settings.render_output_bytes,
+            ui: std::sync::Arc::default(),
         })
     }
 

@@ -3,24 +3,36 @@
 
 use super::Registry;
 use super::artifacts::{History, VersionInfo};
-use super::search::{Listed, ModuleFilter};
+use super::search::{Filter, Listed};
 use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress};
 use quarry_core::module::ModuleAnalysis;
 use quarry_core::version::Version;
 use sea_orm::DbErr;
 use std::sync::Arc;
 
-/// A listed module (with the version that stands for it) and its downloads.
+/// A listed artifact (with the version that stands for it) and its downloads.
 #[derive(Debug)]
-pub struct ModuleSummary {
+pub struct Summary {
     pub listed: Arc<Listed>,
     pub downloads: i64,
 }
 
+/// A blueprint version whose constraint on a module selects a given version of it now.
+#[derive(Debug, Clone)]
+pub struct UsedBy {
+    pub blueprint: Arc<Listed>,
+    pub version: Version,
+    /// The module's name in the blueprint's manifest.
+    pub name: String,
+    pub constraint: quarry_core::constraint::Constraint,
+}
+
+/// One page of a listing or search.
 #[derive(Debug)]
-pub struct ModulePage {
-    pub modules: Vec<ModuleSummary>,
+pub struct ListingPage {
+    pub items: Vec<Summary>,
     pub has_more: bool,
+    pub total: Option<usize>,
 }
 
 /// A module as its detail shows it, whatever the version: cached briefly (see [`super::cache`]).
@@ -127,25 +139,59 @@ impl Registry {
         }))
     }
 
-    /// One page of modules matching the filter, each with its latest version, from the
-    /// in-memory listing (see [`super::search`]).
-    pub async fn list_modules(
+    /// The blueprint versions whose constraints select `version` of the module among its
+    /// versions that are not yanked (what they render with today), in listing order.
+    pub async fn used_by(
         &self,
-        filter: &ModuleFilter,
+        detail: &ModuleDetail,
+        address: &ModuleAddress,
+    ) -> Result<Vec<UsedBy>, super::Internal> {
+        let uses = self.search.uses_of(&self.db, address).await?;
+        let wanted = &detail.version.version;
+        Ok(uses
+            .into_iter()
+            .filter(|(_, used)| used.constraint.select(detail.visible.iter()) == Some(wanted))
+            .map(|(blueprint, used)| UsedBy {
+                blueprint,
+                version: used.version,
+                name: used.name,
+                constraint: used.constraint,
+            })
+            .collect())
+    }
+
+    /// One page of artifacts matching the filter, each with its latest version, from the
+    /// in-memory listing (see [`super::search`]); with `count`, how many match in all.
+    pub async fn list_artifacts(
+        &self,
+        filter: &Filter,
         offset: u64,
         limit: u64,
-    ) -> Result<ModulePage, super::Internal> {
-        let (listed, has_more) = self.search.page(&self.db, filter, offset, limit).await?;
-        let modules = listed
-            .into_iter()
-            .map(|listed| ModuleSummary {
-                downloads: listed.stored_downloads()
-                    + self
-                        .caches
-                        .pending_downloads(listed.version_ids.iter().copied()),
-                listed,
-            })
-            .collect();
-        Ok(ModulePage { modules, has_more })
+        count: bool,
+    ) -> Result<ListingPage, super::Internal> {
+        let page = self
+            .search
+            .page(&self.db, filter, offset, limit, count)
+            .await?;
+        Ok(ListingPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|listed| self.summary(listed))
+                .collect(),
+            has_more: page.has_more,
+            total: page.total,
+        })
+    }
+
+    /// A listed artifact with every download counted, those not yet written included.
+    pub fn summary(&self, listed: Arc<Listed>) -> Summary {
+        Summary {
+            downloads: listed.stored_downloads()
+                + self
+                    .caches
+                    .pending_downloads(listed.version_ids.iter().copied()),
+            listed,
+        }
     }
 }

@@ -1,41 +1,69 @@
-//! The module listing and search, answered from memory.
+//! The listing and search of modules and blueprints, answered from memory.
 //!
-//! Every listed module (one with a version that is not yanked) is held with its latest version
-//! and download count, sorted as listings show them, with a trigram index over the lowercased
-//! namespace, name, system and description. A search looks up the query's trigrams, walks the
+//! Every listed artifact (one with a version that is not yanked) is held with its latest version
+//! and download count, sorted as listings show them (blueprints, then modules; each by
+//! namespace, name and system), with a trigram index over the lowercased namespace, name, system,
+//! description and — for blueprints — tags. A search looks up the query's trigrams, walks the
 //! shortest posting list in listing order, confirms each candidate with a substring test and
-//! stops once the page is full, so its cost follows the page, not the registry's size.
+//! stops once the page is full, so its cost follows the page, not the registry's size. Counting
+//! every match (the web UI's result counts) walks the whole posting list instead.
+//!
+//! A blueprint's entry also holds the modules each of its visible versions uses, under which
+//! constraint: what a module's "used by" list is made of.
 //!
 //! The index is loaded from the database once (in the background at start, or by the first
-//! listing), and kept current one module at a time: this process reloads a module when it
+//! listing), and kept current one artifact at a time: this process reloads an artifact when it
 //! publishes, deprecates or yanks in it, and when the change feed reports another replica did
 //! (see `Registry::follow_changes`). Download counts written by this process are added as they
 //! are written; a full reload every few minutes picks up the rest.
 
 use super::artifacts::{Artifact, VersionInfo, artifact_of, version_of};
-use crate::db::artifacts::{self as queries, Key as ArtifactKey, VersionRow};
+use crate::db::artifacts::{self as queries, VersionRow};
 use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress};
-use quarry_core::version;
+use quarry_core::blueprint::ModuleSource;
+use quarry_core::constraint::Constraint;
+use quarry_core::version::{self, Version};
 use sea_orm::{DatabaseConnection, DbErr};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// Which modules a listing or search covers.
+/// Which artifacts a listing or search covers. Every part given must hold.
 #[derive(Debug, Default, Clone)]
-pub struct ModuleFilter {
+pub struct Filter {
+    pub kind: Option<Kind>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub system: Option<String>,
-    /// Case-insensitive substring over namespace, name, system and description.
+    /// A blueprint tag, exactly (case-insensitively).
+    pub tag: Option<String>,
+    /// Case-insensitive substring over namespace, name, system, description and tags.
     pub query: Option<String>,
 }
 
-/// A listed module: the module, its latest version and the versions a listing counts downloads
-/// of.
+/// One module a blueprint version uses: its name in the manifest, its source and constraint.
+#[derive(Debug, Clone)]
+pub struct BlueprintUse {
+    pub version: Version,
+    pub name: String,
+    pub module: ModuleAddress,
+    pub constraint: Constraint,
+}
+
+/// A listed artifact: the artifact, its latest version and the versions a listing counts
+/// downloads of.
 #[derive(Debug)]
 pub struct Listed {
-    pub module: ListedModule,
+    pub artifact: Artifact,
+    pub namespace: String,
+    pub name: String,
+    /// `""` for kinds without a system.
+    pub system: String,
+    /// A blueprint's tags, as its latest version declares them.
+    pub tags: Vec<String>,
+    /// The modules a blueprint's visible versions use.
+    pub uses: Vec<BlueprintUse>,
     pub latest: VersionInfo,
     /// Versions that are not yanked.
     pub version_ids: Vec<i32>,
@@ -47,10 +75,31 @@ impl Listed {
     pub fn stored_downloads(&self) -> i64 {
         self.stored_downloads.load(Ordering::Relaxed)
     }
+
+    pub fn kind(&self) -> Kind {
+        self.artifact.address.kind()
+    }
 }
 
-/// The listed modules in listing order (namespace, name, system).
-type Key = (String, String, String);
+/// Where a kind sorts in listings: blueprints (the golden paths) first.
+fn rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Blueprint => 0,
+        Kind::Module => 1,
+    }
+}
+
+/// The listed artifacts in listing order (kind, namespace, name, system).
+type Key = (u8, String, String, String);
+
+fn key_of(address: &ArtifactAddress) -> Key {
+    (
+        rank(address.kind()),
+        address.namespace().to_string(),
+        address.name().to_string(),
+        address.system().to_owned(),
+    )
+}
 
 #[derive(Debug, Default)]
 struct Entries {
@@ -68,7 +117,7 @@ impl Entries {
     }
 
     fn insert(&mut self, listed: Listed) {
-        let key = key_of(&listed.module);
+        let key = key_of(&listed.artifact.address);
         self.remove(&key);
         let listed = Arc::new(listed);
         for id in &listed.version_ids {
@@ -78,47 +127,34 @@ impl Entries {
     }
 }
 
-/// A module as the listing holds it: its address's parts and its description.
+/// One page of a listing.
 #[derive(Debug)]
-pub struct ListedModule {
-    pub address: ModuleAddress,
-    pub namespace: String,
-    pub name: String,
-    pub system: String,
-    pub description: String,
+pub struct Page {
+    pub items: Vec<Arc<Listed>>,
+    pub has_more: bool,
+    /// Every match, when counted.
+    pub total: Option<usize>,
 }
 
-impl ListedModule {
-    fn of(artifact: Artifact) -> Option<Self> {
-        let ArtifactAddress::Module(address) = artifact.address else {
-            return None;
-        };
-        Some(Self {
-            namespace: address.namespace.to_string(),
-            name: address.name.to_string(),
-            system: address.system.to_string(),
-            address,
-            description: artifact.description,
-        })
-    }
-}
-
-fn key_of(module: &ListedModule) -> Key {
-    (
-        module.namespace.clone(),
-        module.name.clone(),
-        module.system.clone(),
-    )
+/// How many artifacts each namespace, system and tag holds: what the web UI filters by.
+#[derive(Debug, Default, Clone)]
+pub struct Facets {
+    pub namespaces: Vec<(String, usize)>,
+    pub systems: Vec<(String, usize)>,
+    pub tags: Vec<(String, usize)>,
+    pub modules: usize,
+    pub blueprints: usize,
 }
 
 /// An immutable, searchable snapshot of the entries.
 #[derive(Debug)]
 struct Compiled {
     entries: Vec<Arc<Listed>>,
-    /// The lowercased namespace, name, system and description of each entry.
-    lowered: Vec<[String; 4]>,
+    /// The lowercased namespace, name, system, description and tags of each entry.
+    lowered: Vec<Vec<String>>,
     /// Entry positions (ascending) of every entry a trigram occurs in.
     postings: HashMap<[u8; 3], Vec<u32>>,
+    facets: Facets,
 }
 
 fn trigrams(text: &str) -> impl Iterator<Item = [u8; 3]> + '_ {
@@ -127,19 +163,26 @@ fn trigrams(text: &str) -> impl Iterator<Item = [u8; 3]> + '_ {
         .map(|window| [window[0], window[1], window[2]])
 }
 
+fn counted(counts: BTreeMap<String, usize>) -> Vec<(String, usize)> {
+    counts.into_iter().collect()
+}
+
 impl Compiled {
     fn build(entries: &Entries) -> Self {
         let entries: Vec<Arc<Listed>> = entries.by_key.values().cloned().collect();
         let mut lowered = Vec::with_capacity(entries.len());
         let mut postings: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
+        let (mut namespaces, mut systems, mut tags) =
+            (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        let mut facets = Facets::default();
         for (position, listed) in entries.iter().enumerate() {
-            let module = &listed.module;
-            let fields = [
-                module.namespace.to_lowercase(),
-                module.name.to_lowercase(),
-                module.system.to_lowercase(),
-                module.description.to_lowercase(),
+            let mut fields = vec![
+                listed.namespace.to_lowercase(),
+                listed.name.to_lowercase(),
+                listed.system.to_lowercase(),
+                listed.artifact.description.to_lowercase(),
             ];
+            fields.extend(listed.tags.iter().map(|tag| tag.to_lowercase()));
             for field in &fields {
                 for trigram in trigrams(field) {
                     let list = postings.entry(trigram).or_default();
@@ -150,53 +193,76 @@ impl Compiled {
                 }
             }
             lowered.push(fields);
+            *namespaces.entry(listed.namespace.clone()).or_insert(0) += 1;
+            match listed.kind() {
+                Kind::Module => {
+                    facets.modules += 1;
+                    *systems.entry(listed.system.clone()).or_insert(0) += 1;
+                }
+                Kind::Blueprint => {
+                    facets.blueprints += 1;
+                    for tag in &listed.tags {
+                        *tags.entry(tag.to_lowercase()).or_insert(0) += 1;
+                    }
+                }
+            }
         }
+        facets.namespaces = counted(namespaces);
+        facets.systems = counted(systems);
+        facets.tags = counted(tags);
         Self {
             entries,
             lowered,
             postings,
+            facets,
         }
     }
 
-    /// The positions whose key starts with the filter's exact namespace (and name).
-    fn range(&self, filter: &ModuleFilter) -> std::ops::Range<usize> {
-        let Some(namespace) = filter.namespace.as_deref() else {
+    /// The positions whose key starts with the filter's kind (and exact namespace, and name);
+    /// everything when no kind is given (a namespace spans both kinds).
+    fn range(&self, filter: &Filter) -> std::ops::Range<usize> {
+        let Some(kind) = filter.kind else {
             return 0..self.entries.len();
         };
-        let name = filter.name.as_deref();
-        let before = |listed: &Arc<Listed>| {
-            let module = &listed.module;
-            match name {
-                Some(name) => (module.namespace.as_str(), module.name.as_str()) < (namespace, name),
-                None => module.namespace.as_str() < namespace,
+        let wanted = (
+            rank(kind),
+            filter.namespace.as_deref(),
+            filter.namespace.as_deref().and(filter.name.as_deref()),
+        );
+        let compare = |listed: &Arc<Listed>| {
+            let mut order = rank(listed.kind()).cmp(&wanted.0);
+            if let Some(namespace) = wanted.1 {
+                order = order.then_with(|| listed.namespace.as_str().cmp(namespace));
             }
-        };
-        let within = |listed: &Arc<Listed>| {
-            let module = &listed.module;
-            match name {
-                Some(name) => {
-                    (module.namespace.as_str(), module.name.as_str()) <= (namespace, name)
-                }
-                None => module.namespace.as_str() <= namespace,
+            if let Some(name) = wanted.2 {
+                order = order.then_with(|| listed.name.as_str().cmp(name));
             }
+            order
         };
-        self.entries.partition_point(before)..self.entries.partition_point(within)
+        let start = self
+            .entries
+            .partition_point(|listed| compare(listed).is_lt());
+        let end = self
+            .entries
+            .partition_point(|listed| !compare(listed).is_gt());
+        start..end
     }
 
-    fn matches(&self, position: usize, filter: &ModuleFilter, needle: Option<&str>) -> bool {
-        let module = &self.entries[position].module;
-        filter
-            .namespace
-            .as_deref()
-            .is_none_or(|namespace| module.namespace == namespace)
-            && filter
-                .name
-                .as_deref()
-                .is_none_or(|name| module.name == name)
-            && filter
-                .system
-                .as_deref()
-                .is_none_or(|system| module.system == system)
+    fn matches(&self, position: usize, filter: &Filter, needle: Option<&str>) -> bool {
+        let listed = &self.entries[position];
+        let equal = |wanted: &Option<String>, value: &str| {
+            wanted.as_deref().is_none_or(|wanted| wanted == value)
+        };
+        filter.kind.is_none_or(|kind| listed.kind() == kind)
+            && equal(&filter.namespace, &listed.namespace)
+            && equal(&filter.name, &listed.name)
+            && equal(&filter.system, &listed.system)
+            && filter.tag.as_deref().is_none_or(|wanted| {
+                listed
+                    .tags
+                    .iter()
+                    .any(|tag| tag.eq_ignore_ascii_case(wanted))
+            })
             && needle.is_none_or(|needle| {
                 self.lowered[position]
                     .iter()
@@ -204,8 +270,9 @@ impl Compiled {
             })
     }
 
-    /// The entries matching `filter`, skipping `offset`, at most `limit`, and whether more follow.
-    fn page(&self, filter: &ModuleFilter, offset: usize, limit: usize) -> (Vec<Arc<Listed>>, bool) {
+    /// The entries matching `filter`, skipping `offset`, at most `limit`, whether more follow,
+    /// and — with `count` — how many match in all.
+    fn page(&self, filter: &Filter, offset: usize, limit: usize, count: bool) -> Page {
         let needle = filter
             .query
             .as_deref()
@@ -216,11 +283,15 @@ impl Compiled {
         let range = self.range(filter);
         let wanted = offset.saturating_add(limit).saturating_add(1);
         let mut found = Vec::new();
+        let mut total = 0usize;
         let mut take = |position: usize| {
             if self.matches(position, filter, needle) {
-                found.push(position);
+                total += 1;
+                if found.len() < wanted {
+                    found.push(position);
+                }
             }
-            found.len() >= wanted
+            !count && found.len() >= wanted
         };
         match needle.map(|needle| self.candidates(needle)) {
             // A needle of three bytes or more: walk the shortest posting list.
@@ -244,13 +315,17 @@ impl Compiled {
             }
         }
         let has_more = found.len() > offset.saturating_add(limit);
-        let page = found
+        let items = found
             .into_iter()
             .skip(offset)
             .take(limit)
             .map(|position| self.entries[position].clone())
             .collect();
-        (page, has_more)
+        Page {
+            items,
+            has_more,
+            total: count.then_some(total),
+        }
     }
 
     /// Positions holding every trigram of `needle`, ascending; `None` when the needle is too short
@@ -270,9 +345,38 @@ impl Compiled {
                 .collect(),
         )
     }
+
+    /// The `count` entries of `kind` that rank highest by `score`, highest first (ties in
+    /// listing order).
+    fn top<T: Ord>(
+        &self,
+        kind: Kind,
+        count: usize,
+        score: impl Fn(&Listed) -> T,
+    ) -> Vec<Arc<Listed>> {
+        let range = self.range(&Filter {
+            kind: Some(kind),
+            ..Filter::default()
+        });
+        let mut ranked: Vec<(T, usize)> = range
+            .map(|position| (score(&self.entries[position]), position))
+            .collect();
+        let count = count.min(ranked.len());
+        if count == 0 {
+            return Vec::new();
+        }
+        let by_score = |a: &(T, usize), b: &(T, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        ranked.select_nth_unstable_by(count - 1, by_score);
+        ranked.truncate(count);
+        ranked.sort_by(by_score);
+        ranked
+            .into_iter()
+            .map(|(_, position)| self.entries[position].clone())
+            .collect()
+    }
 }
 
-/// The index: the entries (changed one module at a time) and the snapshot searches read, built
+/// The index: the entries (changed one artifact at a time) and the snapshot searches read, built
 /// again from the entries by the first search after a change.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
@@ -280,11 +384,11 @@ pub struct SearchIndex {
     compiled: RwLock<Option<Arc<Compiled>>>,
 }
 
-/// What one module contributes to the index, folded from its versions that are not yanked one
+/// What one artifact contributes to the index, folded from its versions that are not yanked one
 /// row at a time (so a full load never holds every row).
 #[derive(Default)]
 struct Gathered {
-    version_ids: Vec<i32>,
+    versions: Vec<(i32, Version)>,
     downloads: i64,
     latest: Option<VersionInfo>,
 }
@@ -294,7 +398,7 @@ impl Gathered {
         let Some(version) = version_of(row) else {
             return;
         };
-        self.version_ids.push(version.id);
+        self.versions.push((version.id, version.version.clone()));
         self.downloads += version.downloads;
         let later = self
             .latest
@@ -305,37 +409,119 @@ impl Gathered {
         }
     }
 
-    /// The listed module, or `None` when no version is left to stand for it.
-    fn into_listed(self, module: ListedModule) -> Option<Listed> {
+    /// The listed artifact, or `None` when no version is left to stand for it. A blueprint's
+    /// tags and module uses come from its versions' documents.
+    fn into_listed(self, artifact: Artifact, documents: &HashMap<i32, Value>) -> Option<Listed> {
+        let latest = self.latest?;
+        let mut tags = Vec::new();
+        let mut uses = Vec::new();
+        if artifact.address.kind() == Kind::Blueprint {
+            if let Some(document) = documents.get(&latest.id) {
+                tags = blueprint_tags(document);
+            }
+            for (id, version) in &self.versions {
+                if let Some(document) = documents.get(id) {
+                    uses.extend(blueprint_uses(version, document));
+                }
+            }
+        }
         Some(Listed {
-            module,
-            latest: self.latest?,
-            version_ids: self.version_ids,
+            namespace: artifact.address.namespace().to_string(),
+            name: artifact.address.name().to_string(),
+            system: artifact.address.system().to_owned(),
+            artifact,
+            tags,
+            uses,
+            version_ids: self.versions.into_iter().map(|(id, _)| id).collect(),
+            latest,
             stored_downloads: AtomicI64::new(self.downloads),
         })
     }
 }
 
-/// Reads every listed module, streaming the version rows.
+/// The tags of a stored blueprint document (`{"manifest": …, "readme": …}`).
+fn blueprint_tags(document: &Value) -> Vec<String> {
+    document["manifest"]["metadata"]["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The modules of a stored blueprint document whose source and constraint parse (publishing
+/// checked they do).
+fn blueprint_uses(version: &Version, document: &Value) -> Vec<BlueprintUse> {
+    document["manifest"]["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|module| {
+            let source: ModuleSource = module["source"].as_str()?.parse().ok()?;
+            Some(BlueprintUse {
+                version: version.clone(),
+                name: module["name"].as_str()?.to_owned(),
+                module: source.address,
+                constraint: Constraint::parse(module["version"].as_str()?).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The documents a blueprint's entry is made from: those of its visible versions.
+async fn documents_of(
+    db: &DatabaseConnection,
+    gathered: &HashMap<i32, Gathered>,
+    blueprints: &[i32],
+) -> Result<HashMap<i32, Value>, DbErr> {
+    let ids: Vec<i32> = blueprints
+        .iter()
+        .filter_map(|id| gathered.get(id))
+        .flat_map(|gathered| gathered.versions.iter().map(|(id, _)| *id))
+        .collect();
+    Ok(queries::document_texts(db, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|(id, text)| match serde_json::from_str(&text) {
+            Ok(document) => Some((id, document)),
+            Err(error) => {
+                tracing::error!(version_id = id, %error, "a stored blueprint document cannot be read; its tags and modules are not listed");
+                None
+            }
+        })
+        .collect())
+}
+
+/// Reads every listed artifact, streaming the version rows.
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
-    let mut gathered: HashMap<i32, Gathered> = HashMap::new();
-    let mut rows = queries::visible_versions_of_kind(db, Kind::Module.as_str()).await?;
-    while let Some(row) = rows.try_next().await? {
-        gathered.entry(row.artifact_id).or_default().add(row);
-    }
-    drop(rows);
     let mut entries = Entries::default();
-    for row in queries::all_of_kind(db, Kind::Module.as_str()).await? {
-        let id = row.id;
-        let Some(module) = artifact_of(row).and_then(ListedModule::of) else {
-            continue;
+    for kind in Kind::ALL {
+        let mut gathered: HashMap<i32, Gathered> = HashMap::new();
+        let mut rows = queries::visible_versions_of_kind(db, kind.as_str()).await?;
+        while let Some(row) = rows.try_next().await? {
+            gathered.entry(row.artifact_id).or_default().add(row);
+        }
+        drop(rows);
+        let artifacts = queries::all_of_kind(db, kind.as_str()).await?;
+        let documents = if kind == Kind::Blueprint {
+            let ids: Vec<i32> = artifacts.iter().map(|row| row.id).collect();
+            documents_of(db, &gathered, &ids).await?
+        } else {
+            HashMap::new()
         };
-        if let Some(listed) = gathered
-            .remove(&id)
-            .and_then(|gathered| gathered.into_listed(module))
-        {
-            entries.insert(listed);
+        for row in artifacts {
+            let id = row.id;
+            let Some(artifact) = artifact_of(row) else {
+                continue;
+            };
+            if let Some(listed) = gathered
+                .remove(&id)
+                .and_then(|gathered| gathered.into_listed(artifact, &documents))
+            {
+                entries.insert(listed);
+            }
         }
     }
     Ok(entries)
@@ -379,18 +565,70 @@ impl SearchIndex {
         Ok(compiled)
     }
 
-    /// One page of listed modules matching `filter`, and whether more follow.
+    /// One page of listed artifacts matching `filter`, whether more follow, and with `count` how
+    /// many match in all.
     pub async fn page(
         &self,
         db: &DatabaseConnection,
-        filter: &ModuleFilter,
+        filter: &Filter,
         offset: u64,
         limit: u64,
-    ) -> Result<(Vec<Arc<Listed>>, bool), DbErr> {
+        count: bool,
+    ) -> Result<Page, DbErr> {
         let compiled = self.current(db).await?;
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        Ok(compiled.page(filter, offset, limit))
+        Ok(compiled.page(filter, offset, limit, count))
+    }
+
+    /// The namespaces, systems and tags of the listing, with how many artifacts each holds.
+    pub async fn facets(&self, db: &DatabaseConnection) -> Result<Facets, DbErr> {
+        Ok(self.current(db).await?.facets.clone())
+    }
+
+    /// The `count` artifacts of `kind` whose latest version was published last.
+    pub async fn newest(
+        &self,
+        db: &DatabaseConnection,
+        kind: Kind,
+        count: usize,
+    ) -> Result<Vec<Arc<Listed>>, DbErr> {
+        let compiled = self.current(db).await?;
+        Ok(compiled.top(kind, count, |listed| listed.latest.published_at))
+    }
+
+    /// The `count` artifacts of `kind` downloaded most (as far as the database knows).
+    pub async fn most_downloaded(
+        &self,
+        db: &DatabaseConnection,
+        kind: Kind,
+        count: usize,
+    ) -> Result<Vec<Arc<Listed>>, DbErr> {
+        let compiled = self.current(db).await?;
+        Ok(compiled.top(kind, count, Listed::stored_downloads))
+    }
+
+    /// Every listed blueprint's use of `module`, in listing order.
+    pub async fn uses_of(
+        &self,
+        db: &DatabaseConnection,
+        module: &ModuleAddress,
+    ) -> Result<Vec<(Arc<Listed>, BlueprintUse)>, DbErr> {
+        let compiled = self.current(db).await?;
+        let range = compiled.range(&Filter {
+            kind: Some(Kind::Blueprint),
+            ..Filter::default()
+        });
+        Ok(compiled.entries[range]
+            .iter()
+            .flat_map(|listed| {
+                listed
+                    .uses
+                    .iter()
+                    .filter(|used| used.module == *module)
+                    .map(|used| (listed.clone(), used.clone()))
+            })
+            .collect())
     }
 
     /// Loads every entry again (at start, and now and then to pick up other replicas' download
@@ -403,49 +641,44 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Reads one module again after it changed. Nothing to do before the first load, which will
-    /// read it anyway.
-    pub async fn reload_module(
+    /// Reads one artifact again after it changed. Nothing to do before the first load, which
+    /// will read it anyway.
+    pub async fn reload(
         &self,
         db: &DatabaseConnection,
-        address: &ModuleAddress,
+        address: &ArtifactAddress,
     ) -> Result<(), DbErr> {
         let mut guard = self.entries.lock().await;
         let Some(entries) = guard.as_mut() else {
             return Ok(());
         };
-        let key = (
-            address.namespace.to_string(),
-            address.name.to_string(),
-            address.system.to_string(),
-        );
-        let found = queries::find(
-            db,
-            ArtifactKey {
-                kind: Kind::Module.as_str(),
-                namespace: address.namespace.as_str(),
-                name: address.name.as_str(),
-                system: address.system.as_str(),
-            },
-        )
-        .await?;
-        let listed = match found {
+        let listed = match queries::find(db, super::artifacts::key(address)).await? {
             Some(row) => {
-                let versions = queries::versions(db, row.id).await?;
+                let id = row.id;
                 let mut gathered = Gathered::default();
-                versions
+                queries::versions(db, id)
+                    .await?
                     .into_iter()
                     .filter(|version| !version.yanked)
                     .for_each(|version| gathered.add(version));
-                artifact_of(row)
-                    .and_then(ListedModule::of)
-                    .and_then(|module| gathered.into_listed(module))
+                let gathered = HashMap::from([(id, gathered)]);
+                let documents = if address.kind() == Kind::Blueprint {
+                    documents_of(db, &gathered, &[id]).await?
+                } else {
+                    HashMap::new()
+                };
+                artifact_of(row).and_then(|artifact| {
+                    gathered
+                        .into_values()
+                        .next()?
+                        .into_listed(artifact, &documents)
+                })
             }
             None => None,
         };
         match listed {
             Some(listed) => entries.insert(listed),
-            None => entries.remove(&key),
+            None => entries.remove(&key_of(address)),
         }
         drop(guard);
         self.invalidate();
@@ -480,12 +713,22 @@ impl Held<'_> {
 mod tests {
     use super::*;
 
-    fn module(namespace: &str, name: &str, description: &str) -> ListedModule {
-        ListedModule {
-            address: ModuleAddress::new(namespace, name, "aws").expect("valid"),
-            namespace: namespace.into(),
-            name: name.into(),
-            system: "aws".into(),
+    fn module(id: i32, namespace: &str, name: &str, description: &str) -> Artifact {
+        Artifact {
+            id,
+            address: ArtifactAddress::Module(
+                ModuleAddress::new(namespace, name, "aws").expect("valid"),
+            ),
+            description: description.into(),
+        }
+    }
+
+    fn blueprint(id: i32, namespace: &str, name: &str, description: &str) -> Artifact {
+        Artifact {
+            id,
+            address: ArtifactAddress::Blueprint(
+                quarry_core::address::BlueprintAddress::new(namespace, name).expect("valid"),
+            ),
             description: description.into(),
         }
     }
@@ -517,24 +760,24 @@ mod tests {
             gathered.add(row(id * 10 + 1, id, "1.2.0"));
             entries.insert(
                 gathered
-                    .into_listed(module(namespace, name, description))
+                    .into_listed(module(id, namespace, name, description), &HashMap::new())
                     .expect("listed"),
             );
         }
         Compiled::build(&entries)
     }
 
-    fn names(page: &(Vec<Arc<Listed>>, bool)) -> Vec<String> {
-        page.0
+    fn names(page: &Page) -> Vec<String> {
+        page.items
             .iter()
-            .map(|listed| format!("{}/{}", listed.module.namespace, listed.module.name))
+            .map(|listed| format!("{}/{}", listed.namespace, listed.name))
             .collect()
     }
 
-    fn search(text: &str) -> ModuleFilter {
-        ModuleFilter {
+    fn search(text: &str) -> Filter {
+        Filter {
             query: Some(text.into()),
-            ..ModuleFilter::default()
+            ..Filter::default()
         }
     }
 
@@ -547,18 +790,31 @@ mod tests {
             ("apps", "network-policy", ""),
         ]);
         assert_eq!(
-            names(&compiled.page(&search("NetWork"), 0, 10)),
+            names(&compiled.page(&search("NetWork"), 0, 10, false)),
             ["apps/network-policy", "data/pg", "net/vpc"]
         );
-        assert_eq!(names(&compiled.page(&search("we"), 0, 10)), ["apps/web"]);
         assert_eq!(
-            names(&compiled.page(&search("zzz"), 0, 10)),
+            names(&compiled.page(&search("we"), 0, 10, false)),
+            ["apps/web"]
+        );
+        assert_eq!(
+            names(&compiled.page(&search("zzz"), 0, 10, false)),
             Vec::<String>::new()
         );
         // Trigrams never span two fields: "vpca" is not "vpc" followed by "A Virtual…".
-        assert!(compiled.page(&search("vpca"), 0, 10).0.is_empty());
+        assert!(
+            compiled
+                .page(&search("vpca"), 0, 10, false)
+                .items
+                .is_empty()
+        );
         // A needle of three trigrams that all occur, but never together.
-        assert!(compiled.page(&search("web-policy"), 0, 10).0.is_empty());
+        assert!(
+            compiled
+                .page(&search("web-policy"), 0, 10, false)
+                .items
+                .is_empty()
+        );
     }
 
     #[test]
@@ -598,18 +854,22 @@ mod tests {
                 })
                 .map(|(ns, name, _)| format!("{ns}/{name}"))
                 .collect();
-            let filter = ModuleFilter {
+            let filter = Filter {
+                kind: Some(Kind::Module),
                 namespace: namespace.map(Into::into),
                 query: Some(text.into()),
-                ..ModuleFilter::default()
+                ..Filter::default()
             };
             let mut seen = Vec::new();
             let mut offset = 0;
             loop {
-                let page = compiled.page(&filter, offset, 7);
+                let page = compiled.page(&filter, offset, 7, offset == 0);
+                if offset == 0 {
+                    assert_eq!(page.total, Some(expected.len()), "{filter:?}");
+                }
                 seen.extend(names(&page));
                 offset += 7;
-                if !page.1 {
+                if !page.has_more {
                     break;
                 }
             }
@@ -620,10 +880,132 @@ mod tests {
     #[test]
     fn a_listed_module_shows_its_latest_version_and_every_download() {
         let compiled = index(&[("net", "vpc", "")]);
-        let (page, has_more) = compiled.page(&ModuleFilter::default(), 0, 10);
-        assert!(!has_more);
+        let page = compiled.page(&Filter::default(), 0, 10, false);
+        assert!(!page.has_more);
+        let page = page.items;
         assert_eq!(page[0].latest.version.to_string(), "1.2.0");
         assert_eq!(page[0].stored_downloads(), 2);
         assert_eq!(page[0].version_ids, [10, 11]);
+    }
+
+    /// Two blueprints (one tagged `aws`, using net/vpc in two versions) beside the modules.
+    fn with_blueprints() -> Compiled {
+        let mut entries = Entries::default();
+        for (i, (namespace, name, description)) in
+            [("net", "vpc", "A network"), ("apps", "queue", "Queues")]
+                .iter()
+                .enumerate()
+        {
+            let id = i as i32 + 1;
+            let mut gathered = Gathered::default();
+            gathered.add(row(id * 10, id, "1.0.0"));
+            gathered.add(row(id * 10 + 1, id, "1.2.0"));
+            entries.insert(
+                gathered
+                    .into_listed(module(id, namespace, name, description), &HashMap::new())
+                    .expect("listed"),
+            );
+        }
+        let document = |tags: &[&str], constraint: &str| {
+            serde_json::json!({"manifest": {
+                "metadata": {"tags": tags},
+                "modules": [{"name": "network", "source": "net/vpc/aws", "version": constraint}],
+            }})
+        };
+        let mut gathered = Gathered::default();
+        gathered.add(row(100, 10, "1.0.0"));
+        gathered.add(row(101, 10, "2.0.0"));
+        let documents = HashMap::from([
+            (100, document(&["old"], "~> 1.0.0")),
+            (101, document(&["AWS", "web"], "~> 1.2")),
+        ]);
+        entries.insert(
+            gathered
+                .into_listed(blueprint(10, "platform", "web-service", "Web"), &documents)
+                .expect("listed"),
+        );
+        let mut gathered = Gathered::default();
+        gathered.add(row(200, 20, "0.1.0"));
+        entries.insert(
+            gathered
+                .into_listed(blueprint(20, "platform", "batch", "Jobs"), &HashMap::new())
+                .expect("listed"),
+        );
+        Compiled::build(&entries)
+    }
+
+    #[test]
+    fn blueprints_are_found_by_their_latest_tags_and_listed_before_modules() {
+        let compiled = with_blueprints();
+        assert_eq!(
+            names(&compiled.page(&Filter::default(), 0, 10, false)),
+            [
+                "platform/batch",
+                "platform/web-service",
+                "apps/queue",
+                "net/vpc"
+            ]
+        );
+        // `aws` is the modules' system and the newest web-service's tag; `old` is only an
+        // older version's tag.
+        assert_eq!(
+            names(&compiled.page(&search("aws"), 0, 10, true)),
+            ["platform/web-service", "apps/queue", "net/vpc"]
+        );
+        assert!(compiled.page(&search("old"), 0, 10, false).items.is_empty());
+        let tagged = Filter {
+            tag: Some("aws".into()),
+            ..Filter::default()
+        };
+        assert_eq!(
+            names(&compiled.page(&tagged, 0, 10, false)),
+            ["platform/web-service"]
+        );
+        let blueprints = Filter {
+            kind: Some(Kind::Blueprint),
+            namespace: Some("platform".into()),
+            ..Filter::default()
+        };
+        let page = compiled.page(&blueprints, 0, 1, true);
+        assert_eq!(names(&page), ["platform/batch"]);
+        assert!(page.has_more);
+        assert_eq!(page.total, Some(2));
+        let facets = &compiled.facets;
+        assert_eq!((facets.modules, facets.blueprints), (2, 2));
+        assert_eq!(facets.tags, [("aws".to_owned(), 1), ("web".to_owned(), 1)]);
+        assert_eq!(facets.systems, [("aws".to_owned(), 2)]);
+    }
+
+    #[test]
+    fn a_blueprint_records_the_modules_each_visible_version_uses() {
+        let compiled = with_blueprints();
+        let web = compiled
+            .entries
+            .iter()
+            .find(|listed| listed.name == "web-service")
+            .expect("listed");
+        let uses: Vec<(String, String)> = web
+            .uses
+            .iter()
+            .map(|used| (used.version.to_string(), used.constraint.to_string()))
+            .collect();
+        assert_eq!(
+            uses,
+            [
+                ("1.0.0".to_owned(), "~> 1.0.0".to_owned()),
+                ("2.0.0".to_owned(), "~> 1.2".to_owned())
+            ]
+        );
+        assert_eq!(web.latest.version.to_string(), "2.0.0");
+    }
+
+    #[test]
+    fn top_lists_rank_by_score_then_listing_order() {
+        let compiled = with_blueprints();
+        let top = compiled.top(Kind::Module, 5, |listed| listed.name.len());
+        let names: Vec<&str> = top.iter().map(|listed| listed.name.as_str()).collect();
+        assert_eq!(names, ["queue", "vpc"]);
+        assert_eq!(compiled.top(Kind::Blueprint, 1, |_| 0).len(), 1);
+        assert!(compiled.top(Kind::Module, 0, |_| 0).is_empty());
     }
 }

@@ -48,6 +48,24 @@ impl UrlSigner {
         mac
     }
 
+    /// A tag binding `data` to `purpose` under the registry's key (the web UI's CSRF tokens).
+    pub fn tag(&self, purpose: &str, data: &str) -> String {
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\n");
+        mac.update(data.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `presented` is the tag of `data` for `purpose` (compared in constant time).
+    pub fn check_tag(&self, purpose: &str, data: &str, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.tag(purpose, data);
+        expected.len() == presented.len()
+            && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    }
+
     /// The query string (`exp=…&sig=…`) that authorises fetching `digest` until `now + ttl`.
     pub fn sign(&self, digest: &Sha256, now: u64) -> String {
         let expires = now + self.ttl_seconds;

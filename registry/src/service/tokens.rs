@@ -120,7 +120,7 @@ impl fmt::Debug for CreatedToken {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -224,6 +224,15 @@ pub async fn authenticate(
     db: &DatabaseConnection,
     presented: &str,
 ) -> Result<Principal, TokenError> {
+    admit(presented_row(db, presented).await?)
+}
+
+/// The row of the token `presented`, when it is one this registry issued (revoked or expired
+/// ones included).
+pub(crate) async fn presented_row(
+    db: &DatabaseConnection,
+    presented: &str,
+) -> Result<TokenRow, TokenError> {
     let key_id = presented
         .strip_prefix("qry_")
         .and_then(|rest| rest.split_once('_'))
@@ -237,9 +246,15 @@ pub async fn authenticate(
         .as_bytes()
         .ct_eq(row.secret_sha256.as_bytes())
         .into();
-    if !matches {
-        return Err(TokenError::Invalid);
+    if matches {
+        Ok(row)
+    } else {
+        Err(TokenError::Invalid)
     }
+}
+
+/// The principal of a token's row, unless the token was revoked or has expired.
+pub(crate) fn admit(row: TokenRow) -> Result<Principal, TokenError> {
     if row.revoked_at.is_some() {
         return Err(TokenError::Revoked(row.name));
     }

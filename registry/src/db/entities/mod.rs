@@ -3,4 +3,5 @@
 pub mod artifact;
 pub mod artifact_version;
 pub mod audit_event;
+pub mod session;
 pub mod token;

@@ -1,0 +1,195 @@
+//! What the web UI keeps between requests, shared by every worker: READMEs rendered to HTML and
+//! files read from blueprint archives (both per immutable version, so never stale), and the
+//! stacks a form rendered, kept a while for their download. Each store is bounded in bytes.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A map that forgets its oldest entries once it holds more than `limit` bytes.
+#[derive(Debug)]
+struct Bounded<K, V> {
+    entries: HashMap<K, (V, usize)>,
+    order: VecDeque<K>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Bounded<K, V> {
+    fn new(limit: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        self.entries.get(key).map(|(value, _)| value.clone())
+    }
+
+    fn insert(&mut self, key: K, value: V, size: usize) {
+        if size > self.limit {
+            return;
+        }
+        if let Some((_, old)) = self.entries.insert(key.clone(), (value, size)) {
+            self.bytes -= old;
+            self.order.retain(|known| *known != key);
+        }
+        self.order.push_back(key);
+        self.bytes += size;
+        while self.bytes > self.limit {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, size)) = self.entries.remove(&oldest) {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    fn remove_where(&mut self, mut stale: impl FnMut(&V) -> bool) {
+        let gone: Vec<K> = self
+            .entries
+            .iter()
+            .filter(|(_, (value, _))| stale(value))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            if let Some((_, size)) = self.entries.remove(&key) {
+                self.bytes -= size;
+            }
+            self.order.retain(|known| *known != key);
+        }
+    }
+}
+
+/// A stack rendered by the form, kept for its download.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub archive: Arc<Vec<u8>>,
+    pub file_name: String,
+    /// Who rendered it (a session's or a browser's CSRF identity): only they may download it.
+    pub owner: String,
+    made: Instant,
+}
+
+/// How long a rendered stack stays downloadable.
+pub const PREVIEW_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// The text files of a blueprint version's archive the pages show (policies and contexts).
+pub type ArchiveTexts = Arc<BTreeMap<String, String>>;
+
+#[derive(Debug)]
+pub struct State {
+    readmes: Mutex<Bounded<(i32, String), Arc<str>>>,
+    archive_texts: Mutex<Bounded<i32, ArchiveTexts>>,
+    previews: Mutex<Bounded<String, Preview>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            readmes: Mutex::new(Bounded::new(32 << 20)),
+            archive_texts: Mutex::new(Bounded::new(16 << 20)),
+            previews: Mutex::new(Bounded::new(64 << 20)),
+        }
+    }
+}
+
+impl State {
+    /// A README as HTML, rendered once per version and path.
+    pub fn readme_html(&self, version_id: i32, path: &str, markdown: &str) -> Arc<str> {
+        let key = (version_id, path.to_owned());
+        if let Some(html) = self
+            .readmes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return html;
+        }
+        let html: Arc<str> = super::markdown::to_html(markdown).into();
+        let size = html.len();
+        self.readmes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, html.clone(), size);
+        html
+    }
+
+    pub fn archive_texts(&self, version_id: i32) -> Option<ArchiveTexts> {
+        self.archive_texts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&version_id)
+    }
+
+    pub fn store_archive_texts(&self, version_id: i32, texts: ArchiveTexts) {
+        let size = texts
+            .iter()
+            .map(|(path, text)| path.len() + text.len())
+            .sum();
+        self.archive_texts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(version_id, texts, size);
+    }
+
+    /// Keeps a rendered stack; returns the id its download is found by.
+    pub fn keep_preview(&self, archive: Vec<u8>, file_name: String, owner: String) -> String {
+        use rand::RngCore;
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let id = hex::encode(bytes);
+        let size = archive.len();
+        let mut previews = self.previews.lock().unwrap_or_else(PoisonError::into_inner);
+        previews.remove_where(|preview| preview.made.elapsed() > PREVIEW_LIFETIME);
+        previews.insert(
+            id.clone(),
+            Preview {
+                archive: Arc::new(archive),
+                file_name,
+                owner,
+                made: Instant::now(),
+            },
+            size,
+        );
+        id
+    }
+
+    /// A rendered stack still kept.
+    pub fn preview(&self, id: &str) -> Option<Preview> {
+        self.previews
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id.to_owned())
+            .filter(|preview| preview.made.elapsed() <= PREVIEW_LIFETIME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_map_forgets_its_oldest_entries_beyond_its_limit() {
+        let mut map = Bounded::new(10);
+        map.insert("a", 1, 4);
+        map.insert("b", 2, 4);
+        map.insert("c", 3, 4);
+        assert_eq!(map.get(&"a"), None);
+        assert_eq!(map.get(&"b"), Some(2));
+        assert_eq!(map.get(&"c"), Some(3));
+        assert_eq!(map.bytes, 8);
+        // Too large to keep at all.
+        map.insert("d", 4, 11);
+        assert_eq!(map.get(&"d"), None);
+        // Replacing an entry counts its new size only.
+        map.insert("b", 5, 2);
+        assert_eq!(map.bytes, 6);
+        map.remove_where(|value| *value == 5);
+        assert_eq!((map.get(&"b"), map.bytes), (None, 4));
+    }
+}
