@@ -2,6 +2,8 @@
 //! the real `terraform` from PATH pointed at it through a CLI configuration `host` block (no
 //! discovery over HTTPS, no internet).
 
+pub mod browser;
+
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -261,12 +263,18 @@ pub struct Terraform {
 
 impl Terraform {
     pub fn new(registry_url: &str, main_tf: &str) -> Result<Self> {
+        Self::for_host(REGISTRY_HOST, registry_url, main_tf)
+    }
+
+    /// A working directory whose CLI configuration maps `host` (which may carry a port) to the
+    /// registry at `registry_url`.
+    pub fn for_host(host: &str, registry_url: &str, main_tf: &str) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let cli_config = dir.path().join("terraform.rc");
         std::fs::write(
             &cli_config,
             format!(
-                "host \"{REGISTRY_HOST}\" {{\n  services = {{\n    \"modules.v1\" = \"{registry_url}/v1/modules/\"\n  }}\n}}\n"
+                "host \"{host}\" {{\n  services = {{\n    \"modules.v1\" = \"{registry_url}/v1/modules/\"\n  }}\n}}\n"
             ),
         )?;
         std::fs::create_dir(dir.path().join("work"))?;

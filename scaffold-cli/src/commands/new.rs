@@ -33,6 +33,10 @@ pub struct NewArgs {
     /// Replace a non-empty target directory
     #[arg(long)]
     pub force: bool,
+    /// Write the stack as a .tar.gz to this file instead of a directory: the same bytes the
+    /// registry's render endpoint and the web UI's download give for the same inputs
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "dry_run"])]
+    pub archive: Option<PathBuf>,
 }
 
 fn is_empty_dir(path: &Path) -> bool {
@@ -56,6 +60,31 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
     let recorded = constraint_text.map_or_else(|| fetched.version.to_string(), str::to_owned);
     let stack = pipeline::render(client, &fetched, answers, &recorded).await?;
 
+    if let Some(path) = &args.archive {
+        if path.exists() && !args.force {
+            return Err(CliError::new(
+                Kind::Conflict,
+                format!("{} exists: pass --force to replace it", path.display()),
+            ));
+        }
+        let packed = quarry_core::archive::pack_files(&stack.files)?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut staged = tempfile::NamedTempFile::new_in(&dir)?;
+        std::io::Write::write_all(&mut staged, &packed)?;
+        staged
+            .persist(path)
+            .map_err(|error| CliError::from(error.error))?;
+        eprintln!(
+            "wrote {} files to {} from {address} {}",
+            stack.files.len(),
+            path.display(),
+            fetched.version
+        );
+        return Ok(());
+    }
     let target = match &args.out {
         Some(path) => path.clone(),
         None => PathBuf::from(
