@@ -103,6 +103,9 @@ pub fn next_field(
     ask_optional: bool,
 ) -> Option<Field> {
     let unanswered = |name: &&String| !answers.contains_key(name.as_str());
+    let field_with = |schema: &Value, name: &str, required: bool| {
+        field_with(schema, name, required, &secret_names(schema))
+    };
 
     if let Some(name) = required_names(schema).iter().find(unanswered) {
         return Some(field_with(schema, name, true));
@@ -174,10 +177,17 @@ pub fn fields(schema: &Value, answers: &Map<String, Value>) -> Vec<Field> {
             chosen.push((name, false));
         }
     }
+    // The secrets are found once for all fields: finding them walks the whole schema.
+    let secrets = secret_names(schema);
     chosen
         .into_iter()
-        .map(|(name, required)| field_with(schema, &name, required))
+        .map(|(name, required)| field_with(schema, &name, required, &secrets))
         .collect()
+}
+
+/// The schema's secret inputs (none when the schema cannot be read for them: its checks say why).
+fn secret_names(schema: &Value) -> Vec<String> {
+    crate::secrets::find(schema).unwrap_or_default()
 }
 
 /// Parses what the user typed for a field into JSON (used for prompts and also by
@@ -200,7 +210,13 @@ pub fn field(schema: &Value, name: &str) -> Option<Field> {
     let required = required_names(schema)
         .iter()
         .any(|required| required == name);
-    Some(build_field(schema, name, property, required))
+    Some(build_field(
+        schema,
+        name,
+        property,
+        required,
+        &secret_names(schema),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,9 +276,9 @@ fn definition<'a>(node: &'a Value, name: &str, depth: usize) -> Option<&'a Value
 }
 
 /// The field for `name`, also when the schema does not define it (then any JSON is taken).
-fn field_with(schema: &Value, name: &str, required: bool) -> Field {
+fn field_with(schema: &Value, name: &str, required: bool, secrets: &[String]) -> Field {
     match definition(schema, name, 0) {
-        Some(property) => build_field(schema, name, property, required),
+        Some(property) => build_field(schema, name, property, required, secrets),
         None => Field {
             name: name.to_owned(),
             title: name.to_owned(),
@@ -275,7 +291,13 @@ fn field_with(schema: &Value, name: &str, required: bool) -> Field {
     }
 }
 
-fn build_field(root: &Value, name: &str, property: &Value, required: bool) -> Field {
+fn build_field(
+    root: &Value,
+    name: &str,
+    property: &Value,
+    required: bool,
+    secrets: &[String],
+) -> Field {
     let schema = flatten(root, property);
     let text = |key: &str| {
         schema
@@ -290,7 +312,7 @@ fn build_field(root: &Value, name: &str, property: &Value, required: bool) -> Fi
         help: text("description"),
         default: schema.get("default").cloned(),
         required,
-        secret: crate::secrets::find(root).is_ok_and(|secrets| secrets.iter().any(|s| s == name)),
+        secret: secrets.iter().any(|secret| secret == name),
         kind: kind_of(root, &schema, 0),
     }
 }

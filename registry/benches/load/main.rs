@@ -436,6 +436,36 @@ fn request_rates(
             Duration::from_millis(10),
         ),
         (
+            "UI: home page",
+            vec![format!("{url}/")],
+            0.0,
+            Duration::from_millis(10),
+        ),
+        (
+            "UI: search page",
+            (0..200)
+                .map(|i| format!("{url}/search?q=mod{:03}", i % 100))
+                .collect(),
+            0.0,
+            Duration::from_millis(10),
+        ),
+        (
+            "UI: module page",
+            (0..scale.modules.min(1000))
+                .map(|i| format!("{url}/modules/team{:02}/mod{i:05}/aws", i % 50))
+                .collect(),
+            0.0,
+            Duration::from_millis(10),
+        ),
+        (
+            "UI: blueprint page",
+            (0..scale.blueprints.min(100))
+                .map(|i| format!("{url}/blueprints/platform/golden{i:04}"))
+                .collect(),
+            0.0,
+            Duration::from_millis(10),
+        ),
+        (
             "archive GET (small archive)",
             vec![format!("{url}/v1/archives/{digest}.tar.gz")],
             0.0,

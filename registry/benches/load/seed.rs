@@ -87,6 +87,19 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
         .exec_without_returning(&registry.db)
         .await?;
     }
+    // Every seeded blueprint is the repository's web-service golden path (manifest, README and
+    // archive), so its page shows what a real one does.
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../blueprints/web-service");
+    let golden_archive = quarry_core::archive::pack_dir(&golden)?;
+    let golden_digest = quarry_core::digest::Sha256::of(&golden_archive);
+    registry
+        .storage
+        .put_archive(&golden_digest, golden_archive.clone().into())
+        .await?;
+    let loaded = quarry_core::blueprint::load(quarry_core::blueprint::load_dir(&golden)?)
+        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let readme = std::fs::read_to_string(golden.join("README.md"))?;
+    let golden_document = serde_json::json!({ "manifest": loaded.manifest, "readme": readme });
     let first_blueprint = scale.modules as i32 + 1;
     for chunk in (0..scale.blueprints).collect::<Vec<_>>().chunks(500) {
         artifact::Entity::insert_many(chunk.iter().map(|i| artifact::ActiveModel {
@@ -101,11 +114,14 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
         .exec_without_returning(&registry.db)
         .await?;
         artifact_version::Entity::insert_many(chunk.iter().map(|i| {
-            version(
+            let mut row = version(
                 first_blueprint + *i as i32,
                 "1.0.0".into(),
-                serde_json::json!({ "manifest": {}, "readme": "" }),
-            )
+                golden_document.clone(),
+            );
+            row.archive_sha256 = Set(golden_digest.to_hex());
+            row.archive_size = Set(golden_archive.len() as i64);
+            row
         }))
         .exec_without_returning(&registry.db)
         .await?;

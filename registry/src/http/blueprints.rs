@@ -161,15 +161,15 @@ async fn detail_response(
     let document = registry.blueprint_document(&record).await?;
     let address = &record.artifact().address;
     let version = &record.version;
-    let manifest = document.manifest;
+    let manifest = &document.manifest;
     Ok(HttpResponse::Ok().json(api::BlueprintDetail {
         id: format!("{address}/{}", version.version),
         namespace: address.namespace().to_string(),
         name: address.name().to_string(),
         version: version.version.to_string(),
         description: record.artifact().description.clone(),
-        owners: manifest.metadata.owners,
-        tags: manifest.metadata.tags,
+        owners: manifest.metadata.owners.clone(),
+        tags: manifest.metadata.tags.clone(),
         published_at: version.published_at.to_rfc3339(),
         published_by: version.published_by.clone(),
         deprecated: version.deprecation.is_some(),
@@ -179,12 +179,12 @@ async fn detail_response(
             sha256: version.archive.to_hex(),
             size: version.archive_size,
         },
-        inputs: manifest.inputs,
-        modules: manifest.modules,
-        policies: manifest.policies,
-        contexts: manifest.contexts,
-        stack: manifest.stack,
-        readme: document.readme,
+        inputs: manifest.inputs.clone(),
+        modules: manifest.modules.clone(),
+        policies: manifest.policies.clone(),
+        contexts: manifest.contexts.clone(),
+        stack: manifest.stack.clone(),
+        readme: document.readme.clone(),
         versions: record
             .history
             .visible()

@@ -167,6 +167,25 @@ impl Registry {
         Ok(Some(History { artifact, versions }))
     }
 
+    /// [`Registry::history`] as read at most a few seconds ago (see [`super::cache`]), for
+    /// pages and module resolution; writes read the database.
+    pub async fn recent_history(
+        &self,
+        address: &ArtifactAddress,
+    ) -> Result<Option<Arc<History>>, super::Internal> {
+        if let Some(cached) = self.caches.history(address) {
+            return Ok(Some(cached));
+        }
+        let generation = self.caches.state_generation();
+        let Some(history) = self.history(address).await? else {
+            return Ok(None);
+        };
+        let history = Arc::new(history);
+        self.caches
+            .store_history(address, generation, history.clone());
+        Ok(Some(history))
+    }
+
     /// The versions clients may choose from, oldest first, with the answer's tag; cached briefly
     /// (see [`super::cache`]). `None` for an unknown artifact.
     pub async fn visible_versions(

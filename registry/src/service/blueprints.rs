@@ -12,6 +12,7 @@ use quarry_core::constraint::Constraint;
 use quarry_core::render::{self, ModuleResolver, RenderError, ResolvedModule};
 use quarry_core::version::Version;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Why a stack could not be rendered, or a blueprint's version read.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +53,7 @@ pub struct BlueprintDocument {
 pub struct Rendered {
     pub packed: Vec<u8>,
     pub resolutions: render::Resolutions,
-    pub document: BlueprintDocument,
+    pub document: Arc<BlueprintDocument>,
 }
 
 /// Whether a render sends the stack back or only says it renders.
@@ -62,8 +63,12 @@ pub enum RenderMode {
     Pack,
 }
 
-/// Resolves module constraints against this registry's own modules.
-struct RegistryResolver<'a>(&'a Registry);
+/// Resolves module constraints against this registry's own modules; with `schemas` false, the
+/// versions only (the inputs schemas left `null`), for pages that show what a constraint selects.
+struct RegistryResolver<'a> {
+    registry: &'a Registry,
+    schemas: bool,
+}
 
 impl ModuleResolver for RegistryResolver<'_> {
     async fn resolve(
@@ -71,14 +76,14 @@ impl ModuleResolver for RegistryResolver<'_> {
         source: &ModuleSource,
         constraint: &Constraint,
     ) -> Result<ResolvedModule, String> {
-        let registry = self.0;
+        let registry = self.registry;
         let address = &source.address;
         let internal = |error: super::Internal| {
             tracing::error!(%error, "resolving a module");
             "the registry could not look the module up".to_owned()
         };
         let history = registry
-            .history(&ArtifactAddress::Module(address.clone()))
+            .recent_history(&ArtifactAddress::Module(address.clone()))
             .await
             .map_err(internal)?
             .ok_or_else(|| format!("module {address} is not in this registry"))?;
@@ -99,13 +104,18 @@ impl ModuleResolver for RegistryResolver<'_> {
             .ok_or_else(|| format!("{address} {chosen} vanished while resolving"))?;
         let analysis = registry.module_analysis(found.id).await.map_err(internal)?;
         let inputs_schema = match &source.subdir {
-            None => analysis.root.inputs_schema.clone(),
+            None => &analysis.root.inputs_schema,
             Some(subdir) => analysis
                 .submodules
                 .iter()
                 .find(|submodule| submodule.path == *subdir)
-                .map(|submodule| submodule.inputs_schema.clone())
+                .map(|submodule| &submodule.inputs_schema)
                 .ok_or_else(|| format!("{address} {chosen} has no submodule `{subdir}`"))?,
+        };
+        let inputs_schema = if self.schemas {
+            inputs_schema.clone()
+        } else {
+            Value::Null
         };
         Ok(ResolvedModule {
             version: chosen,
@@ -123,7 +133,7 @@ impl Registry {
         version: Option<&Version>,
     ) -> Result<Option<BlueprintRecord>, super::Internal> {
         let Some(history) = self
-            .history(&ArtifactAddress::Blueprint(address.clone()))
+            .recent_history(&ArtifactAddress::Blueprint(address.clone()))
             .await?
         else {
             return Ok(None);
@@ -132,17 +142,21 @@ impl Registry {
             Some(version) => history.find(version),
             None => history.latest(),
         };
-        Ok(found
-            .cloned()
-            .map(|version| BlueprintRecord { history, version }))
+        Ok(found.cloned().map(|version| BlueprintRecord {
+            history: History::clone(&history),
+            version,
+        }))
     }
 
-    /// A version's manifest and README. A row that cannot be read back fails this version's
-    /// detail and renders only, never a listing.
+    /// A version's manifest and README (kept in memory: versions are immutable). A row that
+    /// cannot be read back fails this version's detail and renders only, never a listing.
     pub async fn blueprint_document(
         &self,
         record: &BlueprintRecord,
-    ) -> Result<BlueprintDocument, StackError> {
+    ) -> Result<Arc<BlueprintDocument>, StackError> {
+        if let Some(document) = self.caches.document(record.version.id) {
+            return Ok(document);
+        }
         let subject = format!("{} {}", record.artifact().address, record.version.version);
         let unreadable = |message: String| {
             tracing::error!(blueprint = %subject, %message, "a stored blueprint version cannot be read");
@@ -155,12 +169,30 @@ impl Registry {
         let manifest = serde_json::from_value(document["manifest"].clone())
             .map_err(|error| unreadable(error.to_string()))?;
         let readme = document["readme"].as_str().unwrap_or_default().to_owned();
-        Ok(BlueprintDocument { manifest, readme })
+        let size = readme.len() + document["manifest"].to_string().len();
+        let document = Arc::new(BlueprintDocument { manifest, readme });
+        self.caches
+            .store_document(record.version.id, document.clone(), size);
+        Ok(document)
     }
 
-    /// What each of a manifest's modules resolves to in this registry now.
+    /// What each of a manifest's modules resolves to in this registry now, with the inputs
+    /// schemas a render checks the modules' values against.
     pub async fn resolve_modules(&self, manifest: &Manifest) -> render::Resolutions {
-        render::resolve_modules(manifest, &RegistryResolver(self)).await
+        let resolver = RegistryResolver {
+            registry: self,
+            schemas: true,
+        };
+        render::resolve_modules(manifest, &resolver).await
+    }
+
+    /// The versions a manifest's modules resolve to now (the inputs schemas left `null`).
+    pub async fn resolve_module_versions(&self, manifest: &Manifest) -> render::Resolutions {
+        let resolver = RegistryResolver {
+            registry: self,
+            schemas: false,
+        };
+        render::resolve_modules(manifest, &resolver).await
     }
 
     /// The files of a version's archive, read under the registry's archive limits (the archive

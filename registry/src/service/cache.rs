@@ -20,8 +20,9 @@ const MAX_RESOLVED: usize = 100_000;
 const MAX_LISTS: usize = 20_000;
 const MAX_STATES: usize = 10_000;
 const LIST_TTL: Duration = Duration::from_secs(5);
-/// Bytes of analyses (as stored) kept at most; past that the cache starts over.
-const MAX_ANALYSIS_BYTES: usize = 64 << 20;
+/// Bytes of analyses and of blueprint documents (as stored) kept at most, each; past that a
+/// cache starts over.
+const MAX_VERSION_BYTES: usize = 64 << 20;
 
 /// What a download needs: the row to count and the archive to point at.
 #[derive(Debug, Clone, Copy)]
@@ -51,17 +52,49 @@ type VersionList = (Instant, Arc<VisibleVersions>);
 /// generation it was read in.
 type StateEntry = (Instant, u64, Arc<super::modules::ModuleState>);
 
-#[derive(Debug, Default)]
-struct Analyses {
-    by_version: HashMap<i32, Arc<ModuleAnalysis>>,
+/// An artifact's history (for reads only: writes read the database), as [`StateEntry`].
+type HistoryEntry = (Instant, u64, Arc<super::artifacts::History>);
+
+/// What a kind made of an (immutable) version, by version row, bounded by what it took stored.
+#[derive(Debug)]
+struct ByVersion<T> {
+    by_version: HashMap<i32, Arc<T>>,
     bytes: usize,
+}
+
+impl<T> Default for ByVersion<T> {
+    fn default() -> Self {
+        Self {
+            by_version: HashMap::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T> ByVersion<T> {
+    fn get(cache: &Mutex<Self>, version_id: i32) -> Option<Arc<T>> {
+        let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.by_version.get(&version_id).cloned()
+    }
+
+    fn store(cache: &Mutex<Self>, version_id: i32, value: Arc<T>, size: usize) {
+        let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.bytes + size > MAX_VERSION_BYTES {
+            *cache = Self::default();
+        }
+        if cache.by_version.insert(version_id, value).is_none() {
+            cache.bytes += size;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Caches {
     versions: Mutex<HashMap<ArtifactAddress, VersionList>>,
     states: Mutex<HashMap<ArtifactAddress, StateEntry>>,
-    analyses: Mutex<Analyses>,
+    histories: Mutex<HashMap<ArtifactAddress, HistoryEntry>>,
+    analyses: Mutex<ByVersion<ModuleAnalysis>>,
+    documents: Mutex<ByVersion<super::blueprints::BlueprintDocument>>,
     resolved: Mutex<Resolutions>,
     downloads: Mutex<HashMap<i32, i64>>,
     /// Counts how often this process wrote download counts; states read before are stale.
@@ -93,6 +126,10 @@ impl Caches {
     /// lists the systems published beside it).
     pub fn forget(&self, address: &ArtifactAddress) {
         self.versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(address);
+        self.histories
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(address);
@@ -130,25 +167,55 @@ impl Caches {
         map.insert(address.clone(), (Instant::now(), generation, state));
     }
 
+    /// An artifact's history, read briefly ago, for pages and module resolution.
+    pub fn history(&self, address: &ArtifactAddress) -> Option<Arc<super::artifacts::History>> {
+        let generation = self.state_generation();
+        let map = self
+            .histories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(address)
+            .filter(|(at, read_in, _)| at.elapsed() < LIST_TTL && *read_in == generation)
+            .map(|(_, _, history)| history.clone())
+    }
+
+    pub fn store_history(
+        &self,
+        address: &ArtifactAddress,
+        generation: u64,
+        history: Arc<super::artifacts::History>,
+    ) {
+        let mut map = self
+            .histories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        bounded(&mut map, MAX_STATES);
+        map.insert(address.clone(), (Instant::now(), generation, history));
+    }
+
     /// A module version's analysis.
     pub fn analysis(&self, version_id: i32) -> Option<Arc<ModuleAnalysis>> {
-        self.analyses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_version
-            .get(&version_id)
-            .cloned()
+        ByVersion::get(&self.analyses, version_id)
     }
 
     /// Keeps a version's analysis; `size` is what it took stored.
     pub fn store_analysis(&self, version_id: i32, analysis: Arc<ModuleAnalysis>, size: usize) {
-        let mut cache = self.analyses.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.bytes + size > MAX_ANALYSIS_BYTES {
-            *cache = Analyses::default();
-        }
-        if cache.by_version.insert(version_id, analysis).is_none() {
-            cache.bytes += size;
-        }
+        ByVersion::store(&self.analyses, version_id, analysis, size);
+    }
+
+    /// A blueprint version's manifest and README.
+    pub fn document(&self, version_id: i32) -> Option<Arc<super::blueprints::BlueprintDocument>> {
+        ByVersion::get(&self.documents, version_id)
+    }
+
+    /// Keeps a blueprint version's document; `size` is what it took stored.
+    pub fn store_document(
+        &self,
+        version_id: i32,
+        document: Arc<super::blueprints::BlueprintDocument>,
+        size: usize,
+    ) {
+        ByVersion::store(&self.documents, version_id, document, size);
     }
 
     pub fn resolved(&self, address: &ArtifactAddress, version: &Version) -> Option<Resolved> {

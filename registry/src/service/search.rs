@@ -27,7 +27,8 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 /// Which artifacts a listing or search covers. Every part given must hold.
 #[derive(Debug, Default, Clone)]
@@ -155,7 +156,20 @@ struct Compiled {
     /// Entry positions (ascending) of every entry a trigram occurs in.
     postings: HashMap<[u8; 3], Vec<u32>>,
     facets: Facets,
+    /// Top lists already ranked, by kind, ranking and length, and when: a home page asks for
+    /// the same few on every view, and ranking walks every entry of the kind.
+    tops: Mutex<HashMap<(u8, Ranking, usize), (Instant, Vec<Arc<Listed>>)>>,
 }
+
+/// What a top list ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ranking {
+    Newest,
+    Downloads,
+}
+
+/// How long a ranked top list is reused: downloads move without a new snapshot.
+const TOP_TTL: Duration = Duration::from_secs(5);
 
 fn trigrams(text: &str) -> impl Iterator<Item = [u8; 3]> + '_ {
     text.as_bytes()
@@ -215,7 +229,25 @@ impl Compiled {
             lowered,
             postings,
             facets,
+            tops: Mutex::default(),
         }
+    }
+
+    /// [`Compiled::top`] by `ranking`, ranked again at most every [`TOP_TTL`].
+    fn ranked(&self, kind: Kind, ranking: Ranking, count: usize) -> Vec<Arc<Listed>> {
+        let key = (rank(kind), ranking, count);
+        let mut tops = self.tops.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, listed)) = tops.get(&key)
+            && at.elapsed() < TOP_TTL
+        {
+            return listed.clone();
+        }
+        let listed = match ranking {
+            Ranking::Newest => self.top(kind, count, |listed| listed.latest.published_at),
+            Ranking::Downloads => self.top(kind, count, Listed::stored_downloads),
+        };
+        tops.insert(key, (Instant::now(), listed.clone()));
+        listed
     }
 
     /// The positions whose key starts with the filter's kind (and exact namespace, and name);
@@ -594,7 +626,7 @@ impl SearchIndex {
         count: usize,
     ) -> Result<Vec<Arc<Listed>>, DbErr> {
         let compiled = self.current(db).await?;
-        Ok(compiled.top(kind, count, |listed| listed.latest.published_at))
+        Ok(compiled.ranked(kind, Ranking::Newest, count))
     }
 
     /// The `count` artifacts of `kind` downloaded most (as far as the database knows).
@@ -605,7 +637,7 @@ impl SearchIndex {
         count: usize,
     ) -> Result<Vec<Arc<Listed>>, DbErr> {
         let compiled = self.current(db).await?;
-        Ok(compiled.top(kind, count, Listed::stored_downloads))
+        Ok(compiled.ranked(kind, Ranking::Downloads, count))
     }
 
     /// Every listed blueprint's use of `module`, in listing order.

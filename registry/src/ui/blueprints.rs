@@ -209,9 +209,13 @@ struct FormState {
 }
 
 impl FormState {
-    fn fresh(schema: &Value) -> Self {
+    /// The form with no answers yet (made once per version).
+    fn fresh(registry: &Registry, record: &BlueprintRecord, schema: &Value) -> Self {
+        let fields = registry.ui.fresh_form(record.version.id, || {
+            form::fields(schema, &Map::new(), &BTreeMap::new(), &BTreeMap::new())
+        });
         Self {
-            fields: form::fields(schema, &Map::new(), &BTreeMap::new(), &BTreeMap::new()),
+            fields: Vec::clone(&fields),
             general: Vec::new(),
             secrets_cleared: false,
         }
@@ -226,7 +230,7 @@ async fn blueprint_page(
     state: FormState,
 ) -> Result<HttpResponse, UiError> {
     let document = registry.blueprint_document(record).await?;
-    let resolutions = registry.resolve_modules(&document.manifest).await;
+    let resolutions = registry.resolve_module_versions(&document.manifest).await;
     let texts = archive_texts(registry, record, &document).await?;
     let address = &record.artifact().address;
     let info = &record.version;
@@ -311,15 +315,9 @@ pub async fn latest(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let record = record(&registry, &path.0, &path.1, None).await?;
-    let schema = registry.blueprint_document(&record).await?.manifest.inputs;
-    blueprint_page(
-        &viewer,
-        &registry,
-        &record,
-        StatusCode::OK,
-        FormState::fresh(&schema),
-    )
-    .await
+    let document = registry.blueprint_document(&record).await?;
+    let state = FormState::fresh(&registry, &record, &document.manifest.inputs);
+    blueprint_page(&viewer, &registry, &record, StatusCode::OK, state).await
 }
 
 /// `GET /blueprints/{namespace}/{name}/{version}`.
@@ -329,15 +327,9 @@ pub async fn version(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, UiError> {
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let schema = registry.blueprint_document(&record).await?.manifest.inputs;
-    blueprint_page(
-        &viewer,
-        &registry,
-        &record,
-        StatusCode::OK,
-        FormState::fresh(&schema),
-    )
-    .await
+    let document = registry.blueprint_document(&record).await?;
+    let state = FormState::fresh(&registry, &record, &document.manifest.inputs);
+    blueprint_page(&viewer, &registry, &record, StatusCode::OK, state).await
 }
 
 /// A submitted form: its fields and its CSRF token.
@@ -406,7 +398,12 @@ pub async fn check(
     let submitted = submitted(&body);
     viewer.check_post(&request, submitted.csrf.as_deref())?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let schema = registry.blueprint_document(&record).await?.manifest.inputs;
+    let schema = registry
+        .blueprint_document(&record)
+        .await?
+        .manifest
+        .inputs
+        .clone();
     let (checked, _) = check_form(
         &request,
         &registry,
@@ -461,7 +458,12 @@ pub async fn preview(
     let submitted = submitted(&body);
     viewer.check_post(&request, submitted.csrf.as_deref())?;
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let schema = registry.blueprint_document(&record).await?.manifest.inputs;
+    let schema = registry
+        .blueprint_document(&record)
+        .await?
+        .manifest
+        .inputs
+        .clone();
     let (checked, rendered) = check_form(
         &request,
         &registry,

@@ -85,6 +85,7 @@ pub type ArchiveTexts = Arc<BTreeMap<String, String>>;
 pub struct State {
     readmes: Mutex<Bounded<(i32, String), Arc<str>>>,
     archive_texts: Mutex<Bounded<i32, ArchiveTexts>>,
+    forms: Mutex<Bounded<i32, Arc<Vec<super::form::FormField>>>>,
     previews: Mutex<Bounded<String, Preview>>,
 }
 
@@ -93,6 +94,7 @@ impl Default for State {
         Self {
             readmes: Mutex::new(Bounded::new(32 << 20)),
             archive_texts: Mutex::new(Bounded::new(16 << 20)),
+            forms: Mutex::new(Bounded::new(16 << 20)),
             previews: Mutex::new(Bounded::new(64 << 20)),
         }
     }
@@ -135,6 +137,29 @@ impl State {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(version_id, texts, size);
+    }
+
+    /// A version's form as it first shows (no answers yet), made once by `make`.
+    pub fn fresh_form(
+        &self,
+        version_id: i32,
+        make: impl FnOnce() -> Vec<super::form::FormField>,
+    ) -> Arc<Vec<super::form::FormField>> {
+        if let Some(fields) = self
+            .forms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&version_id)
+        {
+            return fields;
+        }
+        let fields = Arc::new(make());
+        let size = format!("{fields:?}").len();
+        self.forms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(version_id, fields.clone(), size);
+        fields
     }
 
     /// Keeps a rendered stack; returns the id its download is found by.
