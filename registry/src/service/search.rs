@@ -158,8 +158,11 @@ struct Compiled {
     facets: Facets,
     /// Top lists already ranked, by kind, ranking and length, and when: a home page asks for
     /// the same few on every view, and ranking walks every entry of the kind.
-    tops: Mutex<HashMap<(u8, Ranking, usize), (Instant, Vec<Arc<Listed>>)>>,
+    tops: Mutex<HashMap<(u8, Ranking, usize), RankedList>>,
 }
+
+/// A ranked top list, and when it was ranked.
+type RankedList = (Instant, Vec<Arc<Listed>>);
 
 /// What a top list ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
