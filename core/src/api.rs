@@ -119,7 +119,7 @@ pub struct ModuleList {
 }
 
 /// Why a version is deprecated, and what to use instead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Deprecation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -2,6 +2,7 @@
 //! Pure logic over values; no HTTP server, no terminal, no global state.
 
 pub mod address;
+pub mod answers;
 pub mod api;
 pub mod archive;
 pub mod blueprint;

@@ -320,6 +320,53 @@ pub fn terraform_type(schema: &Value, name: &str) -> &'static str {
     }
 }
 
+/// The inputs schema with its secrets no longer required: what a render that never has the
+/// secrets' values checks the other inputs against (`scaffold update` and `diff` render again
+/// from `answers.json`, which never records them). Templates still see the references and
+/// `secrets.tf` still declares the variables, so the files are the ones a render with the values
+/// writes. Only the inputs object's own levels lose the names (its `required`, and those of its
+/// `allOf`/`anyOf`/`oneOf`/`if`/`then`/`else` branches and definitions), never a nested object's.
+pub fn not_required(schema: &Value) -> Value {
+    let secrets = find(schema).unwrap_or_default();
+    let mut schema = schema.clone();
+    if !secrets.is_empty() {
+        drop_required(&mut schema, &secrets, 0);
+    }
+    schema
+}
+
+fn drop_required(level: &mut Value, secrets: &[String], depth: usize) {
+    let Some(object) = level.as_object_mut().filter(|_| depth <= MAX_DEPTH) else {
+        return;
+    };
+    if let Some(Value::Array(required)) = object.get_mut("required") {
+        required.retain(|name| {
+            !name
+                .as_str()
+                .is_some_and(|name| secrets.iter().any(|s| s == name))
+        });
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = object.get_mut(key) {
+            for branch in branches {
+                drop_required(branch, secrets, depth + 1);
+            }
+        }
+    }
+    for key in ["if", "then", "else"] {
+        if let Some(branch) = object.get_mut(key) {
+            drop_required(branch, secrets, depth + 1);
+        }
+    }
+    for key in ["$defs", "definitions"] {
+        if let Some(Value::Object(definitions)) = object.get_mut(key) {
+            for definition in definitions.values_mut() {
+                drop_required(definition, secrets, depth + 1);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +481,34 @@ mod tests {
             .map(|name| terraform_type(&schema, name))
             .collect();
         assert_eq!(types, ["string", "number", "bool", "any"]);
+    }
+
+    #[test]
+    fn secrets_are_no_longer_required_wherever_the_inputs_require_them() {
+        let schema = json!({
+            "type": "object",
+            "required": ["name", "password"],
+            "properties": {
+                "name": { "type": "string" },
+                "password": { "type": "string", "writeOnly": true },
+                "token": { "$ref": "#/$defs/secret" },
+                "nested": { "type": "object", "required": ["password"] }
+            },
+            "$defs": { "secret": { "type": "string", "writeOnly": true } },
+            "if": { "properties": { "name": { "const": "prod" } } },
+            "then": { "required": ["token"] },
+            "allOf": [{ "required": ["password", "name"] }]
+        });
+        let relaxed = not_required(&schema);
+        assert_eq!(relaxed["required"], json!(["name"]));
+        assert_eq!(relaxed["then"]["required"], json!([]));
+        assert_eq!(relaxed["allOf"][0]["required"], json!(["name"]));
+        // A nested object's own `password` is another property: untouched.
+        assert_eq!(
+            relaxed["properties"]["nested"]["required"],
+            json!(["password"])
+        );
+        // Still secrets: templates see references, answers leave them out.
+        assert_eq!(find(&relaxed).unwrap(), find(&schema).unwrap());
     }
 }

@@ -17,6 +17,9 @@ pub enum Kind {
     Denied,
     /// 7: the version exists already (versions are immutable), or the target directory is not empty.
     Conflict,
+    /// 8: a stack is behind its blueprint or modules (`outdated`), or differs from what its
+    /// blueprint version renders (`diff`).
+    Drift,
     /// 130: the user cancelled a prompt.
     Cancelled,
 }
@@ -30,6 +33,7 @@ impl Kind {
             Self::Unreachable => 5,
             Self::Denied => 6,
             Self::Conflict => 7,
+            Self::Drift => 8,
             Self::Cancelled => 130,
         }
     }

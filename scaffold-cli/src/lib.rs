@@ -10,6 +10,7 @@ pub mod error;
 pub mod pipeline;
 pub mod progress;
 pub mod prompt;
+pub mod update;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -21,7 +22,8 @@ use std::path::PathBuf;
     about = "Render ready-to-apply stacks from Quarry blueprints; publish modules and blueprints",
     after_help = "Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 invalid inputs/blueprint/module, \
                   4 not found or no matching version, 5 registry unreachable, 6 token refused, \
-                  7 conflict (version exists, directory not empty), 130 cancelled"
+                  7 conflict (version exists, directory not empty, update conflicts), \
+                  8 behind or drifted (outdated, diff), 130 cancelled"
 )]
 pub struct Cli {
     /// Registry URL, e.g. https://registry.example.com
@@ -54,6 +56,12 @@ pub enum Command {
     Show { address: String },
     /// Render a new stack from a blueprint: BLUEPRINT[@CONSTRAINT], e.g. platform/web-service@~>1.0
     New(commands::new::NewArgs),
+    /// Update a stack to a newer version of its blueprint (3-way: your edits are kept)
+    Update(commands::update::UpdateArgs),
+    /// Report stacks whose blueprint or modules are behind (exit 8), deprecated or yanked
+    Outdated(commands::outdated::OutdatedArgs),
+    /// Show how a stack differs from what its recorded blueprint version renders
+    Diff(commands::diff::DiffArgs),
     /// Check a blueprint or module directory as the registry will, before publishing
     Validate {
         dir: PathBuf,
@@ -85,6 +93,11 @@ pub fn run(cli: Cli) -> error::Result<()> {
             runtime.block_on(commands::show::run(&client()?, address, cli.output))
         }
         Command::New(ref args) => runtime.block_on(commands::new::run(&client()?, args)),
+        Command::Update(ref args) => runtime.block_on(commands::update::run(&client()?, args)),
+        Command::Outdated(ref args) => {
+            runtime.block_on(commands::outdated::run(&client()?, args, cli.output))
+        }
+        Command::Diff(ref args) => runtime.block_on(commands::diff::run(&client()?, args)),
         Command::Validate {
             ref dir,
             ref values,

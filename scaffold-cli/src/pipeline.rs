@@ -81,6 +81,12 @@ pub async fn fetch(client: &Client, address: &str, constraint: &Constraint) -> R
             _ => error,
         })?;
     let version = client::choose(&format!("blueprint {address}"), &versions, constraint)?;
+    fetch_version(client, address, version).await
+}
+
+/// Fetches and checks one version of blueprint `address`, also one no longer listed (yanked):
+/// a stack made from it renders it again.
+pub async fn fetch_version(client: &Client, address: &str, version: Version) -> Result<Fetched> {
     let detail = client
         .blueprint_detail(address, Some(&version.to_string()))
         .await?;
@@ -105,6 +111,92 @@ pub async fn fetch(client: &Client, address: &str, constraint: &Constraint) -> R
         detail,
         blueprint,
     })
+}
+
+/// Warns on stderr when the fetched version is deprecated, with the reason and replacement.
+pub fn warn_if_deprecated(fetched: &Fetched) {
+    if !fetched.detail.deprecated {
+        return;
+    }
+    let deprecation = fetched.detail.deprecation.clone().unwrap_or_default();
+    let reason = deprecation
+        .reason
+        .map(|reason| format!(": {reason}"))
+        .unwrap_or_default();
+    let replacement = deprecation
+        .replacement
+        .map(|to| format!(" (use {to} instead)"))
+        .unwrap_or_default();
+    eprintln!(
+        "warning: blueprint {} {} is deprecated{reason}{replacement}",
+        fetched.address, fetched.version
+    );
+}
+
+/// What a stack was rendered from: its `.scaffold/answers.json`.
+pub fn recorded(dir: &Path) -> Result<quarry_core::answers::Answers> {
+    let path = dir.join(quarry_core::answers::PATH);
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        CliError::new(
+            Kind::NotFound,
+            format!(
+                "{}: {error}; is {} a stack made by `scaffold new`?",
+                path.display(),
+                dir.display()
+            ),
+        )
+    })?;
+    quarry_core::answers::Answers::parse(&text)
+        .map_err(|message| CliError::invalid(format!("{}: {message}", path.display())))
+}
+
+/// Fetches the blueprint version a stack was rendered from and renders it again with its
+/// answers and its module versions: the stack as the golden path left it (the base of an
+/// update, what `diff` compares with).
+pub async fn render_recorded(
+    client: &Client,
+    answers: &quarry_core::answers::Answers,
+) -> Result<(Fetched, Stack)> {
+    let used = &answers.blueprint;
+    let version = Version::parse(&used.version)
+        .map_err(|error| CliError::invalid(format!("answers.json: blueprint.version: {error}")))?;
+    let fetched = fetch_version(client, &used.address, version).await?;
+    if fetched.detail.archive.sha256 != used.archive_sha256 {
+        return Err(CliError::invalid(format!(
+            "blueprint {} {} in the registry has the digest {}, but the stack was rendered from {}",
+            used.address, used.version, fetched.detail.archive.sha256, used.archive_sha256
+        )));
+    }
+    let mut resolutions = BTreeMap::new();
+    for module in &fetched.blueprint.manifest.modules {
+        let pinned = answers
+            .modules
+            .iter()
+            .find(|recorded| recorded.name == module.name)
+            .map_or(module.version.as_str(), |recorded| {
+                recorded.version.as_str()
+            });
+        let (Ok(source), Ok(constraint)) = (
+            module
+                .source
+                .parse::<quarry_core::blueprint::ModuleSource>(),
+            Constraint::parse(pinned),
+        ) else {
+            continue;
+        };
+        let resolved = render::ModuleResolver::resolve(client, &source, &constraint).await;
+        resolutions.insert(module.name.clone(), resolved);
+    }
+    let stack = render_with(
+        client,
+        &fetched,
+        answers.inputs.clone(),
+        &used.constraint,
+        render::Resolutions(resolutions),
+        Secrets::Omitted,
+    )
+    .await?;
+    Ok((fetched, stack))
 }
 
 /// The environment variable an input can come from: `SCAFFOLD_INPUT_` + the name in upper case.
@@ -143,6 +235,12 @@ pub fn gather(schema: &Value, values: Option<&Path>, set: &[String]) -> Result<M
             .map_err(|error| CliError::invalid(format!("{}: {error}", path.display())))?;
         let document = blueprint::parse_yaml(&path.display().to_string(), text.as_bytes())
             .map_err(|problem| CliError::invalid(problem.to_string()))?;
+        // An answers file (a stack's `.scaffold/answers.json`) gives its inputs.
+        let document = if quarry_core::answers::Answers::is_answers(&document) {
+            document["inputs"].clone()
+        } else {
+            document
+        };
         match document {
             Value::Object(map) => answers.extend(map),
             Value::Null => {}
@@ -184,7 +282,39 @@ pub async fn render(
     constraint: &str,
 ) -> Result<Stack> {
     let resolutions = render::resolve_modules(&fetched.blueprint.manifest, client).await;
-    let blueprint = fetched.blueprint.clone();
+    render_with(
+        client,
+        fetched,
+        inputs,
+        constraint,
+        resolutions,
+        Secrets::Given,
+    )
+    .await
+}
+
+/// Whether a render has the secrets' values (to check them), or renders without them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    Given,
+    /// Rendering again from `answers.json`, which never holds them: they are not required, and
+    /// the files are the same (they only ever reference secrets).
+    Omitted,
+}
+
+/// [`render`] with the modules already resolved (pinned, for a render again).
+pub async fn render_with(
+    client: &Client,
+    fetched: &Fetched,
+    inputs: Map<String, Value>,
+    constraint: &str,
+    resolutions: render::Resolutions,
+    secrets: Secrets,
+) -> Result<Stack> {
+    let mut blueprint = fetched.blueprint.clone();
+    if secrets == Secrets::Omitted {
+        blueprint.manifest.inputs = quarry_core::secrets::not_required(&blueprint.manifest.inputs);
+    }
     let version = fetched.version.clone();
     let sha256 = fetched.detail.archive.sha256.clone();
     let host = client.settings().source_host.clone();

@@ -1,11 +1,14 @@
 //! One file per subcommand.
 
 pub mod completions;
+pub mod diff;
 pub mod login;
 pub mod new;
+pub mod outdated;
 pub mod publish;
 pub mod search;
 pub mod show;
+pub mod update;
 pub mod validate;
 
 use crate::error::{CliError, Result};

@@ -5,6 +5,7 @@
 use super::split_at_version;
 use crate::client::Client;
 use crate::error::{CliError, Kind, Result};
+use crate::update::Change;
 use crate::{pipeline, prompt};
 use quarry_core::constraint::Constraint;
 use std::collections::BTreeMap;
@@ -30,7 +31,8 @@ pub struct NewArgs {
     /// Show the files that would be written (and a diff where the target exists); write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Replace a non-empty target directory
+    /// Write into a non-empty target directory: the stack's files are replaced, every other file
+    /// (your own `.tf`, `.terraform/`, the lock file) is kept
     #[arg(long)]
     pub force: bool,
     /// Write the stack as a .tar.gz to this file instead of a directory: the same bytes the
@@ -50,6 +52,7 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
     let constraint = Constraint::parse(constraint_text.unwrap_or(">= 0.0.0"))
         .map_err(|error| CliError::invalid(error.to_string()))?;
     let fetched = pipeline::fetch(client, address, &constraint).await?;
+    pipeline::warn_if_deprecated(&fetched);
     let schema = fetched.blueprint.manifest.inputs.clone();
     let mut answers = pipeline::gather(&schema, args.values.as_deref(), &args.set)?;
     let interactive =
@@ -99,12 +102,25 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
         return Err(CliError::new(
             Kind::Conflict,
             format!(
-                "{} is not empty: pass --force to replace it, or choose another directory with -o",
+                "{} is not empty: pass --force to write the stack's files into it (other files are kept), choose another directory with -o, or use `scaffold update` for a stack",
                 target.display()
             ),
         ));
     }
-    pipeline::write_atomically(&target, &stack.files)?;
+    if target.exists() && !is_empty_dir(&target) {
+        // Over an existing directory only the stack's own files change, all or none.
+        let changes: Vec<Change> = stack
+            .files
+            .iter()
+            .map(|(path, content)| Change::Write {
+                path: path.clone(),
+                content: content.clone(),
+            })
+            .collect();
+        crate::update::apply(&target, &changes)?;
+    } else {
+        pipeline::write_atomically(&target, &stack.files)?;
+    }
     eprintln!(
         "wrote {} files to {} from {address} {}",
         stack.files.len(),
@@ -125,6 +141,16 @@ fn print_dry_run(target: &Path, files: &BTreeMap<String, Vec<u8>>) {
         };
         println!("  {mark} {path}");
     }
+    let kept = kept_files(target, files);
+    if !kept.is_empty() {
+        println!(
+            "and keep {} file(s) that are not part of the stack (nothing is deleted):",
+            kept.len()
+        );
+        for path in kept {
+            println!("  . {path}");
+        }
+    }
     for (path, content) in files {
         let Ok(old) = std::fs::read(target.join(path)) else {
             continue;
@@ -143,4 +169,31 @@ fn print_dry_run(target: &Path, files: &BTreeMap<String, Vec<u8>>) {
                 .header(&format!("a/{path}"), &format!("b/{path}"))
         );
     }
+}
+
+/// The files under `target` (outside `.terraform/`) that the render does not write.
+fn kept_files(target: &Path, files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut pending = vec![target.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(relative) = path.strip_prefix(target) else {
+                continue;
+            };
+            let relative = relative.to_string_lossy().replace('\\', "/");
+            if relative == ".terraform" {
+                kept.push(".terraform/".to_owned());
+            } else if path.is_dir() {
+                pending.push(path);
+            } else if !files.contains_key(&relative) {
+                kept.push(relative);
+            }
+        }
+    }
+    kept.sort();
+    kept
 }

@@ -1,0 +1,653 @@
+//! Day 2 against a real `quarry`: `scaffold update` (a table of scenarios, each with two published
+//! versions of a fixture blueprint and an edit by the user), `new --force` keeping what it did
+//! not write, `diff` and `outdated` with their exit codes, and an update that terraform then
+//! inits, validates and plans.
+
+use assert_cmd::Command;
+use quarry_e2e::{Quarry, REGISTRY_HOST, Terraform, fixture_module, repo_root, text};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const SECRET: &str = "never-on-disk-42";
+
+fn scaffold(quarry: &Quarry, home: &Path) -> Command {
+    let mut command = Command::cargo_bin("scaffold").expect("scaffold is built");
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("SCAFFOLD_CACHE_DIR", home.join("cache"))
+        .env("SCAFFOLD_REGISTRY", &quarry.url)
+        .env("SCAFFOLD_SOURCE_HOST", REGISTRY_HOST)
+        .env_remove("SCAFFOLD_CONFIG")
+        .env_remove("TF_TOKEN_registry_test");
+    command
+}
+
+/// A registry with the greeting module 1.1.0, 1.2.0 and 2.0.0, and a token to publish.
+struct Registry {
+    quarry: Quarry,
+    token: String,
+    home: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let quarry = Quarry::start(&[]).expect("quarry starts");
+        let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
+        let home = tempfile::tempdir().expect("home");
+        let registry = Self {
+            quarry,
+            token,
+            home,
+        };
+        for version in ["1.1.0", "1.2.0", "2.0.0"] {
+            registry
+                .scaffold()
+                .env("TF_TOKEN_registry_test", &registry.token)
+                .args(["publish", "module"])
+                .arg(fixture_module("greeting"))
+                .args([
+                    "--address",
+                    "fixtures/greeting/generic",
+                    "--version",
+                    version,
+                ])
+                .assert()
+                .success();
+        }
+        registry
+    }
+
+    fn scaffold(&self) -> Command {
+        scaffold(&self.quarry, self.home.path())
+    }
+
+    /// Publishes the greeter fixture as `fixtures/NAME` VERSION, after `change` edits its copy.
+    fn publish(&self, name: &str, version: &str, change: &dyn Fn(&Path)) {
+        let dir = self.home.path().join(format!("src-{name}-{version}"));
+        copy_dir(&repo_root().join("tests/fixtures/blueprints/greeter"), &dir);
+        edit(&dir.join("blueprint.yaml"), |text| {
+            text.replace("  name: greeter\n", &format!("  name: {name}\n"))
+        });
+        change(&dir);
+        self.scaffold()
+            .env("TF_TOKEN_registry_test", &self.token)
+            .args(["publish", "blueprint"])
+            .arg(&dir)
+            .args(["--version", version])
+            .assert()
+            .success();
+    }
+
+    /// `scaffold new fixtures/NAME@~> 1.0` for Ada in dev, into a fresh directory.
+    fn new_stack(&self, name: &str) -> PathBuf {
+        let stack = self.home.path().join(format!("stack-{name}"));
+        self.scaffold()
+            .args([
+                "new",
+                &format!("fixtures/{name}@~> 1.0"),
+                "--non-interactive",
+            ])
+            .args(["--set", "who=Ada", "--set", "environment=dev"])
+            .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+            .arg("-o")
+            .arg(&stack)
+            .assert()
+            .success();
+        stack
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+fn edit(path: &Path, change: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let changed = change(text.clone());
+    assert_ne!(
+        text,
+        changed,
+        "the edit of {} changes nothing",
+        path.display()
+    );
+    std::fs::write(path, changed).expect("write");
+}
+
+/// Every file under `dir`, by relative path (what "changes nothing" compares).
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                files.insert(relative, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    files
+}
+
+fn read(stack: &Path, path: &str) -> String {
+    std::fs::read_to_string(stack.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn answers(stack: &Path) -> Value {
+    serde_json::from_str(&read(stack, ".scaffold/answers.json")).expect("answers.json")
+}
+
+/// The greeter's template files, relative to a blueprint directory.
+const MAIN: &str = "template/main.tf.tera";
+const TERRAFORM: &str = "template/terraform.tf";
+const ENVS: &str = "template/envs/{{ inputs.environment }}.json.tera";
+
+/// One update scenario.
+struct Scenario {
+    name: &'static str,
+    /// What version 1.1.0 changes in the blueprint.
+    blueprint: fn(&Path),
+    /// What the user does to the stack before updating.
+    user: fn(&Path),
+    args: &'static [&'static str],
+    /// The exit code expected.
+    code: i32,
+    check: fn(&Path, &str, &BTreeMap<String, Vec<u8>>),
+}
+
+fn no_change(_: &Path) {}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "clean-merge",
+            // The blueprint changes terraform.tf and (with its version) main.tf's first line;
+            // the user adds a line at the end of main.tf and a file of their own.
+            blueprint: |dir| edit(&dir.join(TERRAFORM), |t| t.replace(">= 1.5", ">= 1.6")),
+            user: |stack| {
+                edit(&stack.join("main.tf"), |t| {
+                    t + "\n# kept: the user's note\n"
+                });
+                std::fs::write(stack.join("extra.tf"), "# the user's own file\n").unwrap();
+                std::fs::create_dir_all(stack.join(".terraform")).unwrap();
+                std::fs::write(stack.join(".terraform/marker"), "x").unwrap();
+            },
+            args: &[],
+            code: 0,
+            check: |stack, _, before| {
+                let main = read(stack, "main.tf");
+                assert!(main.contains("1.1.0 for Ada"), "{main}");
+                assert!(main.contains("# kept: the user's note"), "{main}");
+                assert!(read(stack, "terraform.tf").contains(">= 1.6"));
+                assert_eq!(read(stack, "extra.tf"), "# the user's own file\n");
+                assert_eq!(read(stack, ".terraform/marker"), "x");
+                assert_eq!(answers(stack)["blueprint"]["version"], "1.1.0");
+                assert_ne!(before.get("main.tf"), snapshot(stack).get("main.tf"));
+            },
+        },
+        Scenario {
+            name: "conflict-inline",
+            blueprint: |dir| {
+                edit(&dir.join(MAIN), |t| {
+                    t.replacen("# Rendered from", "# Made from", 1)
+                })
+            },
+            user: |stack| {
+                edit(&stack.join("main.tf"), |t| {
+                    t.replacen("# Rendered", "# Mine:", 1)
+                })
+            },
+            args: &[],
+            code: 7,
+            check: |stack, stderr, _| {
+                let main = read(stack, "main.tf");
+                assert!(main.contains("<<<<<<< ours"), "{main}");
+                assert!(main.contains("# Mine:"), "{main}");
+                assert!(main.contains("# Made from"), "{main}");
+                assert!(main.contains(">>>>>>> theirs"), "{main}");
+                assert!(
+                    stderr.contains("main.tf: changed by you and by the blueprint"),
+                    "{stderr}"
+                );
+            },
+        },
+        Scenario {
+            name: "conflict-rej",
+            blueprint: |dir| {
+                edit(&dir.join(MAIN), |t| {
+                    t.replacen("# Rendered from", "# Made from", 1)
+                })
+            },
+            user: |stack| {
+                edit(&stack.join("main.tf"), |t| {
+                    t.replacen("# Rendered", "# Mine:", 1)
+                })
+            },
+            args: &["--conflict", "rej"],
+            code: 7,
+            check: |stack, stderr, _| {
+                let main = read(stack, "main.tf");
+                assert!(main.starts_with("# Mine:"), "{main}");
+                assert!(!main.contains("<<<<<<<"), "{main}");
+                let rejected = read(stack, "main.tf.rej");
+                assert!(rejected.contains("# Made from"), "{rejected}");
+                assert!(stderr.contains("main.tf.rej"), "{stderr}");
+            },
+        },
+        Scenario {
+            name: "user-deleted",
+            blueprint: |dir| edit(&dir.join(TERRAFORM), |t| t.replace(">= 1.5", ">= 1.6")),
+            user: |stack| std::fs::remove_file(stack.join("terraform.tf")).unwrap(),
+            args: &[],
+            code: 0,
+            check: |stack, stderr, _| {
+                assert!(!stack.join("terraform.tf").exists());
+                assert!(
+                    stderr
+                        .contains("terraform.tf changed in the blueprint, but you had deleted it"),
+                    "{stderr}"
+                );
+            },
+        },
+        Scenario {
+            name: "removed-unchanged",
+            blueprint: |dir| std::fs::remove_file(dir.join(ENVS)).unwrap(),
+            user: no_change,
+            args: &[],
+            code: 0,
+            check: |stack, _, _| assert!(!stack.join("envs/dev.json").exists()),
+        },
+        Scenario {
+            name: "removed-changed",
+            blueprint: |dir| std::fs::remove_file(dir.join(ENVS)).unwrap(),
+            user: |stack| edit(&stack.join("envs/dev.json"), |t| t.replace("plain", "mine")),
+            args: &[],
+            code: 7,
+            check: |stack, stderr, _| {
+                assert!(read(stack, "envs/dev.json").contains("mine"));
+                assert!(
+                    stderr.contains("envs/dev.json: the blueprint no longer renders this file"),
+                    "{stderr}"
+                );
+            },
+        },
+        Scenario {
+            name: "renamed",
+            blueprint: |dir| {
+                std::fs::rename(dir.join(TERRAFORM), dir.join("template/versions.tf")).unwrap()
+            },
+            user: |stack| edit(&stack.join("terraform.tf"), |t| t + "# the user's edit\n"),
+            args: &[],
+            code: 0,
+            check: |stack, stderr, _| {
+                assert!(!stack.join("terraform.tf").exists());
+                assert!(read(stack, "versions.tf").contains("# the user's edit"));
+                assert!(
+                    stderr.contains("terraform.tf was renamed to versions.tf"),
+                    "{stderr}"
+                );
+            },
+        },
+        Scenario {
+            name: "new-input-set",
+            blueprint: add_team_input,
+            user: no_change,
+            args: &["--set", "team=platform"],
+            code: 0,
+            check: |stack, _, _| {
+                assert!(read(stack, "main.tf").contains("# team: platform"));
+                assert_eq!(answers(stack)["inputs"]["team"], "platform");
+            },
+        },
+        Scenario {
+            name: "new-input-missing",
+            blueprint: add_team_input,
+            user: no_change,
+            args: &[],
+            code: 3,
+            check: |stack, stderr, before| {
+                assert!(stderr.contains("team"), "{stderr}");
+                assert_eq!(&snapshot(stack), before, "the stack changed");
+            },
+        },
+        Scenario {
+            name: "dropped-input",
+            blueprint: |dir| {
+                edit(&dir.join("blueprint.yaml"), |t| {
+                    t.replace(
+                        "    style:\n      type: string\n      title: Style\n      description: How the greeting is written down in the stack's environment file.\n      enum: [plain, fancy]\n      default: plain\n",
+                        "",
+                    )
+                });
+                edit(&dir.join(ENVS), |t| {
+                    t.replace(", \"style\": {{ inputs.style | json }}", "")
+                });
+            },
+            user: no_change,
+            args: &[],
+            code: 0,
+            check: |stack, stderr, _| {
+                assert!(stderr.contains("`style` is no longer an input"), "{stderr}");
+                assert!(answers(stack)["inputs"].get("style").is_none());
+                assert!(!read(stack, "envs/dev.json").contains("style"));
+            },
+        },
+        Scenario {
+            name: "module-bump",
+            blueprint: |dir| {
+                edit(&dir.join("blueprint.yaml"), |t| {
+                    t.replace("version: \"~> 1.1\"", "version: \"~> 2.0\"")
+                })
+            },
+            user: no_change,
+            args: &[],
+            code: 0,
+            check: |stack, _, _| {
+                let modules = answers(stack)["modules"].clone();
+                assert_eq!(modules[0]["version"], "2.0.0", "{modules}");
+                assert_eq!(modules[0]["constraint"], "~> 2.0", "{modules}");
+                assert!(read(stack, "main.tf").contains("version = \"2.0.0\""));
+            },
+        },
+        Scenario {
+            name: "dry-run",
+            blueprint: |dir| edit(&dir.join(TERRAFORM), |t| t.replace(">= 1.5", ">= 1.6")),
+            user: |stack| edit(&stack.join("main.tf"), |t| t + "# mine\n"),
+            args: &["--dry-run"],
+            code: 0,
+            check: |stack, _, before| {
+                assert_eq!(&snapshot(stack), before, "a dry run changed the stack")
+            },
+        },
+        Scenario {
+            name: "failure-midway",
+            // A new file under `runbook/`, where the user keeps a file named `runbook`: the
+            // update fails after main.tf would have been written.
+            blueprint: |dir| {
+                std::fs::create_dir_all(dir.join("template/zz")).unwrap();
+                std::fs::write(dir.join("template/zz/NOTES.md"), "notes\n").unwrap();
+            },
+            user: |stack| std::fs::write(stack.join("zz"), "the user's file named zz\n").unwrap(),
+            args: &[],
+            code: 1,
+            check: |stack, stderr, before| {
+                assert!(stderr.contains("nothing was changed"), "{stderr}");
+                assert_eq!(
+                    &snapshot(stack),
+                    before,
+                    "a failed update changed the stack"
+                );
+            },
+        },
+    ]
+}
+
+fn add_team_input(dir: &Path) {
+    edit(&dir.join("blueprint.yaml"), |t| {
+        t.replace("required: [who, environment, api_key]", "required: [who, environment, api_key, team]")
+            .replace(
+                "  properties:\n    who:",
+                "  properties:\n    team:\n      type: string\n      description: The owning team.\n    who:",
+            )
+    });
+    edit(&dir.join(MAIN), |t| t + "# team: {{ inputs.team }}\n");
+}
+
+#[test]
+fn updates_merge_three_ways_and_never_lose_an_edit() {
+    let registry = Registry::start();
+    let mut failures = Vec::new();
+    for scenario in scenarios() {
+        let name = format!("upd-{}", scenario.name);
+        registry.publish(&name, "1.0.0", &no_change);
+        let stack = registry.new_stack(&name);
+        (scenario.user)(&stack);
+        registry.publish(&name, "1.1.0", &scenario.blueprint);
+        let before = snapshot(&stack);
+        let output = registry
+            .scaffold()
+            .arg("update")
+            .arg(&stack)
+            .arg("--non-interactive")
+            .args(scenario.args)
+            .output()
+            .expect("scaffold runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        if output.status.code() != Some(scenario.code) {
+            failures.push(format!(
+                "{}: exit {:?}, expected {}\nstdout: {stdout}\nstderr: {stderr}",
+                scenario.name,
+                output.status.code(),
+                scenario.code
+            ));
+            continue;
+        }
+        if scenario.name == "dry-run" {
+            assert!(stdout.contains("+++ b/terraform.tf"), "{stdout}");
+            assert!(
+                stdout.contains("+  required_version = \">= 1.6\""),
+                "{stdout}"
+            );
+        }
+        (scenario.check)(&stack, &stderr, &before);
+        // The secret never reaches a file, whatever the scenario.
+        for (path, content) in snapshot(&stack) {
+            assert!(
+                !String::from_utf8_lossy(&content).contains(SECRET),
+                "{}: the secret is in {path}",
+                scenario.name
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn new_force_keeps_what_it_did_not_write_and_dry_run_says_so() {
+    let registry = Registry::start();
+    registry.publish("keep", "1.0.0", &no_change);
+    let stack = registry.new_stack("keep");
+    std::fs::write(stack.join("extra.tf"), "# mine\n").unwrap();
+    std::fs::create_dir_all(stack.join(".terraform")).unwrap();
+    std::fs::write(stack.join(".terraform.lock.hcl"), "# lock\n").unwrap();
+    edit(&stack.join("main.tf"), |t| t + "# local edit\n");
+    let new = |extra: &[&str]| {
+        registry
+            .scaffold()
+            .args(["new", "fixtures/keep", "--non-interactive", "--force"])
+            .args(["--set", "who=Ada", "--set", "environment=dev"])
+            .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+            .arg("-o")
+            .arg(&stack)
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let dry = new(&["--dry-run"]);
+    let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(listed.contains("~ main.tf"), "{listed}");
+    assert!(listed.contains(". extra.tf"), "{listed}");
+    assert!(listed.contains(". .terraform.lock.hcl"), "{listed}");
+    assert!(listed.contains("nothing is deleted"), "{listed}");
+    let written = new(&[]);
+    assert!(written.status.success(), "{}", text(&written));
+    assert_eq!(read(&stack, "extra.tf"), "# mine\n");
+    assert_eq!(read(&stack, ".terraform.lock.hcl"), "# lock\n");
+    assert!(stack.join(".terraform").is_dir());
+    assert!(!read(&stack, "main.tf").contains("# local edit"));
+
+    // The same stack again, from its answers file.
+    let again = registry.home.path().join("again");
+    registry
+        .scaffold()
+        .args(["new", "fixtures/keep", "--non-interactive", "--values"])
+        .arg(stack.join(".scaffold/answers.json"))
+        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+        .arg("-o")
+        .arg(&again)
+        .assert()
+        .success();
+    for (path, content) in snapshot(&again) {
+        let constraint_recorded = path == ".scaffold/answers.json";
+        if !constraint_recorded {
+            assert_eq!(Some(&content), snapshot(&stack).get(&path), "{path}");
+        }
+    }
+}
+
+#[test]
+fn diff_and_outdated_report_with_their_exit_codes() {
+    let registry = Registry::start();
+    registry.publish("report", "1.0.0", &no_change);
+    let stack = registry.new_stack("report");
+    let run = |args: &[&str]| {
+        registry
+            .scaffold()
+            .args(args)
+            .arg(&stack)
+            .output()
+            .expect("runs")
+    };
+    let same = run(&["diff"]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+
+    edit(&stack.join("main.tf"), |t| t + "# drift\n");
+    std::fs::remove_file(stack.join("terraform.tf")).unwrap();
+    let drifted = run(&["diff"]);
+    assert_eq!(drifted.status.code(), Some(8), "{}", text(&drifted));
+    let shown = String::from_utf8_lossy(&drifted.stdout).into_owned();
+    assert!(shown.contains("+# drift"), "{shown}");
+    assert!(
+        shown.contains("--- a/terraform.tf\n+++ /dev/null"),
+        "{shown}"
+    );
+
+    // The greeting module has 2.0.0, which the blueprint's `~> 1.1` does not select: behind.
+    let outdated = run(&["--output", "json", "outdated"]);
+    assert_eq!(outdated.status.code(), Some(8), "{}", text(&outdated));
+    let report: Value = serde_json::from_slice(&outdated.stdout).expect("json");
+    let items = &report[0]["items"];
+    assert_eq!(items[0]["kind"], "blueprint");
+    assert_eq!(items[0]["behind"], false, "{report}");
+    assert_eq!(items[1]["used"], "1.2.0", "{report}");
+    assert_eq!(items[1]["newest_matching"], "1.2.0", "{report}");
+    assert_eq!(items[1]["newest"], "2.0.0", "{report}");
+    assert_eq!(report[0]["behind"], true);
+
+    // A newer blueprint, and a deprecation with its reason, both show.
+    registry.publish("report", "1.1.0", &no_change);
+    let status = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/v1/blueprints/fixtures/report/1.0.0/deprecate",
+            registry.quarry.url
+        ))
+        .bearer_auth(&registry.token)
+        .json(&serde_json::json!({ "reason": "use 1.1.0: fixes the greeting" }))
+        .send()
+        .expect("deprecate")
+        .status();
+    assert!(status.is_success(), "{status}");
+    let outdated = run(&["outdated"]);
+    assert_eq!(outdated.status.code(), Some(8), "{}", text(&outdated));
+    let warned = registry
+        .scaffold()
+        .args([
+            "new",
+            "fixtures/report@1.0.0",
+            "--non-interactive",
+            "--dry-run",
+        ])
+        .args(["--set", "who=Ada", "--set", "environment=dev"])
+        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+        .output()
+        .expect("runs");
+    assert!(
+        text(&warned).contains(
+            "warning: blueprint fixtures/report 1.0.0 is deprecated: use 1.1.0: fixes the greeting"
+        ),
+        "{}",
+        text(&warned)
+    );
+    let table = String::from_utf8_lossy(&outdated.stdout).into_owned();
+    assert!(
+        table.contains("deprecated: use 1.1.0: fixes the greeting"),
+        "{table}"
+    );
+    assert!(table.contains("1.1.0"), "{table}");
+}
+
+#[test]
+fn an_updated_stack_inits_validates_and_plans_with_the_users_edit() {
+    let registry = Registry::start();
+    registry.publish("e2e", "1.0.0", &no_change);
+    let terraform = Terraform::new(&registry.quarry.url, "").expect("terraform dir");
+    let work = terraform.work_dir();
+    std::fs::remove_dir_all(&work).expect("empty");
+    registry
+        .scaffold()
+        .args(["new", "fixtures/e2e@~> 1.0", "--non-interactive"])
+        .args(["--set", "who=Ada", "--set", "environment=dev"])
+        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+        .arg("-o")
+        .arg(&work)
+        .assert()
+        .success();
+    std::fs::write(
+        work.join("extra.tf"),
+        "output \"mine\" {\n  value = \"the user's output\"\n}\n",
+    )
+    .unwrap();
+    registry.publish("e2e", "1.1.0", &|dir| {
+        edit(&dir.join("blueprint.yaml"), |t| {
+            t.replace("default: 1\n", "default: 2\n")
+        })
+    });
+    let updated = registry
+        .scaffold()
+        .arg("update")
+        .arg(&work)
+        .arg("--non-interactive")
+        .output()
+        .expect("runs");
+    assert!(updated.status.success(), "{}", text(&updated));
+    for args in [
+        &["init", "-input=false", "-no-color"][..],
+        &["validate", "-no-color"][..],
+    ] {
+        let output = terraform.run(args).expect("terraform runs");
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+    }
+    let plan = terraform
+        .run_with(
+            &["plan", "-input=false", "-no-color"],
+            &[("TF_VAR_api_key", SECRET)],
+        )
+        .expect("terraform runs");
+    assert!(plan.status.success(), "{}", text(&plan));
+    let shown = text(&plan);
+    // The recorded answer (excitement 1) stands; the user's own output is planned too.
+    assert!(shown.contains("Hello, Ada!"), "{shown}");
+    assert!(!shown.contains("Hello, Ada!!"), "{shown}");
+    assert!(shown.contains("the user's output"), "{shown}");
+    assert_eq!(answers(&work)["blueprint"]["version"], "1.1.0");
+}
