@@ -237,7 +237,7 @@ pub fn gather(schema: &Value, values: Option<&Path>, set: &[String]) -> Result<M
             .map_err(|problem| CliError::invalid(problem.to_string()))?;
         // An answers file (a stack's `.scaffold/answers.json`) gives its inputs.
         let document = if quarry_core::answers::Answers::is_answers(&document) {
-            document["inputs"].clone()
+            document.get("inputs").cloned().unwrap_or_default()
         } else {
             document
         };
