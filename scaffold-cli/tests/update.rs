@@ -651,3 +651,49 @@ fn an_updated_stack_inits_validates_and_plans_with_the_users_edit() {
     assert!(shown.contains("the user's output"), "{shown}");
     assert_eq!(answers(&work)["blueprint"]["version"], "1.1.0");
 }
+
+#[test]
+fn an_update_in_a_git_work_tree_needs_it_clean_or_allow_dirty() {
+    let registry = Registry::start();
+    registry.publish("git", "1.0.0", &no_change);
+    let stack = registry.new_stack("git");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&stack)
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(status.status.success(), "git {args:?}: {}", text(&status));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "the stack"]);
+    registry.publish("git", "1.1.0", &|dir| {
+        edit(&dir.join(TERRAFORM), |t| t.replace(">= 1.5", ">= 1.6"))
+    });
+    edit(&stack.join("main.tf"), |t| t + "# uncommitted\n");
+    let update = |extra: &[&str]| {
+        registry
+            .scaffold()
+            .arg("update")
+            .arg(&stack)
+            .arg("--non-interactive")
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let refused = update(&[]);
+    assert_eq!(refused.status.code(), Some(7), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("uncommitted changes"),
+        "{}",
+        text(&refused)
+    );
+    assert!(read(&stack, "terraform.tf").contains(">= 1.5"));
+    let allowed = update(&["--allow-dirty"]);
+    assert!(allowed.status.success(), "{}", text(&allowed));
+    assert!(read(&stack, "terraform.tf").contains(">= 1.6"));
+    assert!(read(&stack, "main.tf").contains("# uncommitted"));
+}

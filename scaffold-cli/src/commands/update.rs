@@ -75,10 +75,13 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
     let address = answers.blueprint.address.clone();
     let (_, base) = pipeline::render_recorded(client, &answers).await?;
 
-    let asked = args
-        .to
-        .clone()
-        .unwrap_or_else(|| answers.blueprint.constraint.clone());
+    // A stack made without a constraint recorded its exact version: it follows the newest.
+    let recorded = &answers.blueprint;
+    let asked = match &args.to {
+        Some(to) => to.clone(),
+        None if recorded.constraint == recorded.version => ">= 0.0.0".to_owned(),
+        None => recorded.constraint.clone(),
+    };
     let constraint = Constraint::parse(&asked)
         .map_err(|error| CliError::invalid(format!("--to {asked}: {error}")))?;
     let target = pipeline::fetch(client, &address, &constraint).await?;
@@ -107,11 +110,17 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
         prompt::ask(&schema, &mut inputs, false)?;
     }
     let resolutions = render::resolve_modules(&target.blueprint.manifest, client).await;
+    // What the new answers record: the constraint asked for, or the exact version as `new` does.
+    let keep = if args.to.is_none() && recorded.constraint == recorded.version {
+        target.version.to_string()
+    } else {
+        asked.clone()
+    };
     let theirs = pipeline::render_with(
         client,
         &target,
         inputs,
-        &asked,
+        &keep,
         resolutions,
         Secrets::Omitted,
     )
