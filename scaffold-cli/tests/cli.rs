@@ -1,24 +1,13 @@
 //! Every subcommand, run as the built `scaffold` binary against a real `quarry` started here.
 
+mod common;
+
 use assert_cmd::Command;
+use common::scaffold;
 use predicates::prelude::*;
 use quarry_e2e::{Quarry, REGISTRY_HOST, Terraform, fixture_module, repo_root, text};
 use serde_json::Value;
 use std::path::Path;
-
-/// A `scaffold` command isolated from the user's home, config and cache.
-fn scaffold(quarry: &Quarry, home: &Path) -> Command {
-    let mut command = Command::cargo_bin("scaffold").expect("scaffold is built");
-    command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("SCAFFOLD_CACHE_DIR", home.join("cache"))
-        .env("SCAFFOLD_REGISTRY", &quarry.url)
-        .env("SCAFFOLD_SOURCE_HOST", REGISTRY_HOST)
-        .env_remove("SCAFFOLD_CONFIG")
-        .env_remove("TF_TOKEN_registry_test");
-    command
-}
 
 fn greeter() -> std::path::PathBuf {
     repo_root().join("tests/fixtures/blueprints/greeter")

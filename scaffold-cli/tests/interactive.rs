@@ -19,9 +19,8 @@ fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(400));
 }
 
-#[test]
-fn prompts_follow_the_schema_on_a_terminal() {
-    let home = tempfile::tempdir().expect("home");
+/// A registry with the greeting module and the greeter blueprint 1.0.0, and a publish token.
+fn with_greeter() -> (Quarry, String) {
     let quarry = Quarry::start(&[]).expect("quarry starts");
     let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
     assert_eq!(
@@ -38,6 +37,13 @@ fn prompts_follow_the_schema_on_a_terminal() {
     quarry
         .publish_fixture_blueprint(&token, "greeter", "1.0.0")
         .expect("publish blueprint");
+    (quarry, token)
+}
+
+#[test]
+fn prompts_follow_the_schema_on_a_terminal() {
+    let home = tempfile::tempdir().expect("home");
+    let (quarry, _) = with_greeter();
 
     let out = home.path().join("stack");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scaffold"));
@@ -112,22 +118,7 @@ fn prompts_follow_the_schema_on_a_terminal() {
 #[test]
 fn update_asks_for_a_new_required_input_and_not_for_the_secret() {
     let home = tempfile::tempdir().expect("home");
-    let quarry = Quarry::start(&[]).expect("quarry starts");
-    let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
-    assert_eq!(
-        quarry
-            .publish_dir(
-                &token,
-                "fixtures/greeting/generic",
-                "1.2.0",
-                &fixture_module("greeting")
-            )
-            .expect("publish"),
-        201
-    );
-    quarry
-        .publish_fixture_blueprint(&token, "greeter", "1.0.0")
-        .expect("publish blueprint");
+    let (quarry, token) = with_greeter();
     let scaffold = || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scaffold"));
         command

@@ -3,26 +3,16 @@
 //! not write, `diff` and `outdated` with their exit codes, and an update that terraform then
 //! inits, validates and plans.
 
+mod common;
+
 use assert_cmd::Command;
-use quarry_e2e::{Quarry, REGISTRY_HOST, Terraform, fixture_module, repo_root, text};
+use common::scaffold;
+use quarry_e2e::{Quarry, Terraform, fixture_module, repo_root, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const SECRET: &str = "never-on-disk-42";
-
-fn scaffold(quarry: &Quarry, home: &Path) -> Command {
-    let mut command = Command::cargo_bin("scaffold").expect("scaffold is built");
-    command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("SCAFFOLD_CACHE_DIR", home.join("cache"))
-        .env("SCAFFOLD_REGISTRY", &quarry.url)
-        .env("SCAFFOLD_SOURCE_HOST", REGISTRY_HOST)
-        .env_remove("SCAFFOLD_CONFIG")
-        .env_remove("TF_TOKEN_registry_test");
-    command
-}
 
 /// A registry with the greeting module 1.1.0, 1.2.0 and 2.0.0, and a token to publish.
 struct Registry {
@@ -204,16 +194,8 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "conflict-inline",
-            blueprint: |dir| {
-                edit(&dir.join(MAIN), |t| {
-                    t.replacen("# Rendered from", "# Made from", 1)
-                })
-            },
-            user: |stack| {
-                edit(&stack.join("main.tf"), |t| {
-                    t.replacen("# Rendered", "# Mine:", 1)
-                })
-            },
+            blueprint: first_line_by_the_blueprint,
+            user: first_line_by_the_user,
             args: &[],
             code: 7,
             check: |stack, stderr, _| {
@@ -230,16 +212,8 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "conflict-rej",
-            blueprint: |dir| {
-                edit(&dir.join(MAIN), |t| {
-                    t.replacen("# Rendered from", "# Made from", 1)
-                })
-            },
-            user: |stack| {
-                edit(&stack.join("main.tf"), |t| {
-                    t.replacen("# Rendered", "# Mine:", 1)
-                })
-            },
+            blueprint: first_line_by_the_blueprint,
+            user: first_line_by_the_user,
             args: &["--conflict", "rej"],
             code: 7,
             check: |stack, stderr, _| {
@@ -397,6 +371,19 @@ fn scenarios() -> Vec<Scenario> {
             },
         },
     ]
+}
+
+/// The blueprint and the user both change main.tf's first line: a conflict.
+fn first_line_by_the_blueprint(dir: &Path) {
+    edit(&dir.join(MAIN), |t| {
+        t.replacen("# Rendered from", "# Made from", 1)
+    });
+}
+
+fn first_line_by_the_user(stack: &Path) {
+    edit(&stack.join("main.tf"), |t| {
+        t.replacen("# Rendered", "# Mine:", 1)
+    });
 }
 
 fn add_team_input(dir: &Path) {
