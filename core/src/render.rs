@@ -27,6 +27,8 @@ use serde_json::{Map, Value, json};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
+pub mod format;
+
 /// A module version chosen for a stack, with what is needed to check the inputs passed to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedModule {
@@ -534,6 +536,14 @@ fn assemble(
     mut files: BTreeMap<String, Vec<u8>>,
 ) -> Result<Stack, RenderError> {
     let blueprint = request.blueprint;
+    // Every `.tf` laid out as `terraform fmt` would, whatever the template's spacing.
+    for (path, content) in files.iter_mut() {
+        if path.ends_with(".tf")
+            && let Ok(text) = std::str::from_utf8(content)
+        {
+            *content = format::format(text).into_bytes();
+        }
+    }
     let problems: Vec<InputError> = inputs::validate(crate::schemas::stack(), &stack)
         .into_iter()
         .map(|failure| error(format!("stack.yaml{}", failure.path), failure.message))

@@ -101,7 +101,8 @@ async fn render_returns_the_stack_as_a_tar_gz() {
             .expect("a valid tar.gz");
     let main = String::from_utf8(files["main.tf"].clone()).expect("utf-8");
     assert!(
-        main.contains("source  = \"registry.test/fixtures/greeting/generic\""),
+        // Aligned as `terraform fmt` aligns it with the module's other arguments.
+        main.contains("  source      = \"registry.test/fixtures/greeting/generic\""),
         "{main}"
     );
     assert!(

@@ -276,8 +276,9 @@ fn new_writes_atomically_refuses_non_empty_targets_and_dry_runs() {
         predicate::str::contains("~ main.tf")
             .and(predicate::str::contains("= terraform.tf"))
             .and(
-                predicate::str::contains("-  name = \"Ada\"")
-                    .and(predicate::str::contains("+  name = \"Grace\"")),
+                predicate::str::is_match(r#"\n-  name +\= "Ada""#)
+                    .expect("regex")
+                    .and(predicate::str::is_match(r#"\n\+  name +\= "Grace""#).expect("regex")),
             ),
     );
     assert!(

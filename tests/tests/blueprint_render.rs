@@ -120,3 +120,66 @@ fn rendered_stack_passes_terraform_init_validate_and_plan() {
     assert!(plan_output.contains("Hello, Ada!!!"), "{plan_output}");
     assert!(!plan_output.contains(SECRET), "plan printed the secret");
 }
+
+/// Every example blueprint, rendered by the registry in each environment, passes
+/// `terraform fmt -check`: rendered `.tf` files are laid out as terraform lays them out,
+/// whatever the templates' spacing or what `json` wrote into them.
+#[test]
+fn every_example_blueprint_renders_files_terraform_fmt_accepts() {
+    let examples = repo_root().join("blueprints");
+    let quarry =
+        Quarry::start(&["--import", examples.to_str().expect("utf-8")]).expect("quarry starts");
+    for environment in ["dev", "staging", "prod"] {
+        let cases = [
+            (
+                "web-service",
+                json!({ "service_name": "shop", "environment": environment, "team": "web",
+                        "container_image": "nginx:1.27", "db_password": "abcdefghijklmnopq",
+                        "approvers": ["ana", "bo"] }),
+            ),
+            (
+                "data-job",
+                json!({ "job_name": "nightly", "schedule": "0 3 * * ? *", "environment": environment,
+                        "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/job:1.0",
+                        "team": "data" }),
+            ),
+            (
+                "static-site",
+                json!({ "site_name": "docs", "environment": environment, "team": "web",
+                        "domain": "docs.example.com", "aliases": ["www.docs.example.com"],
+                        "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123" }),
+            ),
+        ];
+        for (blueprint, inputs) in cases {
+            let response = post(
+                &quarry,
+                &format!("/v1/blueprints/platform/{blueprint}/1.0.0/render"),
+                &inputs,
+            );
+            assert_eq!(response.status(), 200, "{blueprint} {environment}");
+            let packed = response.bytes().expect("body");
+            let files =
+                quarry_core::archive::read_files(&packed, &quarry_core::archive::Limits::default())
+                    .expect("a stack");
+            let dir = tempfile::tempdir().expect("dir");
+            let mut tf_files = 0;
+            for (path, content) in &files {
+                let file = dir.path().join(path);
+                std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+                std::fs::write(&file, content).expect("write");
+                tf_files += usize::from(path.ends_with(".tf"));
+            }
+            assert!(tf_files >= 3, "{blueprint}: {:?}", files.keys());
+            let fmt = std::process::Command::new("terraform")
+                .args(["fmt", "-check", "-diff", "-recursive", "-no-color"])
+                .current_dir(dir.path())
+                .output()
+                .expect("terraform runs");
+            assert!(
+                fmt.status.success(),
+                "{blueprint} {environment}: {}",
+                text(&fmt)
+            );
+        }
+    }
+}
