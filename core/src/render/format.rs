@@ -79,9 +79,20 @@ fn pieces(line: &str, carry: Carry) -> (Vec<Piece<'_>>, Carry) {
     (out, carry)
 }
 
+/// Strings nested in interpolations deeper than this are taken to the end of the line as they
+/// are: a rendered line may be hostile, and the walk must not recurse without bound.
+const MAX_STRING_NESTING: usize = 32;
+
 /// The end of the string starting at `start` (a `"`), past its closing quote; template
 /// interpolations (`${ … }`) may hold strings of their own.
 fn string_end(bytes: &[u8], start: usize) -> usize {
+    nested_string_end(bytes, start, 0)
+}
+
+fn nested_string_end(bytes: &[u8], start: usize, nesting: usize) -> usize {
+    if nesting > MAX_STRING_NESTING {
+        return bytes.len();
+    }
     let mut at = start + 1;
     let mut depth = 0usize;
     while at < bytes.len() {
@@ -95,7 +106,7 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
                 depth -= 1;
                 at += 1;
             }
-            b'"' if depth > 0 => at = string_end(bytes, at),
+            b'"' if depth > 0 => at = nested_string_end(bytes, at, nesting + 1),
             b'"' => return at + 1,
             _ => at += 1,
         }
@@ -331,5 +342,12 @@ mod tests {
             format(text),
             "x {\n  a = <<EOT\nb=1,c\nEOT\n  /* a=1,\n  b */\n  cc = 1\n}\n"
         );
+    }
+
+    #[test]
+    fn strings_nested_without_end_are_walked_without_recursing_without_bound() {
+        let hostile = format!("  a = {}\n", "\"${".repeat(200_000));
+        let formatted = format(&hostile);
+        assert_eq!(formatted, hostile);
     }
 }
