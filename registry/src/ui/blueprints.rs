@@ -386,6 +386,44 @@ async fn check_form(
     }
 }
 
+/// A posted form, checked (and with [`RenderMode::Pack`] rendered) against its version.
+struct Submission {
+    submitted: Submitted,
+    record: BlueprintRecord,
+    schema: Value,
+    checked: Checked,
+    rendered: Option<crate::service::blueprints::Rendered>,
+}
+
+/// Reads a posted form after its CSRF token, and checks it as `mode` says.
+async fn submission(
+    viewer: &Viewer,
+    request: &HttpRequest,
+    registry: &Registry,
+    path: &(String, String, String),
+    body: &[(String, String)],
+    mode: RenderMode,
+) -> Result<Submission, UiError> {
+    let submitted = submitted(body);
+    viewer.check_post(request, submitted.csrf.as_deref())?;
+    let record = record(registry, &path.0, &path.1, Some(&path.2)).await?;
+    let schema = registry
+        .blueprint_document(&record)
+        .await?
+        .manifest
+        .inputs
+        .clone();
+    let (checked, rendered) =
+        check_form(request, registry, &record, &schema, &submitted.texts, mode).await?;
+    Ok(Submission {
+        submitted,
+        record,
+        schema,
+        checked,
+        rendered,
+    })
+}
+
 /// `POST …/{version}/check`: the live check. Answers JSON: the fields that apply now (as HTML,
 /// so the page can add the ones that appeared), the message of each field and the others.
 pub async fn check(
@@ -395,21 +433,17 @@ pub async fn check(
     path: web::Path<(String, String, String)>,
     body: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, UiError> {
-    let submitted = submitted(&body);
-    viewer.check_post(&request, submitted.csrf.as_deref())?;
-    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let schema = registry
-        .blueprint_document(&record)
-        .await?
-        .manifest
-        .inputs
-        .clone();
-    let (checked, _) = check_form(
+    let Submission {
+        submitted,
+        schema,
+        checked,
+        ..
+    } = submission(
+        &viewer,
         &request,
         &registry,
-        &record,
-        &schema,
-        &submitted.texts,
+        &path,
+        &body,
         RenderMode::Validate,
     )
     .await?;
@@ -455,24 +489,13 @@ pub async fn preview(
     path: web::Path<(String, String, String)>,
     body: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, UiError> {
-    let submitted = submitted(&body);
-    viewer.check_post(&request, submitted.csrf.as_deref())?;
-    let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
-    let schema = registry
-        .blueprint_document(&record)
-        .await?
-        .manifest
-        .inputs
-        .clone();
-    let (checked, rendered) = check_form(
-        &request,
-        &registry,
-        &record,
-        &schema,
-        &submitted.texts,
-        RenderMode::Pack,
-    )
-    .await?;
+    let Submission {
+        submitted,
+        record,
+        schema,
+        checked,
+        rendered,
+    } = submission(&viewer, &request, &registry, &path, &body, RenderMode::Pack).await?;
     let Some(rendered) = rendered else {
         let secrets_cleared = form::fields(
             &schema,
