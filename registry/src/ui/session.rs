@@ -292,22 +292,17 @@ pub async fn login(
     match sessions::start(&registry.db, form.token.trim()).await {
         Ok((secret, session)) => {
             tracing::info!(token = %session.principal.token_name, "signed in to the web UI");
-            let mut response = HttpResponse::SeeOther();
-            response.insert_header((header::LOCATION, next)).cookie(
-                Cookie::build(SESSION_COOKIE, secret)
-                    .path("/")
-                    .http_only(true)
-                    .same_site(SameSite::Strict)
-                    .secure(viewer.secure)
-                    .expires(
-                        actix_web::cookie::time::OffsetDateTime::from_unix_timestamp(
-                            session.expires_at.timestamp(),
-                        )
-                        .ok(),
-                    )
-                    .finish(),
+            let mut kept = cookie(SESSION_COOKIE, secret, viewer.secure);
+            kept.set_expires(
+                actix_web::cookie::time::OffsetDateTime::from_unix_timestamp(
+                    session.expires_at.timestamp(),
+                )
+                .ok(),
             );
-            Ok(response.finish())
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .cookie(kept)
+                .finish())
         }
         Err(tokens::TokenError::Database(error)) => Err(UiError::internal(&error)),
         Err(error) => page(

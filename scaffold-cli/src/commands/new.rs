@@ -19,15 +19,8 @@ pub struct NewArgs {
     /// Directory to write the stack to [default: ./<stack name>]
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
-    /// An input, typed by the blueprint's schema (numbers, booleans; arrays and objects as JSON)
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// A YAML or JSON file of inputs
-    #[arg(long)]
-    pub values: Option<PathBuf>,
-    /// Never prompt: fail listing every missing or invalid input
-    #[arg(long)]
-    pub non_interactive: bool,
+    #[command(flatten)]
+    pub inputs: InputArgs,
     /// Show the files that would be written (and a diff where the target exists); write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -39,6 +32,27 @@ pub struct NewArgs {
     /// registry's render endpoint and the web UI's download give for the same inputs
     #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "dry_run"])]
     pub archive: Option<PathBuf>,
+}
+
+/// Where a stack's inputs come from, for `new` and `update`.
+#[derive(clap::Args)]
+pub struct InputArgs {
+    /// An input, typed by the blueprint's schema (numbers, booleans; arrays and objects as JSON)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// A YAML or JSON file of inputs (a stack's `.scaffold/answers.json` too)
+    #[arg(long)]
+    pub values: Option<PathBuf>,
+    /// Never prompt: fail listing every missing or invalid input
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
+impl InputArgs {
+    /// Whether to ask for what is missing: on a terminal, unless told not to.
+    pub fn interactive(&self) -> bool {
+        !self.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
 }
 
 fn is_empty_dir(path: &Path) -> bool {
@@ -54,10 +68,8 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
     let fetched = pipeline::fetch(client, address, &constraint).await?;
     pipeline::warn_if_deprecated(&fetched);
     let schema = fetched.blueprint.manifest.inputs.clone();
-    let mut answers = pipeline::gather(&schema, args.values.as_deref(), &args.set)?;
-    let interactive =
-        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive {
+    let mut answers = pipeline::gather(&schema, args.inputs.values.as_deref(), &args.inputs.set)?;
+    if args.inputs.interactive() {
         prompt::ask(&schema, &mut answers, false)?;
     }
     let recorded = constraint_text.map_or_else(|| fetched.version.to_string(), str::to_owned);

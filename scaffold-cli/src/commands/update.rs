@@ -10,7 +10,6 @@ use crate::prompt;
 use crate::update::{self, Change, ConflictStyle};
 use quarry_core::constraint::Constraint;
 use quarry_core::render;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -18,18 +17,13 @@ pub struct UpdateArgs {
     /// The stack's directory
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// The version (or constraint) to move to [default: the constraint asked for at `new`]
+    /// The version (or constraint) to move to [default: the constraint asked for at `new`; with
+    /// none, the newest version]
     #[arg(long, value_name = "CONSTRAINT")]
     pub to: Option<String>,
-    /// An input, typed by the blueprint's schema (new inputs, or a changed answer)
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// A YAML or JSON file of inputs
-    #[arg(long)]
-    pub values: Option<PathBuf>,
-    /// Never prompt: fail listing every missing or invalid input
-    #[arg(long)]
-    pub non_interactive: bool,
+    /// New inputs, or changed answers
+    #[command(flatten)]
+    pub inputs: super::new::InputArgs,
     /// Print a unified diff of every file that would be created, changed or deleted; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -101,12 +95,10 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
     });
     inputs.extend(pipeline::gather(
         &schema,
-        args.values.as_deref(),
-        &args.set,
+        args.inputs.values.as_deref(),
+        &args.inputs.set,
     )?);
-    let interactive =
-        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive {
+    if args.inputs.interactive() {
         prompt::ask(&schema, &mut inputs, false)?;
     }
     let resolutions = render::resolve_modules(&target.blueprint.manifest, client).await;
