@@ -210,6 +210,30 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks a link or submit button and waits until the page it leads to has replaced this one
+    /// and finished loading. Without it, an element looked up next may still be found in the old
+    /// page (a result link also listed on the home page, say) and be stale a moment later.
+    pub fn follow(&self, element: &Element) -> Result<()> {
+        self.execute("window.__quarry_left = false; return null;", json!([]))?;
+        self.click(element)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // While the old document is still there the marker reads `false`; a script that
+            // runs between the two documents fails, and is simply tried again.
+            let replaced = self.execute(
+                "return window.__quarry_left === undefined && document.readyState === 'complete';",
+                json!([]),
+            );
+            if matches!(replaced, Ok(Value::Bool(true))) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("waited 10 s for the click to lead to a new page");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Types `text` into an element (after clearing it).
     pub fn type_into(&self, element: &Element, text: &str) -> Result<()> {
         self.post(&format!("/element/{}/clear", element.0), json!({}))?;

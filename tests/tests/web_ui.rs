@@ -115,7 +115,7 @@ fn a_snippet_copied_from_a_module_page_passes_terraform_init() {
     let search = browser.find("main input[name=q]").expect("search box");
     browser.type_into(&search, "greeting").expect("type");
     browser
-        .click(&browser.find(".big-search button").expect("button"))
+        .follow(&browser.find(".big-search button").expect("button"))
         .expect("search");
     let result = browser
         .wait_for("a.address[href='/modules/fixtures/greeting/generic']")
@@ -127,7 +127,7 @@ fn a_snippet_copied_from_a_module_page_passes_terraform_init() {
         count.starts_with("1 result") || count.starts_with("2 results"),
         "{count}"
     );
-    browser.click(&result).expect("open the module");
+    browser.follow(&result).expect("open the module");
     browser.wait_for("#usage-root").expect("module page");
     assert!(
         browser
@@ -249,7 +249,7 @@ fn the_blueprint_form_checks_like_the_cli_reveals_fields_and_renders_what_scaffo
         )
         .expect("the answers check out");
     browser
-        .click(&browser.find("#render").expect("submit"))
+        .follow(&browser.find("#render").expect("submit"))
         .expect("submit");
     let download = browser.wait_for("#download").expect("preview page");
 
@@ -479,7 +479,7 @@ fn with_token_reads_pages_need_a_session_and_posts_a_valid_csrf_token() {
     let field = browser.find("#token").expect("token field");
     browser.type_into(&field, &site.token).expect("type");
     browser
-        .click(&browser.find(".login button").expect("sign in"))
+        .follow(&browser.find(".login button").expect("sign in"))
         .expect("submit");
     browser
         .wait_for("#stack-form")
@@ -553,7 +553,7 @@ fn with_token_reads_pages_need_a_session_and_posts_a_valid_csrf_token() {
 
     // Signing out ends the session: pages redirect to the login form again.
     browser
-        .click(
+        .follow(
             &browser
                 .find("form[action='/logout'] button")
                 .expect("sign out"),
