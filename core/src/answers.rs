@@ -23,6 +23,18 @@ pub struct Answers {
     /// The inputs as validated, defaults filled in, secrets left out.
     pub inputs: Map<String, Value>,
     pub modules: Vec<ModuleUsed>,
+    /// The stack's identity in a registry's stack inventory: given when the stack is first
+    /// written for a registry that keeps one, and kept by every update after. A render leaves it
+    /// out (renders are deterministic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackIdentity {
+    /// 32 lowercase hex digits, random: see [`crate::inventory::check_id`].
+    pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +71,17 @@ impl Answers {
             ));
         }
         Ok(answers)
+    }
+
+    /// An `answers.json` text (as a render writes it) with the stack's identity set to `id`;
+    /// `None` when the text is not an answers file.
+    pub fn with_identity(text: &[u8], id: &str) -> Option<Vec<u8>> {
+        let mut document: Value = serde_json::from_slice(text).ok()?;
+        document
+            .as_object_mut()?
+            .insert("stack".into(), serde_json::json!({ "id": id }));
+        let text = serde_json::to_string_pretty(&document).ok()? + "\n";
+        Some(text.into_bytes())
     }
 
     /// Whether a document (e.g. a `--values` file) is an answers file rather than plain inputs.

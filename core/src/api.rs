@@ -34,11 +34,14 @@ impl std::fmt::Display for ErrorItem {
     }
 }
 
-/// `GET /.well-known/terraform.json`.
+/// `GET /.well-known/terraform.json`. Terraform reads `modules.v1`; `scaffold` also reads
+/// `stacks.v1`, present when the registry keeps a stack inventory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Discovery {
     #[serde(rename = "modules.v1")]
     pub modules_v1: String,
+    #[serde(rename = "stacks.v1", default, skip_serializing_if = "Option::is_none")]
+    pub stacks_v1: Option<String>,
 }
 
 /// `GET /healthz`.
@@ -313,6 +316,99 @@ pub struct AuditEvent {
 pub struct AuditPage {
     pub meta: PageMeta,
     pub events: Vec<AuditEvent>,
+}
+
+/// `PUT /v1/stacks/{id}`: what `scaffold new` and `update` report about a stack. `id` is in the
+/// path: the stack's own, from its `answers.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackReport {
+    /// What people call the stack (by default its directory's name).
+    pub name: String,
+    pub blueprint: StackBlueprint,
+    /// The module versions it was rendered with.
+    pub modules: Vec<StackModule>,
+    /// Where it lives, when its directory is a git checkout with a remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<StackLocation>,
+}
+
+/// The blueprint version a stack was last rendered from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackBlueprint {
+    /// `namespace/name`.
+    pub address: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackModule {
+    /// The module's name in the blueprint.
+    pub name: String,
+    /// `namespace/name/system[//subdir]`.
+    pub source: String,
+    pub version: String,
+}
+
+/// A git remote (credentials removed) and the stack's directory within the checkout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackLocation {
+    pub repository: String,
+    /// Relative to the checkout's top; empty when the stack is the checkout.
+    pub path: String,
+}
+
+/// One stack of the inventory, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackEntry {
+    pub id: String,
+    pub name: String,
+    pub blueprint: StackBlueprint,
+    pub modules: Vec<StackModule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<StackLocation>,
+    /// The blueprint's latest version, when it has one clients may choose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<String>,
+    /// On a version older than `latest`.
+    pub outdated: bool,
+    /// On a version since yanked.
+    pub yanked: bool,
+    /// The token that reported it last.
+    pub reported_by: String,
+    pub first_reported_at: String,
+    pub reported_at: String,
+}
+
+/// How many stacks are on one blueprint version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackCount {
+    pub blueprint: String,
+    pub version: String,
+    pub stacks: u64,
+    pub outdated: bool,
+    pub yanked: bool,
+}
+
+/// `GET /v1/stacks`: a page of stacks, and the stacks counted by blueprint version (all of them,
+/// not only this page's; newest version first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackPage {
+    pub meta: PageMeta,
+    pub counts: Vec<StackCount>,
+    pub stacks: Vec<StackEntry>,
+}
+
+/// The answer to a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackReported {
+    pub id: String,
+    /// The stack was not in the inventory before.
+    pub created: bool,
+    pub outdated: bool,
 }
 
 #[cfg(test)]

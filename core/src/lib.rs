@@ -10,6 +10,7 @@ pub mod constraint;
 pub mod digest;
 pub mod form;
 pub mod inputs;
+pub mod inventory;
 pub mod manifest;
 pub mod module;
 pub mod policy;

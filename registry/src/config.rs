@@ -147,6 +147,9 @@ settings! {
             "Checks and renders run at once, each in a worker process; more wait briefly, then get 503" [];
         shutdown_timeout: u64 = 3, "3", "QUARRY_SHUTDOWN_TIMEOUT",
             "Seconds in-flight requests get to finish after SIGTERM or SIGINT" [];
+        stack_inventory: bool = false, "false", "QUARRY_STACK_INVENTORY",
+            "Keep an inventory of the stacks scaffold renders and updates (reported with a token that may read), listed at /v1/stacks and on blueprint pages"
+            [, num_args = 0..=1, default_missing_value = "true"];
         import: Vec<PathBuf> = Vec::new(), "none", "QUARRY_IMPORT",
             "Publish every module and blueprint found under these directories that is not published yet (comma-separated)"
             [, value_delimiter = ','];

@@ -214,6 +214,16 @@ impl Client {
         Ok(bytes)
     }
 
+    /// `PUT path` with a JSON body, the answer read as `T`.
+    pub async fn put<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let response = self.send(self.http.put(self.url(path)).json(body)).await?;
+        Self::read(response, path).await
+    }
+
     /// Publishes an archive to `path`, with a progress bar on a terminal.
     pub async fn publish(&self, path: &str, archive: Vec<u8>) -> Result<api::Published> {
         let total = archive.len() as u64;

@@ -7,6 +7,8 @@ pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod git;
+pub mod inventory;
 pub mod pipeline;
 pub mod progress;
 pub mod prompt;

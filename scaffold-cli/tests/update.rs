@@ -23,7 +23,12 @@ struct Registry {
 
 impl Registry {
     fn start() -> Self {
-        let quarry = Quarry::start(&[]).expect("quarry starts");
+        Self::start_with(&[])
+    }
+
+    /// [`Registry::start`] with extra `quarry serve` flags.
+    fn start_with(flags: &[&str]) -> Self {
+        let quarry = Quarry::start(flags).expect("quarry starts");
         let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
         let home = tempfile::tempdir().expect("home");
         let registry = Self {
@@ -683,4 +688,134 @@ fn an_update_in_a_git_work_tree_needs_it_clean_or_allow_dirty() {
     assert!(allowed.status.success(), "{}", text(&allowed));
     assert!(read(&stack, "terraform.tf").contains(">= 1.6"));
     assert!(read(&stack, "main.tf").contains("# uncommitted"));
+}
+
+/// `git -C dir args…`, which must succeed.
+fn git(dir: &Path, args: &[&str]) {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", text(&output));
+}
+
+#[test]
+fn new_and_update_report_the_stack_to_the_inventory() {
+    let registry = Registry::start_with(&["--stack-inventory"]);
+    registry.publish("inv", "1.0.0", &no_change);
+    let reader = registry.quarry.token("dev", &["read"]).expect("token");
+    let listed = |query: &str| -> Value {
+        reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/v1/stacks?blueprint=fixtures/inv{query}",
+                registry.quarry.url
+            ))
+            .bearer_auth(&reader)
+            .send()
+            .and_then(reqwest::blocking::Response::json)
+            .expect("the inventory answers")
+    };
+    let new = |dir: &Path, token: Option<&str>, extra: &[&str]| {
+        let mut command = registry.scaffold();
+        if let Some(token) = token {
+            command.env("TF_TOKEN_registry_test", token);
+        }
+        let output = command
+            .args(["new", "fixtures/inv@~> 1.0", "--non-interactive"])
+            .args(["--set", "who=Ada", "--set", "environment=dev"])
+            .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+            .args(extra)
+            .arg("-o")
+            .arg(dir)
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{}", text(&output));
+        text(&output)
+    };
+
+    // A stack in a sub directory of a git checkout whose remote URL carries a token.
+    let checkout = registry.home.path().join("checkout");
+    std::fs::create_dir_all(&checkout).expect("mkdir");
+    git(&checkout, &["init", "-q"]);
+    git(
+        &checkout,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://bob:s3cret@git.example.com/acme/infra.git",
+        ],
+    );
+    let stack = checkout.join("stacks/web");
+    let said = new(&stack, Some(&reader), &[]);
+    assert!(said.contains("reported stack"), "{said}");
+    let id = answers(&stack)["stack"]["id"]
+        .as_str()
+        .expect("answers.json has the stack's id")
+        .to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    let page = listed("");
+    assert_eq!(page["stacks"].as_array().map(Vec::len), Some(1), "{page}");
+    let entry = &page["stacks"][0];
+    assert_eq!(entry["id"], id.as_str());
+    assert_eq!(entry["blueprint"]["version"], "1.0.0");
+    assert_eq!(entry["reported_by"], "dev");
+    assert_eq!(
+        entry["location"],
+        serde_json::json!({ "repository": "https://git.example.com/acme/infra.git", "path": "stacks/web" }),
+        "the remote's credentials never leave the machine"
+    );
+    assert_eq!(
+        entry["modules"][0]["source"], "fixtures/greeting/generic",
+        "{entry}"
+    );
+    assert!(
+        !std::fs::read_to_string(stack.join(".scaffold/answers.json"))
+            .expect("answers")
+            .contains("s3cret")
+    );
+
+    // A newer version: the stack is behind until `update` moves it, keeping its id.
+    registry.publish("inv", "1.1.0", &|dir| {
+        edit(&dir.join(TERRAFORM), |t| t.replace(">= 1.5", ">= 1.6"))
+    });
+    assert_eq!(listed("&outdated=true")["stacks"][0]["id"], id.as_str());
+    git(&checkout, &["add", "."]);
+    git(&checkout, &["commit", "-q", "-m", "the stack"]);
+    let update = registry
+        .scaffold()
+        .env("TF_TOKEN_registry_test", &reader)
+        .arg("update")
+        .arg(&stack)
+        .arg("--non-interactive")
+        .output()
+        .expect("runs");
+    assert!(update.status.success(), "{}", text(&update));
+    assert!(
+        text(&update).contains("reported stack"),
+        "{}",
+        text(&update)
+    );
+    assert_eq!(answers(&stack)["stack"]["id"], id.as_str());
+    let page = listed("");
+    assert_eq!(page["stacks"][0]["blueprint"]["version"], "1.1.0");
+    assert_eq!(page["stacks"][0]["outdated"], false);
+    assert_eq!(listed("&outdated=true")["stacks"], serde_json::json!([]));
+    // Written again over itself, it is still the same stack.
+    new(&stack, Some(&reader), &["--force"]);
+    assert_eq!(answers(&stack)["stack"]["id"], id.as_str());
+    assert_eq!(listed("")["stacks"].as_array().map(Vec::len), Some(1));
+
+    // Without a token nothing is reported, and it says so; --no-report leaves no id behind.
+    let anonymous = registry.home.path().join("anonymous");
+    let said = new(&anonymous, None, &[]);
+    assert!(said.contains("reporting needs a token"), "{said}");
+    let quiet = registry.home.path().join("quiet");
+    let said = new(&quiet, Some(&reader), &["--no-report"]);
+    assert!(!said.contains("reported"), "{said}");
+    assert!(answers(&quiet).get("stack").is_none());
+    assert_eq!(listed("")["stacks"].as_array().map(Vec::len), Some(1));
 }

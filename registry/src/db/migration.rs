@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddVersionPrecedence),
             Box::new(UnifyArtifacts),
             Box::new(AddSessions),
+            Box::new(AddStacks),
         ]
     }
 }
@@ -565,6 +566,73 @@ impl MigrationTrait for AddSessions {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("sessions").if_exists().to_owned())
+            .await
+    }
+}
+
+/// The stack inventory: one row per stack `scaffold` reported, with the blueprint version it was
+/// last rendered from. Rows point at the blueprint's artifact and version rows, so counting the
+/// stacks behind a version is a query on ids.
+struct AddStacks;
+
+impl MigrationName for AddStacks {
+    fn name(&self) -> &str {
+        "m20261201_000007_add_stacks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddStacks {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("stacks")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len_uniq("stack_id", 64))
+                    .col(string_len("name", 128))
+                    .col(integer("artifact_id"))
+                    .col(integer("version_id"))
+                    .col(text("modules"))
+                    .col(text_null("repository"))
+                    .col(text_null("path"))
+                    .col(string_len("reported_by", 128))
+                    .col(timestamp_with_time_zone("first_reported_at"))
+                    .col(timestamp_with_time_zone("reported_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("stacks_artifact")
+                            .from("stacks", "artifact_id")
+                            .to("artifacts", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("stacks_version")
+                            .from("stacks", "version_id")
+                            .to("artifact_versions", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("stacks_blueprint_version")
+                    .table("stacks")
+                    .col("artifact_id")
+                    .col("version_id")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("stacks").if_exists().to_owned())
             .await
     }
 }

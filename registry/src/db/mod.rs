@@ -6,6 +6,7 @@ pub mod audit;
 pub mod entities;
 pub mod migration;
 pub mod sessions;
+pub mod stacks;
 pub mod tokens;
 
 use sea_orm::{

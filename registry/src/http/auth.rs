@@ -73,6 +73,21 @@ impl Caller {
         }
     }
 
+    /// Requires a token that may read, whatever the registry's read access: for what names more
+    /// than the modules do (the stack inventory names repositories). `subject` names it.
+    pub fn token_reader(&self, subject: &str) -> Result<&Principal, ApiError> {
+        match &self.principal {
+            Some(principal) if principal.can_read() => Ok(principal),
+            Some(principal) => Err(ApiError::forbidden(format!(
+                "token `{}` may not use {subject}; it needs the `read` scope",
+                principal.token_name
+            ))),
+            None => Err(ApiError::unauthorized(format!(
+                "{subject} needs a token: send `Authorization: Bearer <token>`"
+            ))),
+        }
+    }
+
     /// Whether the caller holds a token that may read (a token is as good as a signed URL).
     pub fn holds_reader(&self) -> bool {
         self.principal.as_ref().is_some_and(Principal::can_read)

@@ -5,9 +5,10 @@ use crate::service::Registry;
 use actix_web::{HttpResponse, get, web};
 
 #[get("/.well-known/terraform.json")]
-pub async fn discovery() -> HttpResponse {
+pub async fn discovery(registry: web::Data<Registry>) -> HttpResponse {
     HttpResponse::Ok().json(quarry_core::api::Discovery {
         modules_v1: "/v1/modules/".into(),
+        stacks_v1: registry.stack_inventory.then(|| "/v1/stacks/".into()),
     })
 }
 

@@ -10,6 +10,7 @@ use crate::service::Internal;
 use crate::service::blueprints::StackError;
 use crate::service::publish::PublishError;
 use crate::service::signing::SignatureError;
+use crate::service::stacks::InventoryError;
 use crate::service::tokens::TokenError;
 use crate::storage::StorageError;
 use actix_web::http::StatusCode;
@@ -235,6 +236,24 @@ impl From<StackError> for ApiError {
                 Self::with_details(StatusCode::UNPROCESSABLE_ENTITY, &failure.0)
             }
             StackError::Internal(_) | StackError::Corrupt(..) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(error: InventoryError) -> Self {
+        match error {
+            InventoryError::Internal(inner) => inner.into(),
+            InventoryError::Invalid(problems) => Self {
+                retry_after: None,
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                messages: problems,
+                details: Vec::new(),
+            },
+            InventoryError::Off
+            | InventoryError::UnknownBlueprint(_)
+            | InventoryError::UnknownVersion(..)
+            | InventoryError::NoSuchStack(_) => Self::not_found(error.to_string()),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod blueprints;
 pub mod discovery;
 pub mod error;
 pub mod modules;
+pub mod stacks;
 pub mod upload;
 
 use crate::service::Registry;
@@ -44,6 +45,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
+            .service(web::scope("/v1/stacks").configure(stacks::routes))
             .route("/v1/audit", web::get().to(audit::list))
             .configure(crate::ui::routes)
             .default_service(web::to(crate::ui::not_found));

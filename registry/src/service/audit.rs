@@ -37,7 +37,7 @@ impl Actor {
 pub struct Action(&'static str);
 
 /// Every action, as it is stored and filtered on.
-const ACTIONS: [&str; 12] = [
+const ACTIONS: [&str; 13] = [
     "module.publish",
     "module.deprecate",
     "module.undeprecate",
@@ -50,11 +50,13 @@ const ACTIONS: [&str; 12] = [
     "blueprint.unyank",
     "token.create",
     "token.revoke",
+    "stack.forget",
 ];
 
 impl Action {
     pub const TOKEN_CREATE: Self = Self("token.create");
     pub const TOKEN_REVOKE: Self = Self("token.revoke");
+    pub const STACK_FORGET: Self = Self("stack.forget");
 
     /// `verb` done to an artifact of `kind`: one of `publish`, `deprecate`, `undeprecate`,
     /// `yank`, `unyank`.

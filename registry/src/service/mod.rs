@@ -14,6 +14,7 @@ pub mod ratelimit;
 pub mod search;
 pub mod sessions;
 pub mod signing;
+pub mod stacks;
 pub mod tokens;
 
 use crate::config::{Config, ReadAccess};
@@ -28,6 +29,8 @@ pub struct Registry {
     pub db: DatabaseConnection,
     pub storage: Storage,
     pub read_access: ReadAccess,
+    /// Whether stacks may be reported to, and listed from, the inventory.
+    pub stack_inventory: bool,
     pub public_url: Option<String>,
     pub signer: UrlSigner,
     pub max_archive_bytes: u64,
@@ -132,6 +135,7 @@ impl Registry {
             db,
             storage,
             read_access: settings.read_access,
+            stack_inventory: settings.stack_inventory,
             public_url: settings.public_url.clone(),
             signer: UrlSigner::new(&signing_key(config)?, settings.signed_url_ttl),
             max_archive_bytes: settings.max_archive_bytes,

@@ -82,6 +82,106 @@ struct BlueprintPage {
     general: Vec<String>,
     /// A secret was typed but the page came back: it must be typed again.
     secrets_cleared: bool,
+    /// The stack inventory's view of this blueprint, when the registry keeps one.
+    stacks: Option<StacksView>,
+}
+
+/// How many stacks are on each version of a blueprint, and (for a viewer with a token) the
+/// stacks most recently reported.
+pub struct StacksView {
+    pub total: u64,
+    pub behind: u64,
+    pub counts: Vec<StackCountRow>,
+    /// Shown only to a viewer with a token: stacks name repositories.
+    pub may_list: bool,
+    pub listed: Vec<StackListRow>,
+}
+
+pub struct StackCountRow {
+    pub version: String,
+    pub href: String,
+    pub stacks: u64,
+    pub outdated: bool,
+    pub yanked: bool,
+}
+
+pub struct StackListRow {
+    pub name: String,
+    pub version: String,
+    pub outdated: bool,
+    pub yanked: bool,
+    pub repository: String,
+    pub path: String,
+    pub reported: String,
+}
+
+/// The stacks listed on a blueprint page.
+const LISTED_STACKS: u64 = 20;
+
+async fn stacks_view(
+    viewer: &Viewer,
+    registry: &Registry,
+    address: &quarry_core::address::ArtifactAddress,
+) -> Result<Option<StacksView>, UiError> {
+    let quarry_core::address::ArtifactAddress::Blueprint(blueprint) = address else {
+        return Ok(None);
+    };
+    if !registry.stack_inventory {
+        return Ok(None);
+    }
+    let may_list = viewer
+        .principal
+        .as_ref()
+        .is_some_and(crate::service::tokens::Principal::can_read);
+    let filter = crate::service::stacks::StackFilter {
+        blueprint: Some(blueprint.clone()),
+        outdated: false,
+    };
+    let limit = if may_list { LISTED_STACKS } else { 0 };
+    let listing = registry.stacks(&filter, 0, limit).await?;
+    let base = format!("/blueprints/{blueprint}");
+    Ok(Some(StacksView {
+        total: listing.counts.iter().map(|count| count.stacks).sum(),
+        behind: listing
+            .counts
+            .iter()
+            .filter(|count| count.standing.outdated)
+            .map(|count| count.stacks)
+            .sum(),
+        counts: listing
+            .counts
+            .iter()
+            .map(|count| StackCountRow {
+                version: count.version.to_string(),
+                href: format!("{base}/{}", count.version),
+                stacks: count.stacks,
+                outdated: count.standing.outdated,
+                yanked: count.standing.yanked,
+            })
+            .collect(),
+        may_list,
+        listed: listing
+            .stacks
+            .iter()
+            .map(|stack| StackListRow {
+                name: stack.name.clone(),
+                version: stack.version.to_string(),
+                outdated: stack.standing.outdated,
+                yanked: stack.standing.yanked,
+                repository: stack
+                    .location
+                    .as_ref()
+                    .map(|location| location.repository.clone())
+                    .unwrap_or_default(),
+                path: stack
+                    .location
+                    .as_ref()
+                    .map(|location| location.path.clone())
+                    .unwrap_or_default(),
+                reported: when(&stack.reported_at),
+            })
+            .collect(),
+    }))
 }
 
 /// One field, for the live check's answer.
@@ -304,6 +404,7 @@ async fn blueprint_page(
         fields: state.fields,
         general: state.general,
         secrets_cleared: state.secrets_cleared,
+        stacks: stacks_view(viewer, registry, address).await?,
     };
     page(viewer, status, &template)
 }

@@ -177,6 +177,7 @@ macro_rules! through_the_api_error {
 through_the_api_error!(
     crate::service::Internal,
     crate::service::blueprints::StackError,
+    crate::service::stacks::InventoryError,
     crate::sandbox::SandboxError,
     crate::service::tokens::TokenError,
     quarry_core::address::AddressError,

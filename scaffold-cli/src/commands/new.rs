@@ -6,7 +6,7 @@ use super::split_at_version;
 use crate::client::Client;
 use crate::error::{CliError, Kind, Result};
 use crate::update::Change;
-use crate::{pipeline, prompt};
+use crate::{inventory, pipeline, prompt};
 use quarry_core::constraint::Constraint;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -32,6 +32,9 @@ pub struct NewArgs {
     /// registry's render endpoint and the web UI's download give for the same inputs
     #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "dry_run"])]
     pub archive: Option<PathBuf>,
+    /// Do not report the stack to the registry's stack inventory (when it keeps one)
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 /// Where a stack's inputs come from, for `new` and `update`.
@@ -73,7 +76,7 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
         prompt::ask(&schema, &mut answers, false)?;
     }
     let recorded = constraint_text.map_or_else(|| fetched.version.to_string(), str::to_owned);
-    let stack = pipeline::render(client, &fetched, answers, &recorded).await?;
+    let mut stack = pipeline::render(client, &fetched, answers, &recorded).await?;
 
     if let Some(path) = &args.archive {
         if path.exists() && !args.force {
@@ -119,6 +122,12 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
             ),
         ));
     }
+    // A stack written over itself keeps its id; a new one gets one when it is to be reported.
+    let report = !args.no_report && inventory::kept(client).await == Some(true);
+    if let Some(id) = inventory::existing_id(&target).or_else(|| report.then(inventory::new_id)) {
+        inventory::identify(&mut stack.files, &id);
+    }
+    let name = pipeline::stack_name(&stack).unwrap_or_else(|| fetched.blueprint.name.to_string());
     if target.exists() && !is_empty_dir(&target) {
         // Over an existing directory only the stack's own files change, all or none.
         let changes: Vec<Change> = stack
@@ -139,6 +148,9 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
         target.display(),
         fetched.version
     );
+    if report {
+        inventory::report(client, &target, &name).await;
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 use crate::client::Client;
 use crate::error::{CliError, Kind, Result};
+use crate::inventory;
 use crate::pipeline::{self, Secrets};
 use crate::prompt;
 use crate::update::{self, Change, ConflictStyle};
@@ -33,19 +34,15 @@ pub struct UpdateArgs {
     /// Update a git work tree that has uncommitted changes
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Do not report the stack to the registry's stack inventory (when it keeps one)
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 /// Whether `dir` is inside a git work tree with uncommitted changes below it (`false` outside
 /// one, or without git).
 fn dirty(dir: &Path) -> Result<bool> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-    };
+    let git = |args: &[&str]| crate::git::run(dir, args);
     match git(&["rev-parse", "--is-inside-work-tree"]) {
         Ok(output) if output.status.success() => {}
         _ => return Ok(false),
@@ -108,7 +105,7 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
     } else {
         asked.clone()
     };
-    let theirs = pipeline::render_with(
+    let mut theirs = pipeline::render_with(
         client,
         &target,
         inputs,
@@ -117,6 +114,14 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
         Secrets::Omitted,
     )
     .await?;
+
+    // The stack keeps its inventory id; one reported for the first time gets one.
+    let report = !args.no_report && !args.dry_run && inventory::kept(client).await == Some(true);
+    let id = answers.stack.as_ref().map(|stack| stack.id.clone());
+    if let Some(id) = id.or_else(|| report.then(inventory::new_id)) {
+        inventory::identify(&mut theirs.files, &id);
+    }
+    let name = pipeline::stack_name(&theirs).unwrap_or_else(|| target.blueprint.name.to_string());
 
     let plan = update::plan(
         &base.files,
@@ -157,6 +162,9 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
         for (mark, change) in marks.iter().zip(&plan.changes) {
             eprintln!("  {mark} {}", change.path());
         }
+    }
+    if report {
+        inventory::report(client, dir, &name).await;
     }
     if plan.conflicts.is_empty() {
         return Ok(());

@@ -4,4 +4,5 @@ pub mod artifact;
 pub mod artifact_version;
 pub mod audit_event;
 pub mod session;
+pub mod stack;
 pub mod token;
