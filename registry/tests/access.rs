@@ -19,10 +19,11 @@ fn post(path: &str, token: &str, body: Value) -> test::TestRequest {
 
 #[actix_web::test]
 async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
-    let quarry = start().await;
-    let team_b = quarry.token("team-b", &["publish:b"]).await;
-    let team_a = quarry.token("team-a", &["publish:a"]).await;
-    let app = quarry.app().await;
+    let (app, [team_b, team_a]) = app_with_tokens(
+        start().await,
+        [("team-b", &["publish:b"]), ("team-a", &["publish:a"])],
+    )
+    .await;
     app.published("/v1/modules/b/net/aws/1.0.0", &team_b, small_module())
         .await;
 
@@ -54,8 +55,7 @@ async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
 
 #[actix_web::test]
 async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     for version in ["1.0.0", "1.1.0"] {
         app.published(
             &format!("/v1/modules/acme/net/aws/{version}"),
@@ -126,12 +126,11 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
 
 #[actix_web::test]
 async fn revoked_and_expired_tokens_are_refused_at_once() {
-    let quarry = start().await;
-    let token = quarry.token("soon-revoked", &["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, [token]) =
+        app_with_tokens(start().await, [("soon-revoked", &["publish:acme"])]).await;
     app.published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())
         .await;
-    tokens::revoke(&quarry.registry.db, "soon-revoked", &Actor::console())
+    tokens::revoke(&app.quarry.registry.db, "soon-revoked", &Actor::console())
         .await
         .expect("revoked");
     let message = app
@@ -145,7 +144,7 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     assert_eq!(message, "the token `soon-revoked` has been revoked");
 
     let expired = tokens::create(
-        &quarry.registry.db,
+        &app.quarry.registry.db,
         "expired",
         &["publish:acme".to_owned()],
         Some(chrono::Duration::seconds(-1)),
@@ -167,7 +166,7 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
         "{message}"
     );
     let fresh = tokens::create(
-        &quarry.registry.db,
+        &app.quarry.registry.db,
         "fresh",
         &["publish:acme".to_owned()],
         Some(chrono::Duration::hours(1)),
@@ -182,11 +181,15 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
 
 #[actix_web::test]
 async fn every_change_is_in_the_audit_log_for_admins() {
-    let quarry = start().await;
-    let admin = quarry.token("root", &["admin"]).await;
-    let publisher = quarry.token("ci", &["publish:acme"]).await;
-    let reader = quarry.token("reader", &["read"]).await;
-    let app = quarry.app().await;
+    let (app, [admin, publisher, reader]) = app_with_tokens(
+        start().await,
+        [
+            ("root", &["admin"]),
+            ("ci", &["publish:acme"]),
+            ("reader", &["read"]),
+        ],
+    )
+    .await;
     app.published("/v1/modules/acme/net/aws/1.0.0", &publisher, small_module())
         .await;
     let (status, _) = app
@@ -207,7 +210,7 @@ async fn every_change_is_in_the_audit_log_for_admins() {
     assert_eq!(status, 200);
     let message = refused(app.get_as("/v1/audit", &reader).await, 403);
     assert!(message.contains("needs the `admin` scope"), "{message}");
-    tokens::revoke(&quarry.registry.db, "reader", &Actor::console())
+    tokens::revoke(&app.quarry.registry.db, "reader", &Actor::console())
         .await
         .expect("revoked");
 
@@ -271,9 +274,11 @@ async fn every_change_is_in_the_audit_log_for_admins() {
 
 #[actix_web::test]
 async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
-    let quarry = start_with(|config| config.serve.writes_per_minute_per_token = 2).await;
-    let token = quarry.token("ci", &["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, [token]) = app_with_tokens(
+        start_with(|config| config.serve.writes_per_minute_per_token = 2).await,
+        [("ci", &["publish:acme"])],
+    )
+    .await;
     for version in ["1.0.0", "1.0.1"] {
         app.published(
             &format!("/v1/modules/acme/net/aws/{version}"),
@@ -309,22 +314,22 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
 
 #[actix_web::test]
 async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     let published = app
         .published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())
         .await;
     // An archive left behind by a publish interrupted before its version was recorded.
     let orphan = quarry_core::test_support::gzip(b"orphaned archive");
     let orphan_digest = quarry_core::digest::Sha256::of(&orphan);
-    quarry
+    app.quarry
         .registry
         .storage
         .put_archive(&orphan_digest, orphan.into())
         .await
         .expect("stored");
 
-    let young = quarry
+    let young = app
+        .quarry
         .registry
         .collect_garbage(chrono::Duration::hours(1), true)
         .await
@@ -335,7 +340,8 @@ async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
     );
     assert_eq!(young.kept_in_grace, 1);
 
-    let dry = quarry
+    let dry = app
+        .quarry
         .registry
         .collect_garbage(chrono::Duration::zero(), false)
         .await
@@ -346,7 +352,7 @@ async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
     );
     assert_eq!(dry.referenced, 1);
     assert!(
-        quarry
+        app.quarry
             .registry
             .storage
             .archive_size(&orphan_digest)
@@ -356,14 +362,15 @@ async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
         "a dry run deletes nothing"
     );
 
-    let done = quarry
+    let done = app
+        .quarry
         .registry
         .collect_garbage(chrono::Duration::zero(), true)
         .await
         .expect("gc");
     assert_eq!(done.unreferenced.len(), 1);
     assert!(
-        quarry
+        app.quarry
             .registry
             .storage
             .archive_size(&orphan_digest)
@@ -376,7 +383,7 @@ async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
     )
     .expect("hex");
     assert!(
-        quarry
+        app.quarry
             .registry
             .storage
             .archive_size(&kept)

@@ -36,8 +36,7 @@ async fn publish_minimal(quarry: &TestRegistry) {
 
 #[actix_web::test]
 async fn published_blueprint_is_listed_searched_and_detailed() {
-    let quarry = registry_with_minimal().await;
-    let app = quarry.app().await;
+    let app = registry_with_minimal().await.app().await;
 
     let (status, body) = app.get("/v1/blueprints").await;
     assert_eq!(status, 200);
@@ -83,8 +82,7 @@ async fn published_blueprint_is_listed_searched_and_detailed() {
 
 #[actix_web::test]
 async fn render_returns_the_stack_as_a_tar_gz() {
-    let quarry = registry_with_minimal().await;
-    let app = quarry.app().await;
+    let app = registry_with_minimal().await.app().await;
     let request = post_json(
         "/v1/blueprints/fixtures/minimal/0.1.0/render",
         json!({ "name": "shop", "environment": "prod", "approvers": ["ana", "bo"], "token": "a-secret-token-value" }),
@@ -123,8 +121,7 @@ async fn render_returns_the_stack_as_a_tar_gz() {
 
 #[actix_web::test]
 async fn validate_reports_every_input_error_with_its_path() {
-    let quarry = registry_with_minimal().await;
-    let app = quarry.app().await;
+    let app = registry_with_minimal().await.app().await;
     let (status, body) = app
         .call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/validate",
@@ -175,8 +172,7 @@ async fn validate_reports_every_input_error_with_its_path() {
 
 #[actix_web::test]
 async fn render_fails_clearly_when_no_module_version_matches() {
-    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:fixtures"]).await;
     app.publish_fixture(&token, "greeting", "2.0.0").await;
     app.publish_fixture_blueprint(&token, "minimal", "0.1.0")
         .await;
@@ -195,8 +191,7 @@ async fn render_fails_clearly_when_no_module_version_matches() {
 
 #[actix_web::test]
 async fn publish_refuses_invalid_blueprints_listing_every_problem() {
-    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:fixtures"]).await;
 
     let broken = quarry_core::test_support::tar_gz(&[
         (
@@ -271,7 +266,7 @@ async fn publish_refuses_invalid_blueprints_listing_every_problem() {
         "blueprint fixtures/minimal 1.0.0 is already published; versions are immutable, publish a new version"
     );
 
-    let other = quarry.token("other", &["publish:other"]).await;
+    let other = app.quarry.token("other", &["publish:other"]).await;
     let (status, _) = app
         .publish(
             "/v1/blueprints/fixtures/minimal/1.1.0",

@@ -44,8 +44,7 @@ fn listed_names(listing: &Value) -> Vec<String> {
 
 #[actix_web::test]
 async fn download_counts_stay_exact_while_they_are_written() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     for version in ["1.0.0", "1.1.0"] {
         let path = format!("/v1/modules/acme/net/aws/{version}");
         app.published(&path, &token, small_module()).await;
@@ -75,7 +74,7 @@ async fn download_counts_stay_exact_while_they_are_written() {
         }
     }
     assert_eq!(counts().await, (5.into(), 5.into()), "counted in memory");
-    quarry.registry.flush_downloads().await;
+    app.quarry.registry.flush_downloads().await;
     assert_eq!(counts().await, (5.into(), 5.into()), "written");
     let response = test::call_service(
         &app.service,
@@ -84,7 +83,7 @@ async fn download_counts_stay_exact_while_they_are_written() {
     .await;
     assert_eq!(response.status(), 204);
     assert_eq!(counts().await, (6.into(), 6.into()), "one more");
-    quarry.registry.flush_downloads().await;
+    app.quarry.registry.flush_downloads().await;
     assert_eq!(counts().await, (6.into(), 6.into()), "written again");
 }
 
@@ -187,8 +186,7 @@ async fn a_replica_sees_another_replicas_changes_once_it_follows_the_change_feed
 
 #[actix_web::test]
 async fn a_module_whose_every_version_is_yanked_leaves_the_listing() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     for path in [
         "/v1/modules/acme/gone/aws/1.0.0",
         "/v1/modules/acme/kept/aws/1.0.0",

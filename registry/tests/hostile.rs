@@ -37,11 +37,11 @@ const PROMPT: Duration = Duration::from_secs(5);
 /// A registry with one module and one blueprint already published, and a token for `acme`.
 async fn registry_with(
     adjust: impl FnOnce(&mut quarry_registry::config::Config),
-) -> (TestRegistry, String) {
+) -> (TestApp, String) {
     let quarry = start_with(adjust).await;
     let token = quarry.token("ci", &["publish:acme"]).await;
     publish_seed(&quarry, &token).await;
-    (quarry, token)
+    (quarry.app().await, token)
 }
 
 async fn publish_seed(quarry: &TestRegistry, token: &str) {
@@ -61,7 +61,7 @@ async fn publish_seed(quarry: &TestRegistry, token: &str) {
     app.published(TINY, token, tiny).await;
 }
 
-async fn registry() -> (TestRegistry, String) {
+async fn registry() -> (TestApp, String) {
     registry_with(|_| {}).await
 }
 
@@ -325,8 +325,7 @@ where
 
 #[actix_web::test]
 async fn archive_entries_that_leave_the_module_root_are_refused_naming_the_entry() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let t = Some(token.as_str());
     let cases = vec![
         refused(
@@ -420,13 +419,12 @@ async fn archive_entries_that_leave_the_module_root_are_refused_naming_the_entry
             "archive entry `template/passwd` is a symbolic link",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn special_files_in_an_archive_are_refused_naming_the_entry() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let t = Some(token.as_str());
     let cases = vec![
         refused(
@@ -448,14 +446,13 @@ async fn special_files_in_an_archive_are_refused_naming_the_entry() {
             "archive entry `pipe` is a named pipe (FIFO)",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn bombs_stop_at_the_limits_naming_the_limit() {
     // The entry limit is fixed at 10,000; the unpacked limit is configured small.
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let names: Vec<String> = (0..10_001).map(|i| format!("f/{i}")).collect();
     let mut entries: Vec<RawEntry<'_>> = vec![("main.tf", Regular, MAIN_TF, None)];
     entries.extend(
@@ -469,10 +466,9 @@ async fn bombs_stop_at_the_limits_naming_the_limit() {
         422,
         "the archive has more than 10000 entries",
     )];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 
-    let (quarry, token) = registry_with(|config| config.serve.max_unpacked_bytes = 1 << 20).await;
-    let app = quarry.app().await;
+    let (app, token) = registry_with(|config| config.serve.max_unpacked_bytes = 1 << 20).await;
     let zeros = vec![0u8; 8 << 20];
     let bomb = with_main(&[("zeros.bin", Regular, &zeros, None)]);
     assert!(bomb.len() < 64 << 10, "the bomb is a small upload");
@@ -482,13 +478,12 @@ async fn bombs_stop_at_the_limits_naming_the_limit() {
         413,
         "the archive unpacks to more than 1048576 bytes",
     )];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn bodies_that_are_not_a_tar_gz_are_400() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let t = Some(token.as_str());
     let valid = small_module();
     let mut trailing = valid.clone();
@@ -535,7 +530,7 @@ async fn bodies_that_are_not_a_tar_gz_are_400() {
             "the body is not gzip-compressed",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 /// A tar with one entry whose name is the given bytes, unchecked.
@@ -563,8 +558,7 @@ fn regular_header(size: usize) -> tar::Header {
 
 #[actix_web::test]
 async fn broken_entries_are_refused_naming_the_entry_or_the_line() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let t = Some(token.as_str());
     let cases = vec![
         refused(
@@ -609,13 +603,12 @@ async fn broken_entries_are_refused_naming_the_entry_or_the_line() {
             "broken.tf:3",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn an_overlong_gnu_long_name_is_a_4xx_naming_the_entry() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     // `append_data` writes a GNU long-name entry (`././@LongLink`) for names over 100 bytes.
     let long = format!("{}.txt", "n".repeat(4200));
     let mut builder = tar::Builder::new(Vec::new());
@@ -635,13 +628,12 @@ async fn an_overlong_gnu_long_name_is_a_4xx_naming_the_entry() {
         422,
         "archive entry `nnnn",
     )];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn uploads_over_max_archive_bytes_are_413_naming_the_limit() {
-    let (quarry, token) = registry_with(|config| config.serve.max_archive_bytes = 64 << 10).await;
-    let app = quarry.app().await;
+    let (app, token) = registry_with(|config| config.serve.max_archive_bytes = 64 << 10).await;
     let t = Some(token.as_str());
     let big = vec![0x1f; 100 << 10];
     let cases = vec![
@@ -671,13 +663,12 @@ async fn uploads_over_max_archive_bytes_are_413_naming_the_limit() {
             "the archive is larger than the limit of 65536 bytes",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn wrong_content_types_are_415_naming_the_type() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let cases = vec![
         refused(
             "application/json",
@@ -704,13 +695,12 @@ async fn wrong_content_types_are_415_naming_the_type() {
             "content type `multipart/form-data` is not accepted",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn blueprint_publish_with_a_wrong_content_type_is_415() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let archive = blueprint(
         "typed",
         "",
@@ -725,7 +715,7 @@ async fn blueprint_publish_with_a_wrong_content_type_is_415() {
         415,
         "content type `text/plain` is not accepted",
     )];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -734,8 +724,7 @@ async fn blueprint_publish_with_a_wrong_content_type_is_415() {
 
 #[actix_web::test]
 async fn hostile_address_parts_are_400_naming_the_part() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let t = Some(token.as_str());
     let long = "a".repeat(65);
     let cases = vec![
@@ -792,26 +781,24 @@ async fn hostile_address_parts_are_400_naming_the_part() {
             "invalid name `aaaaaaaa",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn an_empty_namespace_is_400_naming_the_namespace() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let cases = vec![refused(
         "empty namespace",
         publish_request("/v1/modules//base/aws/1.0.0", Some(&token), small_module()),
         400,
         "invalid namespace ``",
     )];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn invalid_versions_are_400_naming_the_version() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let t = Some(token.as_str());
     let long = format!("1.0.0-{}", "a".repeat(194));
     let cases = vec![
@@ -841,7 +828,7 @@ async fn invalid_versions_are_400_naming_the_version() {
         "invalid version `v1`",
     )])
     .collect();
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -851,8 +838,7 @@ async fn invalid_versions_are_400_naming_the_version() {
 /// A blueprint whose template includes `target`: publishing refuses it naming the template, or,
 /// if it is stored, rendering refuses it, and no answer ever carries the included file.
 async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str) {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let template = format!("{{% include \"{target}\" %}}\n");
     let archive = blueprint(
         name,
@@ -860,7 +846,7 @@ async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str)
         &[("template/main.tf.tera", Regular, template.as_bytes(), None)],
     );
     let path = format!("/v1/blueprints/acme/{name}/1.0.0");
-    let before = snapshot(&quarry, &app.service).await;
+    let before = snapshot(&app.quarry, &app.service).await;
     let response = test::call_service(
         &app.service,
         publish_request(&path, Some(&token), archive).to_request(),
@@ -877,7 +863,7 @@ async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str)
         );
         assert_healthy(&app.service, "include at publish").await;
         assert_eq!(
-            snapshot(&quarry, &app.service).await,
+            snapshot(&app.quarry, &app.service).await,
             before,
             "stored data changed"
         );
@@ -899,7 +885,7 @@ async fn assert_include_is_refused(target: &str, name: &str, leak: &'static str)
             .never(leak)
         })
         .collect();
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
@@ -914,8 +900,7 @@ async fn a_template_including_its_own_manifest_never_returns_it() {
 
 #[actix_web::test]
 async fn a_templated_path_that_renders_outside_the_stack_is_422() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let archive = blueprint(
         "escape",
         "",
@@ -953,13 +938,12 @@ async fn a_templated_path_that_renders_outside_the_stack_is_422() {
             "which would leave the stack directory",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn a_rego_policy_that_does_not_parse_is_422_naming_the_file() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let archive = blueprint(
         "badrego",
         "policies:\n  - id: broken\n    type: plan\n    file: policies/broken.rego\n",
@@ -992,7 +976,7 @@ async fn a_rego_policy_that_does_not_parse_is_422_naming_the_file() {
             "policy file `../../etc/passwd` must be inside policies/",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1001,8 +985,7 @@ async fn a_rego_policy_that_does_not_parse_is_422_naming_the_file() {
 
 #[actix_web::test]
 async fn inputs_that_are_not_a_json_object_are_400() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let render = format!("{TINY}/render");
     let validate = format!("{TINY}/validate");
     // The endpoint works: a proper object renders.
@@ -1064,13 +1047,12 @@ async fn inputs_that_are_not_a_json_object_are_400() {
             "the body must be a JSON object of inputs",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn a_50_mb_inputs_document_is_refused_promptly_naming_the_limit() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let mut huge = Vec::with_capacity(50 << 20);
     huge.extend_from_slice(b"{\"name\": \"");
     huge.resize((50 << 20) - 2, b'a');
@@ -1081,7 +1063,7 @@ async fn a_50_mb_inputs_document_is_refused_promptly_naming_the_limit() {
         413,
         "larger than the limit",
     )];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1090,8 +1072,7 @@ async fn a_50_mb_inputs_document_is_refused_promptly_naming_the_limit() {
 
 #[actix_web::test]
 async fn injection_attempts_in_queries_match_nothing_and_leave_the_tables_intact() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let ten_kb = "x".repeat(10 << 10);
     let cases = vec![
         nothing(
@@ -1175,13 +1156,12 @@ async fn injection_attempts_in_queries_match_nothing_and_leave_the_tables_intact
             1,
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn a_nul_in_the_search_query_matches_nothing() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let cases = vec![
         nothing_or_400(
             "module search `%00`",
@@ -1202,13 +1182,12 @@ async fn a_nul_in_the_search_query_matches_nothing() {
             "`q`",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn out_of_range_page_bounds_are_clamped() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let cases = vec![
         listed("limit=0", get("/v1/modules?limit=0", None), "modules", 1),
         listed(
@@ -1223,13 +1202,12 @@ async fn out_of_range_page_bounds_are_clamped() {
             "modules",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn malformed_page_bounds_are_400_naming_the_parameter() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let cases = vec![
         refused(
             "offset=-1",
@@ -1257,13 +1235,12 @@ async fn malformed_page_bounds_are_400_naming_the_parameter() {
             "offset",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn an_offset_past_i64_max_returns_nothing() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let cases = vec![
         nothing(
             "offset=u64::MAX",
@@ -1281,7 +1258,7 @@ async fn an_offset_past_i64_max_returns_nothing() {
             "blueprints",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1290,8 +1267,7 @@ async fn an_offset_past_i64_max_returns_nothing() {
 
 #[actix_web::test]
 async fn archive_urls_with_traversal_or_a_non_hex_digest_are_404() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let digest = quarry_core::digest::Sha256::of(&small_module()).to_hex();
     let names = "archive names are <sha256>.tar.gz";
     let cases = vec![
@@ -1347,13 +1323,12 @@ async fn archive_urls_with_traversal_or_a_non_hex_digest_are_404() {
             format!("no archive {}", "0".repeat(64)),
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn forged_tokens_are_401() {
-    let (quarry, token) = registry().await;
-    let app = quarry.app().await;
+    let (app, token) = registry().await;
     let mut tampered = token.clone();
     let last = tampered.pop().expect("a token");
     tampered.push(if last == 'a' { 'b' } else { 'a' });
@@ -1411,13 +1386,12 @@ async fn forged_tokens_are_401() {
             "publishing needs a token",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }
 
 #[actix_web::test]
 async fn forged_tokens_are_401_on_public_reads_too() {
-    let (quarry, _) = registry().await;
-    let app = quarry.app().await;
+    let (app, _) = registry().await;
     let cases = vec![
         refused(
             "list with a garbage token",
@@ -1435,5 +1409,5 @@ async fn forged_tokens_are_401_on_public_reads_too() {
             "the token is not valid",
         ),
     ];
-    check(&quarry, &app.service, cases).await;
+    check(&app.quarry, &app.service, cases).await;
 }

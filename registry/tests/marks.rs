@@ -11,7 +11,7 @@ use serde_json::json;
 const MODULE: &str = "/v1/modules/acme/net/aws";
 const BLUEPRINT: &str = "/v1/blueprints/fixtures/minimal";
 
-async fn visible(app: &TestApp<'_>, base: &str) -> Vec<String> {
+async fn visible(app: &TestApp, base: &str) -> Vec<String> {
     let (_, body) = app.get(&format!("{base}/versions")).await;
     let list = body["modules"][0]["versions"]
         .as_array()
@@ -123,8 +123,7 @@ async fn unyank_and_undeprecate_undo_their_marks_for_every_kind() {
 
 #[actix_web::test]
 async fn a_blueprint_yank_body_is_read_under_the_size_limit() {
-    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:fixtures"]).await;
     app.publish_fixture_blueprint(&token, "minimal", "0.1.0")
         .await;
     let reason = "x".repeat(100 * 1024);
@@ -195,8 +194,7 @@ async fn a_signing_key_left_readable_is_made_private_at_start() {
 
 #[actix_web::test]
 async fn a_module_is_described_by_its_module_yaml_else_its_readmes_first_paragraph() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     let readme = b"# net\n\nA network for one\nteam, wrapped at twenty.\n\nMore prose.\n";
     let archive = quarry_core::test_support::tar_gz(&[
         (
@@ -234,7 +232,7 @@ async fn a_module_is_described_by_its_module_yaml_else_its_readmes_first_paragra
         "namespace: acme\nname: vpc\nsystem: aws\nversion: 1.0.0\ndescription: The manifest's words.\n",
     )
     .expect("write");
-    quarry
+    app.quarry
         .registry
         .import_dir(dir.path())
         .await

@@ -110,7 +110,7 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     let quarry = TestRegistry {
         registry,
         config,
-        dir,
+        dir: std::sync::Arc::new(dir),
     };
     let app = quarry.app().await;
 

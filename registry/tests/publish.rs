@@ -17,8 +17,7 @@ fn with_main(extra: &[(&str, EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
 
 #[actix_web::test]
 async fn publish_creates_the_version_and_refuses_it_twice() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
 
     let body = app
         .published("/v1/modules/acme/small/aws/1.0.0", &token, small_module())
@@ -49,8 +48,7 @@ async fn publish_creates_the_version_and_refuses_it_twice() {
 
 #[actix_web::test]
 async fn publish_rejects_bad_addresses_and_versions() {
-    let (quarry, token) = start_with_token(&["publish:*"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:*"]).await;
     let long = "a".repeat(65);
     let cases = [
         (
@@ -99,8 +97,7 @@ async fn publish_rejects_bad_addresses_and_versions() {
 
 #[actix_web::test]
 async fn publish_accepts_prerelease_and_build_metadata() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     for version in ["1.0.0-rc.1", "1.0.0+build.7", "2.0.0-beta.2+sha.1f"] {
         let path = format!("/v1/modules/acme/small/aws/{}", version.replace('+', "%2B"));
         let body = app.published(&path, &token, small_module()).await;
@@ -110,8 +107,7 @@ async fn publish_accepts_prerelease_and_build_metadata() {
 
 #[actix_web::test]
 async fn publish_rejects_unsafe_and_broken_archives() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     let many: Vec<String> = (0..10_001).map(|i| format!("f/{i}")).collect();
     let mut many_entries: Vec<(&str, EntryType, &[u8], Option<&str>)> =
         vec![("main.tf", Regular, MAIN_TF, None)];
@@ -302,10 +298,11 @@ async fn publish_enforces_the_size_limits() {
 
 #[actix_web::test]
 async fn publish_requires_a_token_with_the_namespace_scope() {
-    let quarry = start().await;
-    let other = quarry.token("other-team", &["publish:other"]).await;
-    let reader = quarry.token("reader", &["read"]).await;
-    let app = quarry.app().await;
+    let (app, [other, reader]) = app_with_tokens(
+        start().await,
+        [("other-team", &["publish:other"]), ("reader", &["read"])],
+    )
+    .await;
     let path = "/v1/modules/acme/small/aws/1.0.0";
 
     let message = refused(
@@ -333,7 +330,7 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
     }
 
     quarry_registry::service::tokens::revoke(
-        &quarry.registry.db,
+        &app.quarry.registry.db,
         "other-team",
         &quarry_registry::service::audit::Actor::console(),
     )
@@ -347,8 +344,7 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
 
 #[actix_web::test]
 async fn publish_rejects_wrong_content_type_and_empty_body() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     let request = test::TestRequest::post()
         .uri("/v1/modules/acme/small/aws/1.0.0")
         .insert_header(("authorization", format!("Bearer {token}")))
@@ -372,8 +368,7 @@ async fn publish_rejects_wrong_content_type_and_empty_body() {
 
 #[actix_web::test]
 async fn publish_accepts_links_that_stay_inside_the_module() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     let archive = gzip(&raw_tar(&[
         ("main.tf", Regular, MAIN_TF, None),
         ("modules/a/main.tf", Regular, b"", None),

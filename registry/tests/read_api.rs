@@ -9,7 +9,7 @@ use common::*;
 use serde_json::{Value, json};
 
 /// Publishes `small_module()` (or `archive`) at each version under acme/<name>/aws.
-async fn publish_versions(app: &TestApp<'_>, token: &str, name: &str, versions: &[&str]) {
+async fn publish_versions(app: &TestApp, token: &str, name: &str, versions: &[&str]) {
     for version in versions {
         let path = format!("/v1/modules/acme/{name}/aws/{version}");
         app.published(&path, token, small_module()).await;
@@ -18,8 +18,7 @@ async fn publish_versions(app: &TestApp<'_>, token: &str, name: &str, versions: 
 
 #[actix_web::test]
 async fn discovery_names_the_modules_service() {
-    let quarry = start().await;
-    let app = quarry.app().await;
+    let app = start().await.app().await;
     let response = test::call_service(
         &app.service,
         get("/.well-known/terraform.json", None).to_request(),
@@ -36,8 +35,7 @@ async fn discovery_names_the_modules_service() {
 
 #[actix_web::test]
 async fn versions_lists_every_version_and_unknown_modules_are_404() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     publish_versions(&app, &token, "net", &["1.1.0", "1.0.0", "2.0.0-beta.1"]).await;
     let (status, body) = app.get("/v1/modules/acme/net/aws/versions").await;
     assert_eq!(status, 200);
@@ -58,8 +56,7 @@ async fn versions_lists_every_version_and_unknown_modules_are_404() {
 
 #[actix_web::test]
 async fn download_answers_204_with_the_archive_url_and_counts_it() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     publish_versions(&app, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
 
     let response = test::call_service(
@@ -119,8 +116,7 @@ async fn download_url_uses_the_public_url_when_configured() {
 
 #[actix_web::test]
 async fn archives_are_immutable_cacheable_and_ranged() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let archive = small_module();
     let digest = quarry_core::digest::Sha256::of(&archive).to_hex();
@@ -180,8 +176,7 @@ async fn archives_are_immutable_cacheable_and_ranged() {
 
 #[actix_web::test]
 async fn list_and_search_paginate_in_the_public_registry_shape() {
-    let (quarry, token) = start_with_token(&["publish:*"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:*"]).await;
     for (namespace, name, description) in [
         ("acme", "vpc", "Networking%20for%20teams"),
         ("acme", "database", "PostgreSQL%20on%20RDS"),
@@ -275,8 +270,7 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
 
 #[actix_web::test]
 async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
-    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:fixtures"]).await;
     app.publish_fixture(&token, "typed", "1.0.0").await;
 
     let (status, detail) = app.get("/v1/modules/fixtures/typed/generic").await;
@@ -370,8 +364,7 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
 
 #[actix_web::test]
 async fn detail_covers_submodules_readme_and_outputs() {
-    let (quarry, token) = start_with_token(&["publish:fixtures"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:fixtures"]).await;
     app.publish_fixture(&token, "greeting", "0.1.0").await;
     let (status, detail) = app.get("/v1/modules/fixtures/greeting/generic/0.1.0").await;
     assert_eq!(status, 200);
@@ -410,10 +403,11 @@ async fn detail_covers_submodules_readme_and_outputs() {
 
 #[actix_web::test]
 async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
-    let quarry = start_token_reads().await;
-    let publisher = quarry.token("ci", &["publish:acme"]).await;
-    let reader = quarry.token("reader", &["read"]).await;
-    let app = quarry.app().await;
+    let (app, [publisher, reader]) = app_with_tokens(
+        start_token_reads().await,
+        [("ci", &["publish:acme"]), ("reader", &["read"])],
+    )
+    .await;
     publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
 
     for path in [
@@ -507,8 +501,7 @@ async fn expired_archive_url_is_refused() {
 
 #[actix_web::test]
 async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
-    let (quarry, token) = start_with_token(&["publish:acme"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:acme"]).await;
     publish_versions(&app, &token, "net", &["1.0.0"]).await;
     let response = test::call_service(
         &app.service,

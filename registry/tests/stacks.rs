@@ -64,7 +64,7 @@ fn put(path: &str, token: Option<&str>, body: impl Into<Vec<u8>>) -> TestRequest
     request
 }
 
-async fn reported(app: &TestApp<'_>, token: &str, stack: &str, body: &Value) -> (u16, Value) {
+async fn reported(app: &TestApp, token: &str, stack: &str, body: &Value) -> (u16, Value) {
     app.call(put(
         &format!("/v1/stacks/{stack}"),
         Some(token),

@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 
 /// A browser's side of the app: it accepts HTML and keeps the cookies it is given.
 struct Visitor<'a> {
-    app: &'a TestApp<'a>,
+    app: &'a TestApp,
     cookies: RefCell<BTreeMap<String, String>>,
 }
 
 impl<'a> Visitor<'a> {
-    fn new(app: &'a TestApp<'a>) -> Self {
+    fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookies: RefCell::default(),
@@ -102,22 +102,19 @@ fn csrf(answer: &Answer) -> String {
 }
 
 /// A registry with the greeting fixture (1.1.0, 1.2.0) and the greeter blueprint, which uses it.
-async fn with_fixtures() -> (TestRegistry, String) {
-    let (quarry, token) = start_with_token(&["publish:*", "admin"]).await;
-    let app = quarry.app().await;
+async fn with_fixtures() -> (TestApp, String) {
+    let (app, token) = app_with_token(&["publish:*", "admin"]).await;
     for version in ["1.1.0", "1.2.0"] {
         app.publish_fixture(&token, "greeting", version).await;
     }
     app.publish_fixture_blueprint(&token, "greeter", "1.0.0")
         .await;
-    drop(app);
-    (quarry, token)
+    (app, token)
 }
 
 #[actix_web::test]
 async fn browsers_get_html_pages_and_api_clients_json() {
-    let quarry = start().await;
-    let app = quarry.app().await;
+    let app = start().await.app().await;
     let visitor = Visitor::new(&app);
 
     let page = visitor.page("/no/such/page").await;
@@ -163,8 +160,7 @@ async fn browsers_get_html_pages_and_api_clients_json() {
 
 #[actix_web::test]
 async fn search_covers_both_kinds_with_filters_counts_and_pages() {
-    let (quarry, token) = with_fixtures().await;
-    let app = quarry.app().await;
+    let (app, token) = with_fixtures().await;
     for i in 0..25 {
         app.published(
             &format!("/v1/modules/many/mod{i:02}/aws/1.0.0"),
@@ -230,8 +226,7 @@ async fn search_covers_both_kinds_with_filters_counts_and_pages() {
 
 #[actix_web::test]
 async fn a_module_page_shows_its_parts_its_marks_and_the_blueprints_that_use_it() {
-    let (quarry, token) = with_fixtures().await;
-    let app = quarry.app().await;
+    let (app, token) = with_fixtures().await;
     let (status, body) = app
         .post(
             "/v1/modules/fixtures/greeting/generic/1.1.0/deprecate",
@@ -277,8 +272,7 @@ async fn a_module_page_shows_its_parts_its_marks_and_the_blueprints_that_use_it(
 
 #[actix_web::test]
 async fn examples_are_kept_and_shown_as_they_are() {
-    let (quarry, token) = start_with_token(&["publish:*"]).await;
-    let app = quarry.app().await;
+    let (app, token) = app_with_token(&["publish:*"]).await;
     let archive = quarry_core::test_support::tar_gz(&[
         (
             "main.tf",
@@ -315,8 +309,7 @@ async fn examples_are_kept_and_shown_as_they_are() {
 
 #[actix_web::test]
 async fn the_form_checks_previews_and_downloads_the_api_s_render_for_its_viewer_only() {
-    let (quarry, _) = with_fixtures().await;
-    let app = quarry.app().await;
+    let (app, _) = with_fixtures().await;
     let visitor = Visitor::new(&app);
     let base = "/blueprints/fixtures/greeter/1.0.0";
     let page = visitor.page(base).await;
@@ -424,8 +417,7 @@ async fn the_form_checks_previews_and_downloads_the_api_s_render_for_its_viewer_
 
 #[actix_web::test]
 async fn posts_without_the_viewer_s_csrf_token_or_from_another_site_are_refused() {
-    let (quarry, _) = with_fixtures().await;
-    let app = quarry.app().await;
+    let (app, _) = with_fixtures().await;
     let visitor = Visitor::new(&app);
     let other = Visitor::new(&app);
     let base = "/blueprints/fixtures/greeter/1.0.0";
@@ -464,9 +456,7 @@ async fn posts_without_the_viewer_s_csrf_token_or_from_another_site_are_refused(
 
 #[actix_web::test]
 async fn with_token_reads_pages_need_a_session_that_ends_with_its_token() {
-    let quarry = start_token_reads().await;
-    let token = quarry.token("reader", &["read"]).await;
-    let app = quarry.app().await;
+    let (app, [token]) = app_with_tokens(start_token_reads().await, [("reader", &["read"])]).await;
     let visitor = Visitor::new(&app);
 
     let home = visitor.page("/search?q=x").await;
@@ -521,7 +511,7 @@ async fn with_token_reads_pages_need_a_session_that_ends_with_its_token() {
 
     // Revoking the token ends the session.
     quarry_registry::service::tokens::revoke(
-        &quarry.registry.db,
+        &app.quarry.registry.db,
         "reader",
         &quarry_registry::service::audit::Actor::console(),
     )
@@ -530,7 +520,7 @@ async fn with_token_reads_pages_need_a_session_that_ends_with_its_token() {
     assert_eq!(visitor.page("/").await.status, 303);
 
     // Signing out ends it too.
-    let token = quarry.token("second", &["read"]).await;
+    let token = app.quarry.token("second", &["read"]).await;
     let login = visitor.page("/login").await;
     let signed_in = visitor
         .post("/login", &[("csrf", &csrf(&login)), ("token", &token)])
@@ -563,9 +553,8 @@ async fn a_session_cookie_is_secure_behind_https() {
 
 #[actix_web::test]
 async fn the_audit_view_is_for_admins() {
-    let (quarry, admin) = with_fixtures().await;
-    let reader = quarry.token("reader", &["read"]).await;
-    let app = quarry.app().await;
+    let (app, admin) = with_fixtures().await;
+    let reader = app.token("reader", &["read"]).await;
     let visitor = Visitor::new(&app);
     let anonymous = visitor.page("/audit").await;
     assert_eq!(anonymous.status, 303);

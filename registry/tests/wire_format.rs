@@ -31,10 +31,11 @@ fn headers(answer: &Answer, names: &[&str]) -> Value {
 
 #[actix_web::test]
 async fn every_answer_keeps_its_shape() {
-    let quarry = start().await;
-    let token = quarry.token("ci", &["publish:*"]).await;
-    let admin = quarry.token("root", &["admin"]).await;
-    let app = quarry.app().await;
+    let (app, [token, admin]) = app_with_tokens(
+        start().await,
+        [("ci", &["publish:*"]), ("root", &["admin"])],
+    )
+    .await;
 
     // Publish: the answer, then the listings and details it makes.
     let published = app

@@ -11,10 +11,12 @@ use quarry_registry::service::{Registry, tokens};
 use sea_orm::{ConnectionTrait, Database};
 use std::path::{Path, PathBuf};
 
+/// Cheap to clone: an app holds its own clone (the data directory goes when the last one does).
+#[derive(Clone)]
 pub struct TestRegistry {
     pub registry: Registry,
     pub config: Config,
-    pub dir: tempfile::TempDir,
+    pub dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// A database URL for one test: SQLite in `dir`, or a new database on the PostgreSQL server named
@@ -60,7 +62,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestRegistry {
     TestRegistry {
         registry,
         config,
-        dir,
+        dir: std::sync::Arc::new(dir),
     }
 }
 
@@ -77,6 +79,25 @@ pub async fn start_with_token(scopes: &[&str]) -> (TestRegistry, String) {
 
 pub async fn start_token_reads() -> TestRegistry {
     start_with(|config| config.serve.read_access = ReadAccess::Token).await
+}
+
+/// A registry's app and a token named `ci` with `scopes` (the registry is `app.quarry`).
+pub async fn app_with_token(scopes: &[&str]) -> (TestApp, String) {
+    let (quarry, token) = start_with_token(scopes).await;
+    (quarry.app().await, token)
+}
+
+/// A registry's app and a token for each `(name, scopes)`.
+pub async fn app_with_tokens<const N: usize>(
+    quarry: TestRegistry,
+    tokens: [(&str, &[&str]); N],
+) -> (TestApp, [String; N]) {
+    let mut secrets = Vec::with_capacity(N);
+    for (name, scopes) in tokens {
+        secrets.push(quarry.token(name, scopes).await);
+    }
+    let secrets: [String; N] = secrets.try_into().expect("one secret per token");
+    (quarry.app().await, secrets)
 }
 
 impl TestRegistry {
@@ -119,8 +140,8 @@ pub type TestService = actix_service::boxed::BoxService<
 
 /// A registry and its app, and the calls tests make of it: every request answered as status and
 /// JSON (`Null` when the body is not JSON), publishing with a token, reading as anyone.
-pub struct TestApp<'a> {
-    pub quarry: &'a TestRegistry,
+pub struct TestApp {
+    pub quarry: TestRegistry,
     pub service: TestService,
 }
 
@@ -141,13 +162,13 @@ impl Answer {
 
 impl TestRegistry {
     /// The registry's app, ready to call.
-    pub async fn app(&self) -> TestApp<'_> {
-        TestApp::of(self).await
+    pub async fn app(&self) -> TestApp {
+        TestApp::of(self.clone()).await
     }
 }
 
-impl<'a> TestApp<'a> {
-    pub async fn of(quarry: &'a TestRegistry) -> Self {
+impl TestApp {
+    pub async fn of(quarry: TestRegistry) -> Self {
         let service = test::init_service(quarry_registry::app(quarry.registry.clone())).await;
         use actix_service::ServiceExt;
         let service =
@@ -328,7 +349,7 @@ pub use quarry_core::test_support::pack_blueprint;
 
 /// What is stored, as clients and the disk see it: every listing, and every file under the data
 /// directory's `objects/` with its digest. Equal snapshots mean nothing stored changed.
-pub async fn stored(app: &TestApp<'_>) -> serde_json::Value {
+pub async fn stored(app: &TestApp) -> serde_json::Value {
     let mut snapshot = serde_json::Map::new();
     for path in ["/v1/modules?limit=100", "/v1/blueprints?limit=100"] {
         let (status, body) = app.get(path).await;
