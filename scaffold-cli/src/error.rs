@@ -20,6 +20,10 @@ pub enum Kind {
     /// 8: a stack is behind its blueprint or modules (`outdated`), or differs from what its
     /// blueprint version renders (`diff`).
     Drift,
+    /// 9: a plan policy denies the plan (`check`).
+    PolicyDenied,
+    /// 10: an approval policy has not approved the run, or rejected it (`check`).
+    Unapproved,
     /// 130: the user cancelled a prompt.
     Cancelled,
 }
@@ -34,6 +38,8 @@ impl Kind {
             Self::Denied => 6,
             Self::Conflict => 7,
             Self::Drift => 8,
+            Self::PolicyDenied => 9,
+            Self::Unapproved => 10,
             Self::Cancelled => 130,
         }
     }

@@ -25,7 +25,8 @@ use std::path::PathBuf;
     after_help = "Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 invalid inputs/blueprint/module, \
                   4 not found or no matching version, 5 registry unreachable, 6 token refused, \
                   7 conflict (version exists, directory not empty, update conflicts), \
-                  8 behind or drifted (outdated, diff), 130 cancelled"
+                  8 behind or drifted (outdated, diff), 9 denied by a plan policy (check), \
+                  10 not approved or rejected by an approval policy (check), 130 cancelled"
 )]
 pub struct Cli {
     /// Registry URL, e.g. https://registry.example.com
@@ -64,6 +65,8 @@ pub enum Command {
     Outdated(commands::outdated::OutdatedArgs),
     /// Show how a stack differs from what its recorded blueprint version renders
     Diff(commands::diff::DiffArgs),
+    /// Check a plan against the stack's policies: exit 9 when denied, 10 when not approved
+    Check(commands::check::CheckArgs),
     /// Check a blueprint or module directory as the registry will, before publishing
     Validate {
         dir: PathBuf,
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
             ref dir,
             ref values,
         } => commands::validate::run(dir, values.as_deref(), cli.output),
+        Command::Check(ref args) => commands::check::run(args, cli.output),
         Command::Publish(ref command) => {
             runtime.block_on(commands::publish::run(&client()?, command))
         }

@@ -819,3 +819,152 @@ fn new_and_update_report_the_stack_to_the_inventory() {
     assert!(answers(&quiet).get("stack").is_none());
     assert_eq!(listed("")["stacks"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn check_evaluates_the_stacks_policies_on_real_and_recorded_plans() {
+    let registry = Registry::start();
+    let check = |stack: &Path, plan: &Path, extra: &[&str]| {
+        let output = registry
+            .scaffold()
+            .arg("check")
+            .arg(stack)
+            .arg("--plan")
+            .arg(plan)
+            .args(extra)
+            .output()
+            .expect("runs");
+        (output.status.code(), text(&output))
+    };
+
+    // A real plan: the greeter's no-deletes policy passes a plan that destroys nothing and denies
+    // one that destroys the user's resource, naming it.
+    registry.publish("checked", "1.0.0", &no_change);
+    let terraform = Terraform::new(&registry.quarry.url, "").expect("terraform dir");
+    let work = terraform.work_dir();
+    std::fs::remove_dir_all(&work).expect("empty");
+    registry
+        .scaffold()
+        .args(["new", "fixtures/checked@~> 1.0", "--non-interactive"])
+        .args(["--set", "who=Ada", "--set", "environment=dev"])
+        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+        .arg("-o")
+        .arg(&work)
+        .assert()
+        .success();
+    std::fs::write(
+        work.join("extra.tf"),
+        "resource \"terraform_data\" \"extra\" {\n  input = \"mine\"\n}\n",
+    )
+    .expect("write");
+    let secret = [("TF_VAR_api_key", SECRET)];
+    let run = |args: &[&str]| {
+        let output = terraform.run_with(args, &secret).expect("terraform runs");
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+        output
+    };
+    run(&["init", "-input=false", "-no-color"]);
+    run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let plan_json = |name: &str| {
+        run(&["plan", "-input=false", "-no-color", "-out", name]);
+        let shown = run(&["show", "-json", name]);
+        let path = work.join(format!("{name}.json"));
+        std::fs::write(&path, &shown.stdout).expect("write the plan");
+        path
+    };
+    let (code, said) = check(&work, &plan_json("same"), &[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("no-deletes (plan): pass"), "{said}");
+    std::fs::remove_file(work.join("extra.tf")).expect("remove");
+    let destroying = plan_json("destroy");
+    let (code, said) = check(&work, &destroying, &[]);
+    assert_eq!(code, Some(9), "{said}");
+    assert!(
+        said.contains("deny: terraform_data.extra would be destroyed (actions: delete)"),
+        "{said}"
+    );
+    let (code, said) = check(&work, &destroying, &["--output", "json"]);
+    assert_eq!(code, Some(9));
+    let json_start = said.find('{').expect("a JSON report");
+    let report: Value = serde_json::Deserializer::from_str(&said[json_start..])
+        .into_iter()
+        .next()
+        .expect("one document")
+        .expect("JSON");
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["input_version"], 1);
+    assert_eq!(report["policies"][0]["result"], "deny");
+
+    // Recorded plans of the web-service blueprint's AWS resources, against its own policies.
+    let stack = registry.home.path().join("web-service-stack");
+    std::fs::create_dir_all(stack.join("policies")).expect("mkdir");
+    for policy in ["required-tags.rego", "prod-approval.rego"] {
+        std::fs::copy(
+            repo_root()
+                .join("blueprints/web-service/policies")
+                .join(policy),
+            stack.join("policies").join(policy),
+        )
+        .expect("copy");
+    }
+    std::fs::write(
+        stack.join("stack.yaml"),
+        "apiVersion: quarry.dev/v1\nkind: Stack\nname: shop\nlabels: []\npolicies:\n  \
+         - { id: required-tags, type: plan, file: policies/required-tags.rego }\n  \
+         - { id: prod-two-approvals, type: approval, file: policies/prod-approval.rego }\n",
+    )
+    .expect("write");
+    let plans = repo_root().join("tests/fixtures/plans");
+    let (tagged, untagged) = (
+        plans.join("web-service-tagged.json"),
+        plans.join("web-service-untagged.json"),
+    );
+    let reviews = |name: &str, reviews: &str| {
+        let path = registry.home.path().join(name);
+        std::fs::write(
+            &path,
+            format!("run: {{ id: r1, triggered_by: ada }}\nreviews: {reviews}\n"),
+        )
+        .expect("write");
+        path.display().to_string()
+    };
+    let (code, said) = check(&stack, &untagged, &[]);
+    assert_eq!(code, Some(9), "{said}");
+    assert!(
+        said.contains("deny: aws_s3_bucket.logs: missing required tag `owner`"),
+        "{said}"
+    );
+    let (code, said) = check(&stack, &tagged, &[]);
+    assert_eq!(code, Some(10), "{said}");
+    assert!(said.contains("required-tags (plan): pass"), "{said}");
+    assert!(
+        said.contains("prod-two-approvals (approval): unapproved"),
+        "{said}"
+    );
+    assert!(said.contains("has 0"), "{said}");
+    let approved = reviews(
+        "approved.yaml",
+        "[{ author: bob, decision: approve }, { author: cy, decision: approve }]",
+    );
+    let (code, said) = check(&stack, &tagged, &["--reviews", &approved]);
+    assert_eq!(code, Some(0), "{said}");
+    let rejected = reviews(
+        "rejected.yaml",
+        "[{ author: bob, decision: approve }, { author: cy, decision: approve }, { author: dee, decision: reject }]",
+    );
+    let (code, said) = check(&stack, &tagged, &["--reviews", &rejected]);
+    assert_eq!(code, Some(10), "{said}");
+    assert!(said.contains("(approval): rejected"), "{said}");
+    assert!(said.contains("rejected by dee"), "{said}");
+
+    // Not a plan: said so, with how to make one.
+    let (code, said) = check(&stack, &stack.join("stack.yaml"), &[]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("not JSON"), "{said}");
+    let (code, said) = check(
+        &stack,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/answers.schema.json"),
+        &[],
+    );
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("terraform show -json"), "{said}");
+}
