@@ -24,6 +24,10 @@ pub enum Kind {
     PolicyDenied,
     /// 10: an approval policy has not approved the run, or rejected it (`check`).
     Unapproved,
+    /// The command `scaffold run` ran exited with this code.
+    Exited(i32),
+    /// 2: the command line is wrong.
+    Usage,
     /// 130: the user cancelled a prompt.
     Cancelled,
 }
@@ -40,6 +44,8 @@ impl Kind {
             Self::Drift => 8,
             Self::PolicyDenied => 9,
             Self::Unapproved => 10,
+            Self::Exited(code) => code,
+            Self::Usage => 2,
             Self::Cancelled => 130,
         }
     }

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod pipeline;
 pub mod progress;
 pub mod prompt;
+pub mod runner;
 pub mod update;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -67,6 +68,8 @@ pub enum Command {
     Diff(commands::diff::DiffArgs),
     /// Check a plan against the stack's policies: exit 9 when denied, 10 when not approved
     Check(commands::check::CheckArgs),
+    /// Run terraform in the stack with its contexts applied: `scaffold run -- terraform plan`
+    Run(commands::run::RunArgs),
     /// Check a blueprint or module directory as the registry will, before publishing
     Validate {
         dir: PathBuf,
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> error::Result<()> {
             ref values,
         } => commands::validate::run(dir, values.as_deref(), cli.output),
         Command::Check(ref args) => commands::check::run(args, cli.output),
+        Command::Run(ref args) => commands::run::run(args),
         Command::Publish(ref command) => {
             runtime.block_on(commands::publish::run(&client()?, command))
         }

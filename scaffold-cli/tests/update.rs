@@ -968,3 +968,150 @@ fn check_evaluates_the_stacks_policies_on_real_and_recorded_plans() {
     assert_eq!(code, Some(3), "{said}");
     assert!(said.contains("terraform show -json"), "{said}");
 }
+
+#[test]
+fn run_applies_the_contexts_around_terraform_and_enforces_the_policies() {
+    let registry = Registry::start();
+    registry.publish("ran", "1.0.0", &no_change);
+    let terraform = Terraform::new(&registry.quarry.url, "").expect("terraform dir");
+    let work = terraform.work_dir();
+    std::fs::remove_dir_all(&work).expect("empty");
+    registry
+        .scaffold()
+        .args(["new", "fixtures/ran@~> 1.0", "--non-interactive"])
+        .args(["--set", "who=Ada", "--set", "environment=dev"])
+        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
+        .arg("-o")
+        .arg(&work)
+        .assert()
+        .success();
+    std::fs::write(
+        work.join("extra.tf"),
+        "variable \"note\" {\n  type = string\n}\n\noutput \"note\" {\n  value = var.note\n}\n\n\
+         resource \"terraform_data\" \"extra\" {\n  input = \"mine\"\n}\n",
+    )
+    .expect("write");
+    // A context of the operator's: a variable for terraform, hooks in order, the secret echoed.
+    let local = registry.home.path().join("local-contexts");
+    std::fs::create_dir_all(&local).expect("mkdir");
+    std::fs::write(
+        local.join("ops.yaml"),
+        "apiVersion: quarry.dev/v1\nkind: Context\nenvironment:\n  - { name: TF_VAR_note, value: from-the-context }\n\
+         hooks:\n  before_plan:\n    - echo first-hook\n    - echo second-hook\n    - echo \"key=$TF_VAR_api_key\"\n\
+         \x20 after_plan:\n    - test -f /mnt/workspace/greeter.txt && echo mounted-during-the-run\n",
+    )
+    .expect("write");
+    let run = |args: &[&str], extra_env: &[(&str, &str)]| {
+        let mut command = registry.scaffold();
+        command
+            .arg("run")
+            .arg(&work)
+            .arg("--context-dir")
+            .arg(&local)
+            .env("GREETER_API_KEY", SECRET)
+            .env("TF_CLI_CONFIG_FILE", terraform.cli_config())
+            .env("CHECKPOINT_DISABLE", "1")
+            .envs(extra_env.iter().copied())
+            .arg("--")
+            .arg("terraform")
+            .args(args);
+        let output = command.output().expect("runs");
+        (output.status.code(), text(&output))
+    };
+
+    let (code, said) = run(&["init", "-input=false", "-no-color"], &[]);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = run(&["plan", "-input=false", "-no-color"], &[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("from-the-context"),
+        "the context's TF_VAR_ reaches terraform: {said}"
+    );
+    let first = said.find("first-hook").expect("the first hook ran");
+    let second = said.find("second-hook").expect("the second hook ran");
+    assert!(first < second, "in order: {said}");
+    assert!(said.contains("key=***"), "the secret is masked: {said}");
+    assert!(said.contains("mounted-during-the-run"), "{said}");
+    assert!(said.contains("no-deletes (plan): pass"), "{said}");
+    assert!(!said.contains(SECRET), "the secret is in no output: {said}");
+    assert!(
+        !work.join("greeter.txt").exists(),
+        "the mounted file is gone after the run"
+    );
+    assert!(work.join(".scaffold/plan.tfplan.json").is_file());
+    for (path, content) in snapshot(&work) {
+        if path.starts_with(".terraform/") || path.ends_with(".tfplan") {
+            continue; // terraform's own: the saved plan holds the variables, as terraform stores them
+        }
+        assert!(
+            !String::from_utf8_lossy(&content).contains(SECRET),
+            "{path} holds the secret"
+        );
+    }
+
+    // Apply, then a plan that destroys the user's resource: denied, and its apply refused.
+    let (code, said) = run(
+        &["apply", "-auto-approve", "-input=false", "-no-color"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    std::fs::write(
+        work.join("extra.tf"),
+        "variable \"note\" {\n  type = string\n}\n",
+    )
+    .expect("write");
+    let (code, said) = run(
+        &["plan", "-input=false", "-no-color", "-out=destroy.tfplan"],
+        &[],
+    );
+    assert_eq!(code, Some(9), "{said}");
+    assert!(
+        said.contains("terraform_data.extra would be destroyed"),
+        "{said}"
+    );
+    let (code, said) = run(
+        &["apply", "-input=false", "-no-color", "destroy.tfplan"],
+        &[],
+    );
+    assert_eq!(code, Some(9), "{said}");
+    assert!(said.contains("destroy.tfplan is not applied"), "{said}");
+    let state = terraform.run(&["state", "list"]).expect("terraform runs");
+    assert!(
+        text(&state).contains("terraform_data.extra"),
+        "nothing was applied"
+    );
+
+    // A failing hook stops the run before terraform; an unknown scheme says how to resolve it.
+    std::fs::write(
+        local.join("zz-failing.yaml"),
+        "apiVersion: quarry.dev/v1\nkind: Context\nhooks:\n  before_init:\n    - exit 3\n",
+    )
+    .expect("write");
+    let (code, said) = run(&["init", "-input=false", "-no-color"], &[]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("the before_init hook of context `zz-failing` failed"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Terraform has been successfully initialized"),
+        "{said}"
+    );
+    std::fs::write(
+        local.join("zz-failing.yaml"),
+        "apiVersion: quarry.dev/v1\nkind: Context\nenvironment:\n  - { name: DD_API_KEY, secret: \"vault://kv/dd#key\" }\n",
+    )
+    .expect("write");
+    let (code, said) = run(&["validate", "-no-color"], &[]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(
+        said.contains("`DD_API_KEY` refers to `vault://kv/dd#key`")
+            && said.contains("SCAFFOLD_SECRET_RESOLVER"),
+        "{said}"
+    );
+    let (code, said) = run(
+        &["validate", "-no-color"],
+        &[("SCAFFOLD_SECRET_RESOLVER", "echo resolved-for")],
+    );
+    assert_eq!(code, Some(0), "a configured resolver answers: {said}");
+}

@@ -296,6 +296,11 @@ impl Terraform {
         self.dir.path().join("work")
     }
 
+    /// The CLI configuration that points terraform at the local registry (`TF_CLI_CONFIG_FILE`).
+    pub fn cli_config(&self) -> &Path {
+        &self.cli_config
+    }
+
     /// Runs terraform with the given arguments; returns its output whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Result<Output> {
         self.run_with(args, &[])

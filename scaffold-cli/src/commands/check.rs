@@ -45,7 +45,7 @@ struct Outcome {
 }
 
 #[derive(Debug, Serialize)]
-struct Report {
+pub struct Report {
     input_version: u64,
     passed: bool,
     policies: Vec<Outcome>,
@@ -77,22 +77,40 @@ fn evaluate(file: String, source: String, approval: bool, input: Value) -> Resul
 
 pub fn run(args: &CheckArgs, output: Output) -> Result<()> {
     let stack = read_document(&args.dir.join("stack.yaml"), "the stack manifest")?;
-    let plan_text = std::fs::read(&args.plan)
-        .map_err(|error| CliError::invalid(format!("the plan {}: {error}", args.plan.display())))?;
-    let plan: Value = serde_json::from_slice(&plan_text).map_err(|error| {
-        CliError::invalid(format!(
-            "the plan {}: not JSON: {error}",
-            args.plan.display()
-        ))
+    let plan = read_plan(&args.plan)?;
+    let report = check(&args.dir, &stack, &plan, args.reviews.as_deref())?;
+    match output {
+        Output::Json => super::print_json(&report)?,
+        Output::Text => print_text(&report),
+    }
+    report.verdict(true)
+}
+
+/// Reads a plan as `terraform show -json` prints it.
+pub fn read_plan(path: &Path) -> Result<Value> {
+    let text = std::fs::read(path)
+        .map_err(|error| CliError::invalid(format!("the plan {}: {error}", path.display())))?;
+    let plan: Value = serde_json::from_slice(&text).map_err(|error| {
+        CliError::invalid(format!("the plan {}: not JSON: {error}", path.display()))
     })?;
     if plan.get("format_version").is_none() {
         return Err(CliError::invalid(format!(
             "{} is not a plan as JSON: make it with `terraform plan -out plan && terraform show -json plan > {}`",
-            args.plan.display(),
-            args.plan.display()
+            path.display(),
+            path.display()
         )));
     }
-    let reviewed = match &args.reviews {
+    Ok(plan)
+}
+
+/// The stack manifest of the stack in `dir`.
+pub fn stack_manifest(dir: &Path) -> Result<Value> {
+    read_document(&dir.join("stack.yaml"), "the stack manifest")
+}
+
+/// Evaluates every policy `stack` attaches (its files under `dir`) against `plan` and the reviews.
+pub fn check(dir: &Path, stack: &Value, plan: &Value, reviews: Option<&Path>) -> Result<Report> {
+    let reviewed = match reviews {
         Some(path) => read_document(path, "the reviews")?,
         None => json!({}),
     };
@@ -103,7 +121,7 @@ pub fn run(args: &CheckArgs, output: Output) -> Result<()> {
         ));
     }
     let run = reviewed.get("run").cloned().unwrap_or(json!({}));
-    let input = policy::input(&plan, &stack, &run, &reviews);
+    let input = policy::input(plan, stack, &run, &reviews);
 
     let attached = stack
         .get("policies")
@@ -119,7 +137,7 @@ pub fn run(args: &CheckArgs, output: Output) -> Result<()> {
                 "stack.yaml: policy `{id}` names the file `{file}`, which is not under policies/"
             )));
         }
-        let source = std::fs::read_to_string(args.dir.join(file))
+        let source = std::fs::read_to_string(dir.join(file))
             .map_err(|error| CliError::invalid(format!("{file}: {error}")))?;
         let approval = kind == "approval";
         let verdict = evaluate(file.to_owned(), source, approval, input.clone())?;
@@ -138,43 +156,52 @@ pub fn run(args: &CheckArgs, output: Output) -> Result<()> {
             verdict,
         });
     }
-    let denied = outcomes.iter().filter(|o| o.result == "deny").count();
-    let unapproved = outcomes
+    let passed = outcomes
         .iter()
-        .filter(|o| matches!(o.result, "unapproved" | "rejected"))
-        .count();
-    let report = Report {
+        .all(|outcome| matches!(outcome.result, "pass" | "approved"));
+    Ok(Report {
         input_version: policy::INPUT_VERSION,
-        passed: denied == 0 && unapproved == 0,
+        passed,
         policies: outcomes,
-    };
-    match output {
-        Output::Json => super::print_json(&report)?,
-        Output::Text => print_text(&report),
+    })
+}
+
+impl Report {
+    /// The check's exit: [`Kind::PolicyDenied`] when a plan policy denies; then, when
+    /// `approvals` count, [`Kind::Unapproved`] when an approval policy has not approved.
+    pub fn verdict(&self, approvals: bool) -> Result<()> {
+        let count = |results: &[&str]| {
+            self.policies
+                .iter()
+                .filter(|outcome| results.contains(&outcome.result))
+                .count()
+        };
+        let denied = count(&["deny"]);
+        if denied > 0 {
+            return Err(CliError::new(
+                Kind::PolicyDenied,
+                format!("{denied} plan polic{} denied the plan", plural(denied)),
+            ));
+        }
+        let unapproved = count(&["unapproved", "rejected"]);
+        if approvals && unapproved > 0 {
+            return Err(CliError::new(
+                Kind::Unapproved,
+                format!(
+                    "{unapproved} approval polic{} did not approve the run",
+                    plural(unapproved)
+                ),
+            ));
+        }
+        Ok(())
     }
-    if denied > 0 {
-        return Err(CliError::new(
-            Kind::PolicyDenied,
-            format!("{denied} plan polic{} denied the plan", plural(denied)),
-        ));
-    }
-    if unapproved > 0 {
-        return Err(CliError::new(
-            Kind::Unapproved,
-            format!(
-                "{unapproved} approval polic{} did not approve the run",
-                plural(unapproved)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn plural(count: usize) -> &'static str {
     if count == 1 { "y" } else { "ies" }
 }
 
-fn print_text(report: &Report) {
+pub fn print_text(report: &Report) {
     if report.policies.is_empty() {
         println!("the stack attaches no policies");
     }

@@ -7,6 +7,7 @@ pub mod login;
 pub mod new;
 pub mod outdated;
 pub mod publish;
+pub mod run;
 pub mod search;
 pub mod show;
 pub mod update;
