@@ -22,6 +22,12 @@ pub mod secrets;
 pub mod test_support;
 pub mod version;
 
+/// `count` and the noun it counts, singular or plural: `counted(1, "policy", "policies")` is
+/// "1 policy", `counted(2, …)` "2 policies".
+pub fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 /// Problems (or anything displayable) one per line, each indented under the message they follow:
 /// `format!("… has problems:\n  {}", quarry_core::lines(&problems))`.
 pub fn lines<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {

@@ -137,9 +137,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}\t{}", leftover.name, leftover.size);
             }
             eprintln!(
-                "{} unreferenced archive(s) and {} staging file(s) of interrupted writes, {bytes} bytes{}; {} referenced; {} younger than {min_age} left alone",
-                report.unreferenced.len(),
-                report.leftovers.len(),
+                "{} and {} of interrupted writes, {bytes} bytes{}; {} referenced; {} younger than {min_age} left alone",
+                quarry_core::counted(
+                    report.unreferenced.len(),
+                    "unreferenced archive",
+                    "unreferenced archives"
+                ),
+                quarry_core::counted(report.leftovers.len(), "staging file", "staging files"),
                 if report.deleted {
                     ", deleted"
                 } else {
@@ -168,8 +172,22 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
             dir = %dir.display(),
             published = report.published.len(),
             already_published = report.already_published.len(),
+            changed_but_not_published = report.changed_but_not_published.len(),
             "import finished"
         );
+        if !report.changed_but_not_published.is_empty() {
+            // Said on stderr whatever the log level or format: an operator must not miss it.
+            eprintln!(
+                "\nWARNING: {} under {} changed since it was published, but its version did not; the published version is still served (versions are immutable):\n  {}\nChange the version in its module.yaml or blueprint.yaml to publish the change.\n",
+                quarry_core::counted(
+                    report.changed_but_not_published.len(),
+                    "module or blueprint",
+                    "modules or blueprints"
+                ),
+                dir.display(),
+                quarry_core::lines(&report.changed_but_not_published)
+            );
+        }
     }
     let listener = std::net::TcpListener::bind(config.serve.listen)
         .with_context(|| format!("cannot listen on {}", config.serve.listen))?;

@@ -169,16 +169,28 @@ impl Client {
         }
     }
 
-    /// Modules and blueprints whose text holds `query`: the first 100 of each.
-    pub async fn search(&self, query: &str) -> Result<(api::ModuleList, api::BlueprintList)> {
-        let q = encode(query);
-        let modules = self
-            .get(&format!("/v1/modules/search?q={q}&limit=100"))
-            .await?;
-        let blueprints = self
-            .get(&format!("/v1/blueprints/search?q={q}&limit=100"))
-            .await?;
-        Ok((modules, blueprints))
+    /// A page of the modules and blueprints whose text holds `query`, or of all of them when it
+    /// is empty.
+    pub async fn search(
+        &self,
+        query: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(api::ModuleList, api::BlueprintList)> {
+        let page = format!("offset={offset}&limit={limit}");
+        let (modules, blueprints) = if query.is_empty() {
+            (
+                format!("/v1/modules?{page}"),
+                format!("/v1/blueprints?{page}"),
+            )
+        } else {
+            let q = encode(query);
+            (
+                format!("/v1/modules/search?q={q}&{page}"),
+                format!("/v1/blueprints/search?q={q}&{page}"),
+            )
+        };
+        Ok((self.get(&modules).await?, self.get(&blueprints).await?))
     }
 
     /// Downloads an archive through a download endpoint (`204` + `X-Terraform-Get`), checking its

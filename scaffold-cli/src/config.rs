@@ -60,13 +60,18 @@ pub fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-pub fn resolve(registry: Option<&str>, source_host: Option<&str>) -> Result<Settings> {
+pub fn resolve(
+    registry: Option<&str>,
+    source_host: Option<&str>,
+    token: Option<&str>,
+) -> Result<Settings> {
     let file = read_file_config()?;
     let registry = registry
         .map(str::to_owned)
         .or(file.registry)
         .ok_or_else(|| {
-            CliError::invalid(
+            CliError::new(
+                crate::error::Kind::Usage,
                 "no registry configured: pass --registry https://registry.example.com, set \
                  SCAFFOLD_REGISTRY, or put `registry = \"…\"` in ~/.config/scaffold/config.toml",
             )
@@ -83,7 +88,13 @@ pub fn resolve(registry: Option<&str>, source_host: Option<&str>) -> Result<Sett
         .map(str::to_owned)
         .or(file.source_host)
         .unwrap_or_else(|| host.clone());
-    let token = crate::credentials::token_for(&source_host)
+    // An explicit token (`--token`, `SCAFFOLD_TOKEN`) first: `TF_TOKEN_*` cannot name a host
+    // with a port.
+    let token = token
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+        .or_else(|| crate::credentials::token_for(&source_host))
         .or_else(|| crate::credentials::token_for(&host));
     Ok(Settings {
         registry,

@@ -36,6 +36,9 @@ pub struct Cli {
     /// Host written into module sources of rendered stacks [default: the registry URL's host]
     #[arg(long, env = "SCAFFOLD_SOURCE_HOST", global = true)]
     source_host: Option<String>,
+    /// Token for the registry [default: TF_TOKEN_<host>, then terraform's credentials file]
+    #[arg(long, env = "SCAFFOLD_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
     /// Output of read commands
     #[arg(long, value_enum, global = true, default_value_t = Output::Text)]
     output: Output,
@@ -51,10 +54,16 @@ pub enum Output {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Search modules and blueprints
+    /// Search modules and blueprints (without a query: list them all, a page at a time)
     Search {
-        /// Text matched against namespace, name, system and description
-        query: String,
+        /// Text matched against namespace, name, system, description and tags
+        query: Option<String>,
+        /// Where the page starts
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// How many of each kind a page holds (at most 100)
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
     },
     /// Show a module (namespace/name/system) or a blueprint (namespace/name), optionally @VERSION
     Show { address: String },
@@ -91,12 +100,25 @@ pub fn run(cli: Cli) -> error::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let settings = || config::resolve(cli.registry.as_deref(), cli.source_host.as_deref());
+    let settings = || {
+        config::resolve(
+            cli.registry.as_deref(),
+            cli.source_host.as_deref(),
+            cli.token.as_deref(),
+        )
+    };
     let client = || client::Client::new(settings()?, progress::interactive_terminal());
     match cli.command {
-        Command::Search { ref query } => {
-            runtime.block_on(commands::search::run(&client()?, query, cli.output))
-        }
+        Command::Search {
+            ref query,
+            offset,
+            limit,
+        } => runtime.block_on(commands::search::run(
+            &client()?,
+            query.as_deref().unwrap_or_default(),
+            commands::search::Page { offset, limit },
+            cli.output,
+        )),
         Command::Show { ref address } => {
             runtime.block_on(commands::show::run(&client()?, address, cli.output))
         }
@@ -127,6 +149,21 @@ pub fn run(cli: Cli) -> error::Result<()> {
 
 /// Parses the command line, runs the command, and exits with its documented code.
 pub fn main() {
+    // `scaffold show … | head`: when the reader goes away, stop quietly (printing panics on a
+    // closed pipe, and without unsafe code SIGPIPE cannot be restored to its default).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if payload.contains("failed printing to stdout") && payload.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
         eprintln!("error: {error}");

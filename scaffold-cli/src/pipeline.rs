@@ -252,24 +252,45 @@ pub fn gather(schema: &Value, values: Option<&Path>, set: &[String]) -> Result<M
             }
         }
     }
+    // Every variable and --set is read, and every problem listed, as --values' are.
+    let mut problems = Vec::new();
     for name in input_names(schema) {
         let variable = env_name(&name);
         if let Ok(text) = std::env::var(&variable) {
-            let value = typed(schema, &name, &text, &variable)?;
-            answers.insert(name, value);
+            match typed(schema, &name, &text, &variable) {
+                Ok(value) => {
+                    answers.insert(name, value);
+                }
+                Err(error) => problems.push(error.message),
+            }
         }
     }
     for assignment in set {
-        let (name, text) = assignment
-            .split_once('=')
-            .ok_or_else(|| CliError::invalid(format!("--set {assignment}: expected KEY=VALUE")))?;
+        let Some((name, text)) = assignment.split_once('=') else {
+            problems.push(format!("--set {assignment}: expected KEY=VALUE"));
+            continue;
+        };
         let name = name.trim();
-        answers.insert(
-            name.to_owned(),
-            typed(schema, name, text, &format!("--set {name}"))?,
-        );
+        match typed(schema, name, text, &format!("--set {name}")) {
+            Ok(value) => {
+                answers.insert(name.to_owned(), value);
+            }
+            Err(error) => problems.push(error.message),
+        }
     }
-    Ok(answers)
+    match problems.as_slice() {
+        [] => Ok(answers),
+        [one] => Err(CliError::invalid(one.clone())),
+        _ => Err(CliError::invalid(format!(
+            "{}:\n  {}",
+            quarry_core::counted(
+                problems.len(),
+                "input has a problem",
+                "inputs have problems"
+            ),
+            quarry_core::lines(&problems)
+        ))),
+    }
 }
 
 /// Renders the fetched blueprint with `inputs`, resolving modules through the registry; the

@@ -149,17 +149,16 @@ fn validate_checks_blueprints_and_modules_locally() {
         .arg("validate")
         .arg(greeter());
     command.assert().success().stdout(predicate::str::contains(
-        "blueprint fixtures/greeter with 2 module(s)",
+        "blueprint fixtures/greeter with 2 modules, 1 policy, 1 context",
     ));
     let mut command = Command::cargo_bin("scaffold").expect("built");
     command
         .env("HOME", home.path())
         .arg("validate")
         .arg(fixture_module("greeting"));
-    command
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("module with 3 variable(s)"));
+    command.assert().success().stdout(predicate::str::contains(
+        "module with 3 variables, 2 outputs, 1 submodule",
+    ));
 
     let broken = tempfile::tempdir().expect("dir");
     std::fs::write(broken.path().join("blueprint.yaml"), "apiVersion: quarry.dev/v1\nkind: Blueprint\nmetadata: { namespace: x, name: y, description: z }\ninputs: { type: object }\nmodules: [{ name: a, source: bad, version: \"^1\" }]\nstack: { name: s, terraform_version: \"~> 1.9\" }\n").expect("write");
@@ -169,8 +168,7 @@ fn validate_checks_blueprints_and_modules_locally() {
         .arg("validate")
         .arg(broken.path());
     command.assert().code(3).stderr(
-        predicate::str::contains("2 problem(s)")
-            .and(predicate::str::contains("/modules/0/version")),
+        predicate::str::contains("2 problems").and(predicate::str::contains("/modules/0/version")),
     );
 }
 
@@ -424,4 +422,120 @@ fn published_with_scaffold_rendered_with_scaffold_planned_with_terraform() {
         .expect("terraform runs");
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(text(&plan).contains("Hello, Ada!!!"), "{}", text(&plan));
+}
+
+#[test]
+fn what_a_new_user_tries_first_just_works() {
+    let home = tempfile::tempdir().expect("home");
+    let quarry = published(home.path());
+
+    // Search with no query lists everything, a page at a time.
+    let all = scaffold(&quarry, home.path())
+        .arg("search")
+        .output()
+        .expect("runs");
+    assert!(all.status.success(), "{}", text(&all));
+    let listed = String::from_utf8_lossy(&all.stdout).into_owned();
+    assert!(
+        listed.contains("fixtures/greeter") && listed.contains("fixtures/greeting/generic"),
+        "{listed}"
+    );
+    let token = quarry
+        .token("ci-page", &["publish:fixtures"])
+        .expect("token");
+    let status = quarry
+        .publish_dir(
+            &token,
+            "fixtures/another/generic",
+            "1.0.0",
+            &fixture_module("greeting"),
+        )
+        .expect("publish");
+    assert_eq!(status, 201);
+    let page = scaffold(&quarry, home.path())
+        .args(["search", "--limit", "1"])
+        .output()
+        .expect("runs");
+    assert!(page.status.success(), "{}", text(&page));
+    assert!(text(&page).contains("--offset 1"), "{}", text(&page));
+
+    // A reader that goes away (`| head`) ends the command quietly.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scaffold"))
+        .args(["show", "fixtures/greeter"])
+        .env("HOME", home.path())
+        .env("SCAFFOLD_REGISTRY", &quarry.url)
+        .env("SCAFFOLD_SOURCE_HOST", REGISTRY_HOST)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().expect("ends");
+    assert_eq!(closed.status.code(), Some(0), "{}", text(&closed));
+    assert!(!text(&closed).contains("panicked"), "{}", text(&closed));
+
+    // Every bad --set is listed, not only the first.
+    let bad = scaffold(&quarry, home.path())
+        .args(["new", "fixtures/greeter", "--non-interactive", "--dry-run"])
+        .args([
+            "--set",
+            "excitement=lots",
+            "--set",
+            "bogus=1",
+            "--set",
+            "noequals",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
+    let said = text(&bad);
+    assert!(
+        said.contains("3 inputs have problems")
+            && said.contains("--set excitement")
+            && said.contains("no input `bogus`")
+            && said.contains("--set noequals: expected KEY=VALUE"),
+        "{said}"
+    );
+
+    // No registry is a usage error (2); an explicit token works where TF_TOKEN_* cannot name the
+    // host (an address with a port).
+    let unconfigured = scaffold(&quarry, home.path())
+        .env_remove("SCAFFOLD_REGISTRY")
+        .args(["search", "x"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        unconfigured.status.code(),
+        Some(2),
+        "{}",
+        text(&unconfigured)
+    );
+    let token = quarry
+        .token("ci-port", &["publish:fixtures"])
+        .expect("token");
+    let publish = |version: &str, token_args: &[&str], token_env: Option<&str>| {
+        let mut command = scaffold(&quarry, home.path());
+        command.env_remove("SCAFFOLD_SOURCE_HOST");
+        if let Some(token) = token_env {
+            command.env("SCAFFOLD_TOKEN", token);
+        }
+        command
+            .args(token_args)
+            .args(["publish", "module"])
+            .arg(fixture_module("greeting"))
+            .args([
+                "--address",
+                "fixtures/greeting/generic",
+                "--version",
+                version,
+            ])
+            .output()
+            .expect("runs")
+    };
+    let by_env = publish("1.3.0", &[], Some(&token));
+    assert!(by_env.status.success(), "{}", text(&by_env));
+    let by_flag = publish("1.4.0", &["--token", &token], None);
+    assert!(by_flag.status.success(), "{}", text(&by_flag));
+    let without = publish("1.5.0", &[], None);
+    assert_eq!(without.status.code(), Some(6), "{}", text(&without));
 }

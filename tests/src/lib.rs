@@ -48,6 +48,8 @@ pub struct Quarry {
     pub url: String,
     pub data_dir: tempfile::TempDir,
     logs: std::sync::Mutex<mpsc::Receiver<String>>,
+    /// What the server wrote before it was ready.
+    startup: std::sync::Mutex<Vec<String>>,
 }
 
 impl Quarry {
@@ -87,6 +89,7 @@ impl Quarry {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut startup = Vec::new();
         loop {
             let remaining = deadline.saturating_duration_since(std::time::Instant::now());
             let line = match logs.recv_timeout(remaining) {
@@ -97,8 +100,10 @@ impl Quarry {
                 }
             };
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                startup.push(line);
                 continue;
             };
+            startup.push(line);
             if event["fields"]["message"] == "quarry is ready" {
                 let address = event["fields"]["address"]
                     .as_str()
@@ -109,6 +114,7 @@ impl Quarry {
                     url: format!("http://{address}"),
                     data_dir,
                     logs: std::sync::Mutex::new(logs),
+                    startup: std::sync::Mutex::new(startup),
                 });
             }
         }
@@ -238,12 +244,17 @@ impl Quarry {
             .collect()
     }
 
-    /// Every log line the server wrote so far.
+    /// Every line the server wrote to stderr since the last call (from its start, the first time).
     pub fn drain_logs(&self) -> Vec<String> {
-        self.logs
+        let mut lines = self
+            .startup
             .lock()
-            .map(|logs| logs.try_iter().collect())
-            .unwrap_or_default()
+            .map(|mut startup| std::mem::take(&mut *startup))
+            .unwrap_or_default();
+        if let Ok(logs) = self.logs.lock() {
+            lines.extend(logs.try_iter());
+        }
+        lines
     }
 }
 

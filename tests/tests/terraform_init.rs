@@ -192,3 +192,37 @@ fn serve_with_import_serves_the_example_modules() {
         ]
     );
 }
+
+#[test]
+fn an_import_whose_files_changed_but_not_its_version_is_warned_about_loudly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let module = dir.path().join("network");
+    let source = repo_root().join("blueprints/modules/network");
+    std::fs::create_dir_all(&module).expect("mkdir");
+    for entry in std::fs::read_dir(&source).expect("read the example") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_file() {
+            std::fs::copy(entry.path(), module.join(entry.file_name())).expect("copy");
+        }
+    }
+    let import = ["--import", dir.path().to_str().expect("utf-8 path")];
+    let quarry = Quarry::start(&import).expect("quarry starts");
+    assert!(
+        !quarry
+            .drain_logs()
+            .iter()
+            .any(|line| line.contains("WARNING")),
+        "nothing changed yet"
+    );
+    let main = module.join("main.tf");
+    let text = std::fs::read_to_string(&main).expect("main.tf");
+    std::fs::write(&main, text + "\n# changed without a new version\n").expect("edit");
+    let quarry = quarry.crash_and_restart(&import).expect("restarts");
+    let logs = quarry.drain_logs().join("\n");
+    assert!(
+        logs.contains("WARNING: 1 module or blueprint under")
+            && logs.contains("platform/network/aws/1.2.0")
+            && logs.contains("Change the version"),
+        "{logs}"
+    );
+}

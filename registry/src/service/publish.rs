@@ -51,7 +51,7 @@ pub enum PublishError {
     Archive(#[from] ArchiveError),
     #[error("{0}")]
     Analysis(#[from] AnalysisError),
-    #[error("the blueprint has {} problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error("the blueprint has {}: {}", quarry_core::counted(.0.len(), "problem", "problems"), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<Problem>),
     #[error("blueprint.yaml declares `{declared}` but is published as `{published}`")]
     AddressMismatch { declared: String, published: String },

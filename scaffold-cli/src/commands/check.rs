@@ -180,7 +180,10 @@ impl Report {
         if denied > 0 {
             return Err(CliError::new(
                 Kind::PolicyDenied,
-                format!("{denied} plan polic{} denied the plan", plural(denied)),
+                format!(
+                    "{} denied the plan",
+                    quarry_core::counted(denied, "plan policy", "plan policies")
+                ),
             ));
         }
         let unapproved = count(&["unapproved", "rejected"]);
@@ -188,17 +191,13 @@ impl Report {
             return Err(CliError::new(
                 Kind::Unapproved,
                 format!(
-                    "{unapproved} approval polic{} did not approve the run",
-                    plural(unapproved)
+                    "{} did not approve the run",
+                    quarry_core::counted(unapproved, "approval policy", "approval policies")
                 ),
             ));
         }
         Ok(())
     }
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "y" } else { "ies" }
 }
 
 pub fn print_text(report: &Report) {

@@ -37,8 +37,8 @@ pub async fn run(client: &Client, args: &DiffArgs) -> Result<()> {
     Err(CliError::new(
         Kind::Drift,
         format!(
-            "{} file(s) differ from what {what} renders: {}",
-            drifted.len(),
+            "{} from what {what} renders: {}",
+            quarry_core::counted(drifted.len(), "file differs", "files differ"),
             drifted.join(", ")
         ),
     ))

@@ -168,8 +168,8 @@ fn print_dry_run(target: &Path, files: &BTreeMap<String, Vec<u8>>) {
     let kept = kept_files(target, files);
     if !kept.is_empty() {
         println!(
-            "and keep {} file(s) that are not part of the stack (nothing is deleted):",
-            kept.len()
+            "and keep {} that are not part of the stack (nothing is deleted):",
+            quarry_core::counted(kept.len(), "file", "files")
         );
         for path in kept {
             println!("  . {path}");

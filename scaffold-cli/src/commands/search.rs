@@ -1,4 +1,5 @@
-//! `scaffold search QUERY`: modules and blueprints matching the text.
+//! `scaffold search [QUERY]`: modules and blueprints matching the text, or (without a query)
+//! all of them, a page at a time.
 
 use crate::Output;
 use crate::client::Client;
@@ -12,8 +13,17 @@ struct Found<'a> {
     blueprints: &'a [api::BlueprintSummary],
 }
 
-pub async fn run(client: &Client, query: &str, output: Output) -> Result<()> {
-    let (modules, blueprints) = client.search(query).await?;
+/// Which page of the results.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+pub async fn run(client: &Client, query: &str, page: Page, output: Output) -> Result<()> {
+    let limit = page.limit.clamp(1, 100);
+    let (modules, blueprints) = client.search(query.trim(), page.offset, limit).await?;
+    let more = modules.meta.next_offset.or(blueprints.meta.next_offset);
     let (modules, blueprints) = (modules.modules, blueprints.blueprints);
     if output == Output::Json {
         return super::print_json(&Found {
@@ -22,7 +32,14 @@ pub async fn run(client: &Client, query: &str, output: Output) -> Result<()> {
         });
     }
     if modules.is_empty() && blueprints.is_empty() {
-        println!("nothing matches `{query}`");
+        if query.trim().is_empty() {
+            println!(
+                "the registry holds no modules or blueprints (from offset {})",
+                page.offset
+            );
+        } else {
+            println!("nothing matches `{query}`");
+        }
         return Ok(());
     }
     let mut rows = Vec::new();
@@ -43,5 +60,8 @@ pub async fn run(client: &Client, query: &str, output: Output) -> Result<()> {
         ]);
     }
     super::print_table(&["KIND", "ADDRESS", "LATEST", "DESCRIPTION"], &rows);
+    if let Some(next) = more {
+        eprintln!("more: scaffold search {query} --offset {next} --limit {limit}");
+    }
     Ok(())
 }

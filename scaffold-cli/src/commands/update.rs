@@ -177,8 +177,8 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
     Err(CliError::new(
         Kind::Conflict,
         format!(
-            "{} conflict(s) to resolve by hand:\n  {}",
-            listed.len(),
+            "{} to resolve by hand:\n  {}",
+            quarry_core::counted(listed.len(), "conflict", "conflicts"),
             listed.join("\n  ")
         ),
     ))
@@ -186,10 +186,10 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
 
 fn print_dry_run(dir: &Path, plan: &update::Plan, from_to: &str) {
     println!(
-        "would update {} ({from_to}): {} change(s), {} conflict(s)",
+        "would update {} ({from_to}): {}, {}",
         dir.display(),
-        plan.changes.len(),
-        plan.conflicts.len()
+        quarry_core::counted(plan.changes.len(), "change", "changes"),
+        quarry_core::counted(plan.conflicts.len(), "conflict", "conflicts")
     );
     for change in &plan.changes {
         let old = update::read_ours(dir, change.path());

@@ -68,9 +68,9 @@ pub(super) fn checked_blueprint(dir: &Path) -> Result<blueprint::Blueprint> {
         .map_err(|error| CliError::invalid(format!("{}: {error}", dir.display())))?;
     blueprint::check(files).map_err(|problems| {
         CliError::invalid(format!(
-            "{} has {} problem(s):\n  {}",
+            "{} has {}:\n  {}",
             dir.display(),
-            problems.len(),
+            quarry_core::counted(problems.len(), "problem", "problems"),
             quarry_core::lines(problems.iter())
         ))
     })
@@ -95,10 +95,10 @@ fn validate_blueprint(dir: &Path, values: Option<&Path>) -> Result<Report> {
     let address = format!("{}/{}", checked.namespace, checked.name);
     Ok(Report::Blueprint {
         summary: format!(
-            "blueprint {address} with {} module(s), {} polic(ies), {} context(s)",
-            manifest.modules.len(),
-            manifest.policies.len(),
-            manifest.contexts.len()
+            "blueprint {address} with {}, {}, {}",
+            quarry_core::counted(manifest.modules.len(), "module", "modules"),
+            quarry_core::counted(manifest.policies.len(), "policy", "policies"),
+            quarry_core::counted(manifest.contexts.len(), "context", "contexts")
         ),
         address,
         modules: manifest.modules.len(),
@@ -120,10 +120,10 @@ fn validate_module(dir: &Path) -> Result<Report> {
         submodules: analysis.submodules.iter().map(|s| s.path.clone()).collect(),
         archive_bytes: packed.len(),
         summary: format!(
-            "module with {} variable(s), {} output(s), {} submodule(s); packs to {} bytes",
-            analysis.root.variables.len(),
-            analysis.root.outputs.len(),
-            analysis.submodules.len(),
+            "module with {}, {}, {}; packs to {} bytes",
+            quarry_core::counted(analysis.root.variables.len(), "variable", "variables"),
+            quarry_core::counted(analysis.root.outputs.len(), "output", "outputs"),
+            quarry_core::counted(analysis.submodules.len(), "submodule", "submodules"),
             packed.len()
         ),
     })
