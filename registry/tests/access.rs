@@ -95,14 +95,11 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
         json!([{ "version": "1.0.0" }]),
         "yanked is gone from versions"
     );
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/1.1.0/download", None).to_request(),
-    )
-    .await;
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/1.1.0/download", None))
+        .await;
     assert_eq!(
-        response.status(),
-        204,
+        response.status, 204,
         "a yanked version stays downloadable by its exact number"
     );
 
@@ -287,22 +284,17 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
         )
         .await;
     }
-    let response = test::call_service(
-        &app.service,
-        publish_request(
+    let response = app
+        .answer(publish_request(
             "/v1/modules/acme/net/aws/1.0.2",
             Some(&token),
             small_module(),
-        )
-        .to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 429);
-    let retry_after: u64 = header(response.headers(), "retry-after")
-        .parse()
-        .expect("seconds");
+        ))
+        .await;
+    assert_eq!(response.status, 429);
+    let retry_after: u64 = response.header("retry-after").parse().expect("seconds");
     assert!((1..=60).contains(&retry_after));
-    let body: Value = test::read_body_json(response).await;
+    let body: Value = response.json.clone();
     assert!(
         error_message(&body).starts_with("too many writes; retry in"),
         "{body}"

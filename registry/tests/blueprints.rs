@@ -68,13 +68,15 @@ async fn published_blueprint_is_listed_searched_and_detailed() {
             .is_some_and(|r| r.contains("smallest blueprint"))
     );
 
-    let response = test::call_service(
-        &app.service,
-        get("/v1/blueprints/fixtures/minimal/0.1.0/download", None).to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 204);
-    assert!(header(response.headers(), "x-terraform-get").starts_with("/v1/archives/"));
+    let response = app
+        .answer(get("/v1/blueprints/fixtures/minimal/0.1.0/download", None))
+        .await;
+    assert_eq!(response.status, 204);
+    assert!(
+        response
+            .header("x-terraform-get")
+            .starts_with("/v1/archives/")
+    );
 
     let message = refused(app.get("/v1/blueprints/fixtures/minimal/9.9.9").await, 404);
     assert_eq!(message, "blueprint fixtures/minimal has no version 9.9.9");
@@ -87,13 +89,10 @@ async fn render_returns_the_stack_as_a_tar_gz() {
         "/v1/blueprints/fixtures/minimal/0.1.0/render",
         json!({ "name": "shop", "environment": "prod", "approvers": ["ana", "bo"], "token": "a-secret-token-value" }),
     );
-    let response = test::call_service(&app.service, request.to_request()).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        header(response.headers(), "content-type"),
-        "application/gzip"
-    );
-    let archive = test::read_body(response).await;
+    let response = app.answer(request).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), "application/gzip");
+    let archive = response.body.clone();
     let files =
         quarry_core::archive::read_files(&archive, &quarry_core::archive::Limits::default())
             .expect("a valid tar.gz");

@@ -61,27 +61,22 @@ async fn download_counts_stay_exact_while_they_are_written() {
     assert_eq!(counts().await, (0.into(), 0.into()));
     for (version, times) in [("1.0.0", 3), ("1.1.0", 2)] {
         for _ in 0..times {
-            let response = test::call_service(
-                &app.service,
-                get(
+            let response = app
+                .answer(get(
                     &format!("/v1/modules/acme/net/aws/{version}/download"),
                     None,
-                )
-                .to_request(),
-            )
-            .await;
-            assert_eq!(response.status(), 204);
+                ))
+                .await;
+            assert_eq!(response.status, 204);
         }
     }
     assert_eq!(counts().await, (5.into(), 5.into()), "counted in memory");
     app.quarry.registry.flush_downloads().await;
     assert_eq!(counts().await, (5.into(), 5.into()), "written");
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/1.0.0/download", None).to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 204);
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/1.0.0/download", None))
+        .await;
+    assert_eq!(response.status, 204);
     assert_eq!(counts().await, (6.into(), 6.into()), "one more");
     app.quarry.registry.flush_downloads().await;
     assert_eq!(counts().await, (6.into(), 6.into()), "written again");

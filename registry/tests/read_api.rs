@@ -19,17 +19,10 @@ async fn publish_versions(app: &TestApp, token: &str, name: &str, versions: &[&s
 #[actix_web::test]
 async fn discovery_names_the_modules_service() {
     let app = start().await.app().await;
-    let response = test::call_service(
-        &app.service,
-        get("/.well-known/terraform.json", None).to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        header(response.headers(), "content-type"),
-        "application/json"
-    );
-    let body: Value = test::read_body_json(response).await;
+    let response = app.answer(get("/.well-known/terraform.json", None)).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), "application/json");
+    let body: Value = response.json.clone();
     assert_eq!(body, json!({ "modules.v1": "/v1/modules/" }));
 }
 
@@ -59,13 +52,11 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
     publish_versions(&app, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
 
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/1.2.0/download", None).to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 204);
-    let location = header(response.headers(), "x-terraform-get");
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/1.2.0/download", None))
+        .await;
+    assert_eq!(response.status, 204);
+    let location = response.header("x-terraform-get");
     let digest = quarry_core::digest::Sha256::of(&small_module()).to_hex();
     assert_eq!(
         location,
@@ -73,14 +64,12 @@ async fn download_answers_204_with_the_archive_url_and_counts_it() {
     );
 
     // The latest download redirects to the newest stable version, not the prerelease.
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/download", None).to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 302);
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/download", None))
+        .await;
+    assert_eq!(response.status, 302);
     assert_eq!(
-        header(response.headers(), "location"),
+        response.header("location"),
         "/v1/modules/acme/net/aws/1.2.0/download"
     );
 
@@ -102,12 +91,10 @@ async fn download_url_uses_the_public_url_when_configured() {
     let token = quarry.token("ci", &["publish:acme"]).await;
     let app = quarry.app().await;
     publish_versions(&app, &token, "net", &["1.0.0"]).await;
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/1.0.0/download", None).to_request(),
-    )
-    .await;
-    let location = header(response.headers(), "x-terraform-get");
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/1.0.0/download", None))
+        .await;
+    let location = response.header("x-terraform-get");
     assert!(
         location.starts_with("https://registry.example.com/v1/archives/"),
         "{location}"
@@ -424,13 +411,11 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
             "{path}: {body}"
         );
     }
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/versions", None).to_request(),
-    )
-    .await;
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/versions", None))
+        .await;
     assert_eq!(
-        header(response.headers(), "www-authenticate"),
+        response.header("www-authenticate"),
         "Bearer realm=\"quarry\""
     );
     let (status, _) = app
@@ -445,20 +430,21 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
         .get_as("/v1/modules/acme/net/aws/versions", &reader)
         .await;
     assert_eq!(status, 200);
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/1.0.0/download", Some(&reader)).to_request(),
-    )
-    .await;
-    assert_eq!(response.status(), 204);
-    let url = header(response.headers(), "x-terraform-get");
+    let response = app
+        .answer(get(
+            "/v1/modules/acme/net/aws/1.0.0/download",
+            Some(&reader),
+        ))
+        .await;
+    assert_eq!(response.status, 204);
+    let url = response.header("x-terraform-get");
     assert!(url.contains("?exp=") && url.contains("&sig="), "{url}");
 
     // The signed URL works without a token; the bare URL and a tampered signature do not.
-    let response = test::call_service(&app.service, get(&url, None).to_request()).await;
-    assert_eq!(response.status(), 200);
+    let response = app.answer(get(&url, None)).await;
+    assert_eq!(response.status, 200);
     assert_eq!(
-        header(response.headers(), "cache-control"),
+        response.header("cache-control"),
         "private, max-age=31536000, immutable"
     );
     let bare = url.split('?').next().expect("path").to_owned();
@@ -485,12 +471,13 @@ async fn expired_archive_url_is_refused() {
     let publisher = quarry.token("ci", &["publish:acme"]).await;
     let app = quarry.app().await;
     publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/1.0.0/download", Some(&publisher)).to_request(),
-    )
-    .await;
-    let url = header(response.headers(), "x-terraform-get");
+    let response = app
+        .answer(get(
+            "/v1/modules/acme/net/aws/1.0.0/download",
+            Some(&publisher),
+        ))
+        .await;
+    let url = response.header("x-terraform-get");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let message = refused(app.get(&url).await, 403);
     assert_eq!(
@@ -503,27 +490,24 @@ async fn expired_archive_url_is_refused() {
 async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
     publish_versions(&app, &token, "net", &["1.0.0"]).await;
-    let response = test::call_service(
-        &app.service,
-        get("/v1/modules/acme/net/aws/versions", None).to_request(),
-    )
-    .await;
-    let etag = header(response.headers(), "etag");
+    let response = app
+        .answer(get("/v1/modules/acme/net/aws/versions", None))
+        .await;
+    let etag = response.header("etag");
     assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
     let again = get("/v1/modules/acme/net/aws/versions", None)
         .insert_header(("if-none-match", etag.clone()));
-    let response = test::call_service(&app.service, again.to_request()).await;
-    assert_eq!(response.status(), 304);
+    let response = app.answer(again).await;
+    assert_eq!(response.status, 304);
     publish_versions(&app, &token, "net", &["1.1.0"]).await;
     let after =
         get("/v1/modules/acme/net/aws/versions", None).insert_header(("if-none-match", etag));
-    let response = test::call_service(&app.service, after.to_request()).await;
+    let response = app.answer(after).await;
     assert_eq!(
-        response.status(),
-        200,
+        response.status, 200,
         "a publish changes the list and its ETag at once"
     );
-    let body: Value = test::read_body_json(response).await;
+    let body: Value = response.json.clone();
     assert_eq!(
         body["modules"][0]["versions"].as_array().map(Vec::len),
         Some(2)

@@ -19,21 +19,7 @@ fn published(home: &Path) -> Quarry {
     let quarry = Quarry::start(&[]).expect("quarry starts");
     let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
     for version in ["1.1.0", "1.2.0"] {
-        scaffold(&quarry, home)
-            .env("TF_TOKEN_registry_test", &token)
-            .args(["publish", "module"])
-            .arg(fixture_module("greeting"))
-            .args([
-                "--address",
-                "fixtures/greeting/generic",
-                "--version",
-                version,
-            ])
-            .assert()
-            .success()
-            .stderr(predicate::str::contains(format!(
-                "published module fixtures/greeting/generic {version}"
-            )));
+        common::publish_greeting(&quarry, home, &token, version);
     }
     scaffold(&quarry, home)
         .env("TF_TOKEN_registry_test", &token)

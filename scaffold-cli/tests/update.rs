@@ -7,7 +7,7 @@ mod common;
 
 use assert_cmd::Command;
 use common::scaffold;
-use quarry_e2e::{Quarry, Terraform, fixture_module, repo_root, text};
+use quarry_e2e::{Quarry, Terraform, repo_root, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,19 +37,12 @@ impl Registry {
             home,
         };
         for version in ["1.1.0", "1.2.0", "2.0.0"] {
-            registry
-                .scaffold()
-                .env("TF_TOKEN_registry_test", &registry.token)
-                .args(["publish", "module"])
-                .arg(fixture_module("greeting"))
-                .args([
-                    "--address",
-                    "fixtures/greeting/generic",
-                    "--version",
-                    version,
-                ])
-                .assert()
-                .success();
+            common::publish_greeting(
+                &registry.quarry,
+                registry.home.path(),
+                &registry.token,
+                version,
+            );
         }
         registry
     }
@@ -77,7 +70,18 @@ impl Registry {
 
     /// `scaffold new fixtures/NAME@~> 1.0` for Ada in dev, into a fresh directory.
     fn new_stack(&self, name: &str) -> PathBuf {
-        let stack = self.home.path().join(format!("stack-{name}"));
+        self.new_stack_in(name, self.home.path().join(format!("stack-{name}")))
+    }
+
+    /// [`Registry::new_stack`] as the working directory of a terraform set up for this registry.
+    fn terraform_stack(&self, name: &str) -> (Terraform, PathBuf) {
+        let terraform = Terraform::new(&self.quarry.url, "").expect("terraform dir");
+        let work = terraform.work_dir();
+        std::fs::remove_dir_all(&work).expect("empty");
+        (terraform, self.new_stack_in(name, work))
+    }
+
+    fn new_stack_in(&self, name: &str, stack: PathBuf) -> PathBuf {
         self.scaffold()
             .args([
                 "new",
@@ -592,18 +596,7 @@ fn diff_and_outdated_report_with_their_exit_codes() {
 fn an_updated_stack_inits_validates_and_plans_with_the_users_edit() {
     let registry = Registry::start();
     registry.publish("e2e", "1.0.0", &no_change);
-    let terraform = Terraform::new(&registry.quarry.url, "").expect("terraform dir");
-    let work = terraform.work_dir();
-    std::fs::remove_dir_all(&work).expect("empty");
-    registry
-        .scaffold()
-        .args(["new", "fixtures/e2e@~> 1.0", "--non-interactive"])
-        .args(["--set", "who=Ada", "--set", "environment=dev"])
-        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
-        .arg("-o")
-        .arg(&work)
-        .assert()
-        .success();
+    let (terraform, work) = registry.terraform_stack("e2e");
     std::fs::write(
         work.join("extra.tf"),
         "output \"mine\" {\n  value = \"the user's output\"\n}\n",
@@ -622,21 +615,9 @@ fn an_updated_stack_inits_validates_and_plans_with_the_users_edit() {
         .output()
         .expect("runs");
     assert!(updated.status.success(), "{}", text(&updated));
-    for args in [
-        &["init", "-input=false", "-no-color"][..],
-        &["validate", "-no-color"][..],
-    ] {
-        let output = terraform.run(args).expect("terraform runs");
-        assert!(output.status.success(), "{args:?}: {}", text(&output));
-    }
-    let plan = terraform
-        .run_with(
-            &["plan", "-input=false", "-no-color"],
-            &[("TF_VAR_api_key", SECRET)],
-        )
-        .expect("terraform runs");
-    assert!(plan.status.success(), "{}", text(&plan));
-    let shown = text(&plan);
+    let (_, shown) = terraform
+        .init_validate_plan(&[("TF_VAR_api_key", SECRET)])
+        .expect("terraform init, validate and plan pass");
     // The recorded answer (excitement 1) stands; the user's own output is planned too.
     assert!(shown.contains("Hello, Ada!"), "{shown}");
     assert!(!shown.contains("Hello, Ada!!"), "{shown}");
@@ -839,18 +820,7 @@ fn check_evaluates_the_stacks_policies_on_real_and_recorded_plans() {
     // A real plan: the greeter's no-deletes policy passes a plan that destroys nothing and denies
     // one that destroys the user's resource, naming it.
     registry.publish("checked", "1.0.0", &no_change);
-    let terraform = Terraform::new(&registry.quarry.url, "").expect("terraform dir");
-    let work = terraform.work_dir();
-    std::fs::remove_dir_all(&work).expect("empty");
-    registry
-        .scaffold()
-        .args(["new", "fixtures/checked@~> 1.0", "--non-interactive"])
-        .args(["--set", "who=Ada", "--set", "environment=dev"])
-        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
-        .arg("-o")
-        .arg(&work)
-        .assert()
-        .success();
+    let (terraform, work) = registry.terraform_stack("checked");
     std::fs::write(
         work.join("extra.tf"),
         "resource \"terraform_data\" \"extra\" {\n  input = \"mine\"\n}\n",
@@ -973,18 +943,7 @@ fn check_evaluates_the_stacks_policies_on_real_and_recorded_plans() {
 fn run_applies_the_contexts_around_terraform_and_enforces_the_policies() {
     let registry = Registry::start();
     registry.publish("ran", "1.0.0", &no_change);
-    let terraform = Terraform::new(&registry.quarry.url, "").expect("terraform dir");
-    let work = terraform.work_dir();
-    std::fs::remove_dir_all(&work).expect("empty");
-    registry
-        .scaffold()
-        .args(["new", "fixtures/ran@~> 1.0", "--non-interactive"])
-        .args(["--set", "who=Ada", "--set", "environment=dev"])
-        .env("SCAFFOLD_INPUT_API_KEY", SECRET)
-        .arg("-o")
-        .arg(&work)
-        .assert()
-        .success();
+    let (terraform, work) = registry.terraform_stack("ran");
     std::fs::write(
         work.join("extra.tf"),
         "variable \"note\" {\n  type = string\n}\n\noutput \"note\" {\n  value = var.note\n}\n\n\

@@ -164,6 +164,23 @@ impl Quarry {
 
     /// Publishes the blueprint directory `tests/fixtures/blueprints/<name>` as
     /// `fixtures/<name>` `version`, expecting 201.
+    /// Publishes the greeting fixture module at `versions` and the greeter blueprint 1.0.0 (which
+    /// uses it), as the end-to-end tests start.
+    pub fn publish_greeter(&self, token: &str, versions: &[&str]) -> Result<()> {
+        for version in versions {
+            let status = self.publish_dir(
+                token,
+                "fixtures/greeting/generic",
+                version,
+                &fixture_module("greeting"),
+            )?;
+            if status != 201 {
+                bail!("publishing fixtures/greeting/generic {version}: {status}");
+            }
+        }
+        self.publish_fixture_blueprint(token, "greeter", "1.0.0")
+    }
+
     pub fn publish_fixture_blueprint(&self, token: &str, name: &str, version: &str) -> Result<()> {
         let dir = repo_root().join("tests/fixtures/blueprints").join(name);
         let archive = quarry_core::archive::pack_dir(&dir)?;
@@ -315,6 +332,23 @@ impl Terraform {
     /// Runs terraform with the given arguments; returns its output whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Result<Output> {
         self.run_with(args, &[])
+    }
+
+    /// `terraform init`, which must succeed: its output.
+    pub fn init(&self) -> Result<String> {
+        self.succeeds(&["init", "-input=false", "-no-color"])
+    }
+
+    /// `init` and `validate`, then `plan` with `variables` in the environment
+    /// (`TF_VAR_name=value`), each of which must succeed: what `init` and `plan` printed.
+    pub fn init_validate_plan(&self, variables: &[(&str, &str)]) -> Result<(String, String)> {
+        let init = self.init()?;
+        self.succeeds(&["validate", "-no-color"])?;
+        let output = self.run_with(&["plan", "-input=false", "-no-color"], variables)?;
+        if !output.status.success() {
+            bail!("terraform plan failed:\n{}", text(&output));
+        }
+        Ok((init, text(&output)))
     }
 
     /// Runs terraform, which must succeed: its output (stdout and stderr).

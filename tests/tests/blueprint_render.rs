@@ -23,20 +23,9 @@ fn rendered_stack_passes_terraform_init_validate_and_plan() {
     let quarry =
         Quarry::start(&["--import", examples.to_str().expect("utf-8")]).expect("quarry starts");
     let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
-    for version in ["1.1.0", "1.2.0", "2.0.0"] {
-        let status = quarry
-            .publish_dir(
-                &token,
-                "fixtures/greeting/generic",
-                version,
-                &fixture_module("greeting"),
-            )
-            .expect("publish module");
-        assert_eq!(status, 201);
-    }
     quarry
-        .publish_fixture_blueprint(&token, "greeter", "1.0.0")
-        .expect("publish blueprint");
+        .publish_greeter(&token, &["1.1.0", "1.2.0", "2.0.0"])
+        .expect("the greeter fixtures publish");
 
     // Invalid inputs: one 422 with every error, each with its JSON path: a pattern, a wrong
     // type, an enum, and the approvers that prod requires (if/then).
@@ -96,27 +85,13 @@ fn rendered_stack_passes_terraform_init_validate_and_plan() {
         std::fs::create_dir_all(target.parent().expect("has a parent")).expect("mkdir");
         std::fs::write(target, content).expect("write");
     }
-    let init = terraform
-        .run(&["init", "-input=false", "-no-color"])
-        .expect("terraform runs");
-    assert!(init.status.success(), "init:\n{}", text(&init));
+    let (init, plan_output) = terraform
+        .init_validate_plan(&[("TF_VAR_api_key", SECRET)])
+        .expect("terraform init, validate and plan pass");
     assert!(
-        text(&init).contains("registry.test/fixtures/greeting/generic 1.2.0"),
-        "{}",
-        text(&init)
+        init.contains("registry.test/fixtures/greeting/generic 1.2.0"),
+        "{init}"
     );
-    let validate = terraform
-        .run(&["validate", "-no-color"])
-        .expect("terraform runs");
-    assert!(validate.status.success(), "validate:\n{}", text(&validate));
-    let plan = terraform
-        .run_with(
-            &["plan", "-input=false", "-no-color"],
-            &[("TF_VAR_api_key", SECRET)],
-        )
-        .expect("terraform runs");
-    assert!(plan.status.success(), "plan:\n{}", text(&plan));
-    let plan_output = text(&plan);
     assert!(plan_output.contains("Hello, Ada!!!"), "{plan_output}");
     assert!(!plan_output.contains(SECRET), "plan printed the secret");
 }

@@ -76,9 +76,7 @@ fn terraform_init_installs_published_modules_with_public_reads() {
     publish_all_versions(&quarry, &token);
 
     let terraform = Terraform::new(&quarry.url, MAIN_TF).expect("terraform dir");
-    let output = terraform
-        .succeeds(&["init", "-input=false", "-no-color"])
-        .expect("terraform init");
+    let output = terraform.init().expect("terraform init");
     assert!(
         output.contains("Downloading registry.test/acme/greeting/generic 1.2.0"),
         "{output}"

@@ -35,20 +35,9 @@ impl Site {
         let token = quarry
             .token("ui-tests", &["publish:*", "admin"])
             .expect("token");
-        for version in ["1.1.0", "1.2.0"] {
-            let status = quarry
-                .publish_dir(
-                    &token,
-                    "fixtures/greeting/generic",
-                    version,
-                    &fixture_module("greeting"),
-                )
-                .expect("publish module");
-            assert_eq!(status, 201);
-        }
         quarry
-            .publish_fixture_blueprint(&token, "greeter", "1.0.0")
-            .expect("publish blueprint");
+            .publish_greeter(&token, &["1.1.0", "1.2.0"])
+            .expect("the greeter fixtures publish");
         let proxy = RecordingProxy::start(&quarry.url).expect("proxy starts");
         Self {
             quarry,
@@ -150,7 +139,7 @@ fn a_snippet_copied_from_a_module_page_passes_terraform_init() {
     assert!(snippet.contains("name = \"\""), "required input: {snippet}");
     let terraform = Terraform::for_host(&site.host(), &site.quarry.url, &snippet).expect("dir");
     let init = terraform
-        .succeeds(&["init", "-input=false", "-no-color"])
+        .init()
         .expect("terraform init passes with the copied snippet");
     assert!(
         init.contains("Terraform has been successfully initialized"),

@@ -1,7 +1,9 @@
 //! What the CLI's integration tests share.
 
+#![allow(dead_code)]
+
 use assert_cmd::Command;
-use quarry_e2e::{Quarry, REGISTRY_HOST};
+use quarry_e2e::{Quarry, REGISTRY_HOST, fixture_module};
 use std::path::Path;
 
 /// A `scaffold` command isolated from the user's home, config and cache, talking to `quarry`.
@@ -16,4 +18,23 @@ pub fn scaffold(quarry: &Quarry, home: &Path) -> Command {
         .env_remove("SCAFFOLD_CONFIG")
         .env_remove("TF_TOKEN_registry_test");
     command
+}
+
+/// `scaffold publish module` of the greeting fixture as `fixtures/greeting/generic` VERSION.
+pub fn publish_greeting(quarry: &Quarry, home: &Path, token: &str, version: &str) {
+    scaffold(quarry, home)
+        .env("TF_TOKEN_registry_test", token)
+        .args(["publish", "module"])
+        .arg(fixture_module("greeting"))
+        .args([
+            "--address",
+            "fixtures/greeting/generic",
+            "--version",
+            version,
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(format!(
+            "published module fixtures/greeting/generic {version}"
+        )));
 }
