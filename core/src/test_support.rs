@@ -36,6 +36,15 @@ pub fn tar_gz(entries: &[RawEntry<'_>]) -> Vec<u8> {
     gzip(&raw_tar(entries))
 }
 
+/// A `.tar.gz` of regular files, `(path, content)`.
+pub fn files_tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let entries: Vec<RawEntry<'_>> = files
+        .iter()
+        .map(|(path, content)| (*path, tar::EntryType::Regular, *content, None))
+        .collect();
+    tar_gz(&entries)
+}
+
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
     encoder.write_all(bytes).expect("in-memory gzip");

@@ -19,11 +19,7 @@ fn post(path: &str, token: &str, body: Value) -> test::TestRequest {
 
 #[actix_web::test]
 async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
-    let (app, [team_b, team_a]) = app_with_tokens(
-        start().await,
-        [("team-b", &["publish:b"]), ("team-a", &["publish:a"])],
-    )
-    .await;
+    let (app, [team_b, team_a]) = tokens(["team-b publish:b", "team-a publish:a"]).await;
     app.published("/v1/modules/b/net/aws/1.0.0", &team_b, small_module())
         .await;
 
@@ -123,8 +119,7 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
 
 #[actix_web::test]
 async fn revoked_and_expired_tokens_are_refused_at_once() {
-    let (app, [token]) =
-        app_with_tokens(start().await, [("soon-revoked", &["publish:acme"])]).await;
+    let (app, [token]) = tokens(["soon-revoked publish:acme"]).await;
     app.published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())
         .await;
     tokens::revoke(&app.quarry.registry.db, "soon-revoked", &Actor::console())
@@ -178,15 +173,8 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
 
 #[actix_web::test]
 async fn every_change_is_in_the_audit_log_for_admins() {
-    let (app, [admin, publisher, reader]) = app_with_tokens(
-        start().await,
-        [
-            ("root", &["admin"]),
-            ("ci", &["publish:acme"]),
-            ("reader", &["read"]),
-        ],
-    )
-    .await;
+    let (app, [admin, publisher, reader]) =
+        tokens(["root admin", "ci publish:acme", "reader read"]).await;
     app.published("/v1/modules/acme/net/aws/1.0.0", &publisher, small_module())
         .await;
     let (status, _) = app
@@ -271,9 +259,9 @@ async fn every_change_is_in_the_audit_log_for_admins() {
 
 #[actix_web::test]
 async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
-    let (app, [token]) = app_with_tokens(
+    let (app, [token]) = tokens_on(
         start_with(|config| config.serve.writes_per_minute_per_token = 2).await,
-        [("ci", &["publish:acme"])],
+        ["ci publish:acme"],
     )
     .await;
     for version in ["1.0.0", "1.0.1"] {

@@ -192,15 +192,7 @@ async fn render_fails_clearly_when_no_module_version_matches() {
 async fn publish_refuses_invalid_blueprints_listing_every_problem() {
     let (app, token) = app_with_token(&["publish:fixtures"]).await;
 
-    let broken = quarry_core::test_support::tar_gz(&[
-        (
-            "blueprint.yaml",
-            tar::EntryType::Regular,
-            b"apiVersion: quarry.dev/v1\nkind: Blueprint\nmetadata: { namespace: fixtures, name: broken, description: x }\ninputs: { type: object }\nmodules:\n  - { name: a, source: not-an-address, version: \"^1\" }\npolicies:\n  - { id: p, type: plan, file: policies/missing.rego }\nstack: { name: x, terraform_version: \"~> 1.9\" }\n",
-            None,
-        ),
-        ("template/main.tf.tera", tar::EntryType::Regular, b"{{ broken", None),
-    ]);
+    let broken = quarry_core::test_support::files_tar_gz(&[("blueprint.yaml", b"apiVersion: quarry.dev/v1\nkind: Blueprint\nmetadata: { namespace: fixtures, name: broken, description: x }\ninputs: { type: object }\nmodules:\n  - { name: a, source: not-an-address, version: \"^1\" }\npolicies:\n  - { id: p, type: plan, file: policies/missing.rego }\nstack: { name: x, terraform_version: \"~> 1.9\" }\n"), ("template/main.tf.tera", b"{{ broken")]);
     let (status, body) = app
         .publish("/v1/blueprints/fixtures/broken/1.0.0", &token, broken)
         .await;

@@ -11,12 +11,7 @@ use serde_json::Value;
 /// A module archive with one variable of the given name.
 fn module_with_variable(variable: &str) -> Vec<u8> {
     let main = format!("variable \"{variable}\" {{\n  type = string\n}}\n");
-    quarry_core::test_support::tar_gz(&[(
-        "main.tf",
-        tar::EntryType::Regular,
-        main.as_bytes(),
-        None,
-    )])
+    quarry_core::test_support::files_tar_gz(&[("main.tf", main.as_bytes())])
 }
 
 /// The `field` of every item of the array at `pointer` in `answer`.

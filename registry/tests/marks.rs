@@ -196,14 +196,9 @@ async fn a_signing_key_left_readable_is_made_private_at_start() {
 async fn a_module_is_described_by_its_module_yaml_else_its_readmes_first_paragraph() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
     let readme = b"# net\n\nA network for one\nteam, wrapped at twenty.\n\nMore prose.\n";
-    let archive = quarry_core::test_support::tar_gz(&[
-        (
-            "main.tf",
-            tar::EntryType::Regular,
-            b"variable \"x\" {}\n",
-            None,
-        ),
-        ("README.md", tar::EntryType::Regular, readme, None),
+    let archive = quarry_core::test_support::files_tar_gz(&[
+        ("main.tf", b"variable \"x\" {}\n"),
+        ("README.md", readme),
     ]);
     app.published(&format!("{MODULE}/1.0.0"), &token, archive.clone())
         .await;

@@ -298,11 +298,7 @@ async fn publish_enforces_the_size_limits() {
 
 #[actix_web::test]
 async fn publish_requires_a_token_with_the_namespace_scope() {
-    let (app, [other, reader]) = app_with_tokens(
-        start().await,
-        [("other-team", &["publish:other"]), ("reader", &["read"])],
-    )
-    .await;
+    let (app, [other, reader]) = tokens(["other-team publish:other", "reader read"]).await;
     let path = "/v1/modules/acme/small/aws/1.0.0";
 
     let message = refused(

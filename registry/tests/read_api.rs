@@ -390,11 +390,7 @@ async fn detail_covers_submodules_readme_and_outputs() {
 
 #[actix_web::test]
 async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
-    let (app, [publisher, reader]) = app_with_tokens(
-        start_token_reads().await,
-        [("ci", &["publish:acme"]), ("reader", &["read"])],
-    )
-    .await;
+    let (app, [publisher, reader]) = token_reads(["ci publish:acme", "reader read"]).await;
     publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
 
     for path in [

@@ -149,19 +149,9 @@ async fn a_version_equal_but_for_build_metadata_is_a_conflict() {
         let archive = |n: u8| match kind {
             "module" => {
                 let readme = format!("# m\n\nUpload {n}.\n");
-                quarry_core::test_support::tar_gz(&[
-                    (
-                        "main.tf",
-                        tar::EntryType::Regular,
-                        b"variable \"x\" {}\n",
-                        None,
-                    ),
-                    (
-                        "README.md",
-                        tar::EntryType::Regular,
-                        readme.as_bytes(),
-                        None,
-                    ),
+                quarry_core::test_support::files_tar_gz(&[
+                    ("main.tf", b"variable \"x\" {}\n"),
+                    ("README.md", readme.as_bytes()),
                 ])
             }
             _ => pack_blueprint("b", &simple_inputs(), &format!("# {n}\n"), &[]),
@@ -200,14 +190,9 @@ async fn a_version_equal_but_for_build_metadata_is_a_conflict() {
 async fn large_readmes_and_descriptions_are_refused_with_the_limit() {
     let quarry = start().await;
     let big = vec![b'x'; (1 << 20) + 1];
-    let archive = quarry_core::test_support::tar_gz(&[
-        (
-            "main.tf",
-            tar::EntryType::Regular,
-            b"variable \"x\" {}\n",
-            None,
-        ),
-        ("README.md", tar::EntryType::Regular, &big, None),
+    let archive = quarry_core::test_support::files_tar_gz(&[
+        ("main.tf", b"variable \"x\" {}\n"),
+        ("README.md", &big),
     ]);
     let (status, body) = publish(&quarry, "/v1/modules/hostile/readme/aws/1.0.0", archive).await;
     assert_eq!(status, 422, "{body}");

@@ -273,24 +273,15 @@ async fn a_module_page_shows_its_parts_its_marks_and_the_blueprints_that_use_it(
 #[actix_web::test]
 async fn examples_are_kept_and_shown_as_they_are() {
     let (app, token) = app_with_token(&["publish:*"]).await;
-    let archive = quarry_core::test_support::tar_gz(&[
-        (
-            "main.tf",
-            tar::EntryType::Regular,
-            b"variable \"name\" {\n  type = string\n}\n",
-            None,
-        ),
+    let archive = quarry_core::test_support::files_tar_gz(&[
+        ("main.tf", b"variable \"name\" {\n  type = string\n}\n"),
         (
             "examples/basic/main.tf",
-            tar::EntryType::Regular,
             b"module \"x\" {\n  source = \"../..\"\n  name   = \"<demo>\"\n}\n",
-            None,
         ),
         (
             "examples/basic/README.md",
-            tar::EntryType::Regular,
             b"# Basic\n\nThe least it takes.\n",
-            None,
         ),
     ]);
     app.published("/v1/modules/acme/ex/aws/1.0.0", &token, archive)
@@ -456,7 +447,7 @@ async fn posts_without_the_viewer_s_csrf_token_or_from_another_site_are_refused(
 
 #[actix_web::test]
 async fn with_token_reads_pages_need_a_session_that_ends_with_its_token() {
-    let (app, [token]) = app_with_tokens(start_token_reads().await, [("reader", &["read"])]).await;
+    let (app, [token]) = token_reads(["reader read"]).await;
     let visitor = Visitor::new(&app);
 
     let home = visitor.page("/search?q=x").await;

@@ -31,11 +31,7 @@ fn headers(answer: &Answer, names: &[&str]) -> Value {
 
 #[actix_web::test]
 async fn every_answer_keeps_its_shape() {
-    let (app, [token, admin]) = app_with_tokens(
-        start().await,
-        [("ci", &["publish:*"]), ("root", &["admin"])],
-    )
-    .await;
+    let (app, [token, admin]) = tokens(["ci publish:*", "root admin"]).await;
 
     // Publish: the answer, then the listings and details it makes.
     let published = app

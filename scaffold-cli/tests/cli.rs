@@ -14,8 +14,14 @@ fn greeter() -> std::path::PathBuf {
 }
 
 /// A registry with the greeting module (1.1.0, 1.2.0) and the greeter blueprint 1.0.0, published
-/// with `scaffold publish`.
-fn published(home: &Path) -> Quarry {
+/// with `scaffold publish`, and a home directory for `scaffold`.
+fn published() -> (Quarry, tempfile::TempDir) {
+    let home = tempfile::tempdir().expect("home");
+    let quarry = publish_fixtures(home.path());
+    (quarry, home)
+}
+
+fn publish_fixtures(home: &Path) -> Quarry {
     let quarry = Quarry::start(&[]).expect("quarry starts");
     let token = quarry.token("ci", &["publish:fixtures"]).expect("token");
     for version in ["1.1.0", "1.2.0"] {
@@ -36,8 +42,7 @@ fn published(home: &Path) -> Quarry {
 
 #[test]
 fn publish_refuses_a_version_twice_and_a_token_without_scope() {
-    let home = tempfile::tempdir().expect("home");
-    let quarry = published(home.path());
+    let (quarry, home) = published();
     let token = quarry.token("again", &["publish:fixtures"]).expect("token");
     scaffold(&quarry, home.path())
         .env("TF_TOKEN_registry_test", &token)
@@ -77,8 +82,7 @@ fn publish_refuses_a_version_twice_and_a_token_without_scope() {
 
 #[test]
 fn search_and_show_in_text_and_json() {
-    let home = tempfile::tempdir().expect("home");
-    let quarry = published(home.path());
+    let (quarry, home) = published();
     scaffold(&quarry, home.path())
         .args(["search", "greet"])
         .assert()
@@ -160,8 +164,7 @@ fn validate_checks_blueprints_and_modules_locally() {
 
 #[test]
 fn new_non_interactive_lists_every_missing_input() {
-    let home = tempfile::tempdir().expect("home");
-    let quarry = published(home.path());
+    let (quarry, home) = published();
     scaffold(&quarry, home.path())
         .current_dir(home.path())
         .args([
@@ -206,8 +209,7 @@ fn new_non_interactive_lists_every_missing_input() {
 
 #[test]
 fn new_writes_atomically_refuses_non_empty_targets_and_dry_runs() {
-    let home = tempfile::tempdir().expect("home");
-    let quarry = published(home.path());
+    let (quarry, home) = published();
     let values = home.path().join("values.yaml");
     std::fs::write(&values, "who: Ada\nenvironment: dev\nexcitement: 2\n").expect("write");
     let out = home.path().join("stack");
@@ -382,8 +384,7 @@ fn completions_are_printed_for_each_shell() {
 
 #[test]
 fn published_with_scaffold_rendered_with_scaffold_planned_with_terraform() {
-    let home = tempfile::tempdir().expect("home");
-    let quarry = published(home.path());
+    let (quarry, home) = published();
     let values = home.path().join("values.json");
     std::fs::write(&values, r#"{"who": "Ada", "environment": "prod", "excitement": 3, "approvers": ["ana", "bo"], "api_key": "never-on-disk-42"}"#).expect("write");
     let terraform = Terraform::new(&quarry.url, "").expect("terraform dir");
@@ -412,8 +413,7 @@ fn published_with_scaffold_rendered_with_scaffold_planned_with_terraform() {
 
 #[test]
 fn what_a_new_user_tries_first_just_works() {
-    let home = tempfile::tempdir().expect("home");
-    let quarry = published(home.path());
+    let (quarry, home) = published();
 
     // Search with no query lists everything, a page at a time.
     let all = scaffold(&quarry, home.path())
@@ -505,16 +505,8 @@ fn what_a_new_user_tries_first_just_works() {
         if let Some(token) = token_env {
             command.env("SCAFFOLD_TOKEN", token);
         }
-        command
-            .args(token_args)
-            .args(["publish", "module"])
-            .arg(fixture_module("greeting"))
-            .args([
-                "--address",
-                "fixtures/greeting/generic",
-                "--version",
-                version,
-            ])
+        command.args(token_args);
+        common::greeting_publish(&mut command, version)
             .output()
             .expect("runs")
     };

@@ -102,6 +102,24 @@ impl Target {
         snapshot
     }
 
+    /// A refused upload was refused promptly, before its `size` bytes were all read, and left
+    /// the registry as it was.
+    fn assert_refused_early(
+        &self,
+        label: &str,
+        before: &Snapshot,
+        elapsed: Duration,
+        sent: usize,
+        size: usize,
+    ) {
+        assert!(elapsed < PROMPT, "{label}: answered after {elapsed:?}");
+        assert!(
+            sent < size,
+            "{label}: the registry read all {sent} bytes before refusing"
+        );
+        self.assert_intact(label, before);
+    }
+
     /// The registry still answers, and stores what it stored before.
     fn assert_intact(&self, label: &str, before: &Snapshot) {
         let status = client()
@@ -281,12 +299,7 @@ fn an_undeclared_chunked_upload_is_cut_off_at_max_archive_bytes() {
         "{}",
         response.text()
     );
-    assert!(elapsed < PROMPT, "answered after {elapsed:?}");
-    assert!(
-        sent < 64 << 20,
-        "the registry read all {sent} bytes before refusing"
-    );
-    target.assert_intact("chunked upload", &before);
+    target.assert_refused_early("chunked upload", &before, elapsed, sent, 64 << 20);
 }
 
 #[test]
@@ -338,12 +351,7 @@ fn a_50_mb_inputs_document_is_refused_with_413_promptly() {
     );
     let (chunked, elapsed, sent) = chunked_exchange(&target, &head, 50 << 20);
     assert_eq!(chunked.status, 413, "chunked: {}", chunked.text());
-    assert!(elapsed < PROMPT, "answered after {elapsed:?}");
-    assert!(
-        sent < 50 << 20,
-        "the registry read all {sent} bytes before refusing"
-    );
-    target.assert_intact("50 MB inputs", &before);
+    target.assert_refused_early("50 MB inputs", &before, elapsed, sent, 50 << 20);
 }
 
 #[test]

@@ -87,14 +87,27 @@ pub async fn app_with_token(scopes: &[&str]) -> (TestApp, String) {
     (quarry.app().await, token)
 }
 
-/// A registry's app and a token for each `(name, scopes)`.
-pub async fn app_with_tokens<const N: usize>(
+/// A registry's app and a token for each spec, `"name scope scope…"`.
+pub async fn tokens<const N: usize>(specs: [&str; N]) -> (TestApp, [String; N]) {
+    tokens_on(start().await, specs).await
+}
+
+/// [`tokens`] on a registry that needs a token to read.
+pub async fn token_reads<const N: usize>(specs: [&str; N]) -> (TestApp, [String; N]) {
+    tokens_on(start_token_reads().await, specs).await
+}
+
+/// [`tokens`] on `quarry`.
+pub async fn tokens_on<const N: usize>(
     quarry: TestRegistry,
-    tokens: [(&str, &[&str]); N],
+    specs: [&str; N],
 ) -> (TestApp, [String; N]) {
     let mut secrets = Vec::with_capacity(N);
-    for (name, scopes) in tokens {
-        secrets.push(quarry.token(name, scopes).await);
+    for spec in specs {
+        let mut words = spec.split_whitespace();
+        let name = words.next().expect("a token spec names the token");
+        let scopes: Vec<&str> = words.collect();
+        secrets.push(quarry.token(name, &scopes).await);
     }
     let secrets: [String; N] = secrets.try_into().expect("one secret per token");
     (quarry.app().await, secrets)
@@ -285,14 +298,12 @@ pub fn packed_fixture(name: &str) -> Vec<u8> {
 
 /// A minimal valid module archive.
 pub fn small_module() -> Vec<u8> {
-    quarry_core::test_support::tar_gz(&[
+    quarry_core::test_support::files_tar_gz(&[
         (
             "main.tf",
-            tar::EntryType::Regular,
             b"variable \"name\" {\n  type = string\n}\n\noutput \"name\" {\n  value = var.name\n}\n",
-            None,
         ),
-        ("README.md", tar::EntryType::Regular, b"# small\n\nA small module.\n", None),
+        ("README.md", b"# small\n\nA small module.\n"),
     ])
 }
 

@@ -20,10 +20,10 @@ pub fn scaffold(quarry: &Quarry, home: &Path) -> Command {
     command
 }
 
-/// `scaffold publish module` of the greeting fixture as `fixtures/greeting/generic` VERSION.
-pub fn publish_greeting(quarry: &Quarry, home: &Path, token: &str, version: &str) {
-    scaffold(quarry, home)
-        .env("TF_TOKEN_registry_test", token)
+/// `command` with the arguments that publish the greeting fixture as
+/// `fixtures/greeting/generic` VERSION.
+pub fn greeting_publish<'a>(command: &'a mut Command, version: &str) -> &'a mut Command {
+    command
         .args(["publish", "module"])
         .arg(fixture_module("greeting"))
         .args([
@@ -32,6 +32,13 @@ pub fn publish_greeting(quarry: &Quarry, home: &Path, token: &str, version: &str
             "--version",
             version,
         ])
+}
+
+/// `scaffold publish module` of the greeting fixture as `fixtures/greeting/generic` VERSION.
+pub fn publish_greeting(quarry: &Quarry, home: &Path, token: &str, version: &str) {
+    let mut command = scaffold(quarry, home);
+    command.env("TF_TOKEN_registry_test", token);
+    greeting_publish(&mut command, version)
         .assert()
         .success()
         .stderr(predicates::str::contains(format!(
