@@ -147,3 +147,13 @@ pub fn has_error(errors: &[serde_json::Value], path: &str, text: &str) -> bool {
 pub fn any_starts_with<T: AsRef<str>>(items: &[T], prefix: &str) -> bool {
     items.iter().any(|item| item.as_ref().starts_with(prefix))
 }
+
+/// The `key` field, as text, of every object in the array `items` (missing ones left out).
+pub fn texts<'a>(items: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item[key].as_str())
+        .collect()
+}

@@ -122,9 +122,7 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     let (app, [token]) = tokens(["soon-revoked publish:acme"]).await;
     app.published("/v1/modules/acme/net/aws/1.0.0", &token, small_module())
         .await;
-    tokens::revoke(&app.quarry.registry.db, "soon-revoked", &Actor::console())
-        .await
-        .expect("revoked");
+    app.revoke("soon-revoked").await;
     let message = app
         .publish_refused(
             "/v1/modules/acme/net/aws/1.0.1",
@@ -195,9 +193,7 @@ async fn every_change_is_in_the_audit_log_for_admins() {
     assert_eq!(status, 200);
     let message = refused(app.get_as("/v1/audit", &reader).await, 403);
     assert!(message.contains("needs the `admin` scope"), "{message}");
-    tokens::revoke(&app.quarry.registry.db, "reader", &Actor::console())
-        .await
-        .expect("revoked");
+    app.revoke("reader").await;
 
     let (status, body) = app.get_as("/v1/audit?limit=100", &admin).await;
     assert_eq!(status, 200, "{body}");

@@ -6,10 +6,20 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const MODULE: &str = "/v1/modules/acme/net/aws";
 const BLUEPRINT: &str = "/v1/blueprints/fixtures/minimal";
+
+/// Posts a mark (`deprecate`, `yank`, …) at `path`, expecting 200 with `flag` now `expected`.
+async fn marked(app: &TestApp, path: &str, token: &str, body: Value, flag: &str, expected: bool) {
+    let (status, answer) = app.post(path, Some(token), body).await;
+    assert_eq!(
+        (status, answer[flag].clone()),
+        (200, json!(expected)),
+        "{path}: {answer}"
+    );
+}
 
 async fn visible(app: &TestApp, base: &str) -> Vec<String> {
     let (_, body) = app.get(&format!("{base}/versions")).await;
@@ -48,21 +58,17 @@ async fn unyank_and_undeprecate_undo_their_marks_for_every_kind() {
         );
         assert!(message.contains("may not publish"), "{message}");
 
-        let (status, body) = app
-            .post(&path("yank"), Some(&token), json!({ "reason": "broken" }))
-            .await;
-        assert_eq!(
-            (status, body["yanked"].clone()),
-            (200, json!(true)),
-            "{body}"
-        );
+        marked(
+            &app,
+            &path("yank"),
+            &token,
+            json!({ "reason": "broken" }),
+            "yanked",
+            true,
+        )
+        .await;
         assert_eq!(visible(&app, base).await, [new]);
-        let (status, body) = app.post(&path("unyank"), Some(&token), json!({})).await;
-        assert_eq!(
-            (status, body["yanked"].clone()),
-            (200, json!(false)),
-            "{body}"
-        );
+        marked(&app, &path("unyank"), &token, json!({}), "yanked", false).await;
         assert_eq!(visible(&app, base).await, [old, new]);
 
         let (status, body) = app
@@ -82,14 +88,15 @@ async fn unyank_and_undeprecate_undo_their_marks_for_every_kind() {
             detail["deprecation"],
             json!({ "reason": "old", "replacement": new })
         );
-        let (status, body) = app
-            .post(&path("undeprecate"), Some(&token), json!({}))
-            .await;
-        assert_eq!(
-            (status, body["deprecated"].clone()),
-            (200, json!(false)),
-            "{body}"
-        );
+        marked(
+            &app,
+            &path("undeprecate"),
+            &token,
+            json!({}),
+            "deprecated",
+            false,
+        )
+        .await;
         let (_, detail) = app.get(&format!("{base}/{old}")).await;
         assert_eq!(detail["deprecated"], false);
         assert!(detail.get("deprecation").is_none(), "{detail}");

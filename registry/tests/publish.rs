@@ -325,13 +325,7 @@ async fn publish_requires_a_token_with_the_namespace_scope() {
         );
     }
 
-    quarry_registry::service::tokens::revoke(
-        &app.quarry.registry.db,
-        "other-team",
-        &quarry_registry::service::audit::Actor::console(),
-    )
-    .await
-    .expect("revoked");
+    app.revoke("other-team").await;
     let message = app
         .publish_refused("/v1/modules/other/x/aws/1.0.0", &other, small_module(), 401)
         .await;

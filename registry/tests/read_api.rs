@@ -393,18 +393,18 @@ async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
     let (app, [publisher, reader]) = token_reads(["ci publish:acme", "reader read"]).await;
     publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
 
-    for path in [
+    let paths = [
         "/v1/modules",
         "/v1/modules/acme/net/aws/versions",
         "/v1/modules/acme/net/aws",
         "/v1/modules/acme/net/aws/1.0.0/download",
         "/v1/modules/search?q=net",
-    ] {
-        let (status, body) = app.get(path).await;
-        assert_eq!(status, 401, "{path}");
+    ];
+    for body in app.get_each(&paths, 401).await {
+        let message = error_message(&body);
         assert!(
-            error_message(&body).starts_with("this registry requires a token to read modules"),
-            "{path}: {body}"
+            message.starts_with("this registry requires a token to read modules"),
+            "{message}"
         );
     }
     let response = app

@@ -342,12 +342,7 @@ async fn the_form_checks_previews_and_downloads_the_api_s_render_for_its_viewer_
         "expected a string matching the pattern `^[A-Z][a-z]+$`, got `ada`"
     );
     assert_eq!(check["errors"]["approvers"], "an answer is required");
-    let fields: Vec<&str> = check["fields"]
-        .as_array()
-        .expect("fields")
-        .iter()
-        .filter_map(|field| field["name"].as_str())
-        .collect();
+    let fields = quarry_core::test_support::texts(&check["fields"], "name");
     assert!(fields.contains(&"approvers"), "{fields:?}");
 
     // A preview renders what the API renders, and its download is for this visitor only.
@@ -501,13 +496,7 @@ async fn with_token_reads_pages_need_a_session_that_ends_with_its_token() {
     assert!(!html(&page).contains(&token));
 
     // Revoking the token ends the session.
-    quarry_registry::service::tokens::revoke(
-        &app.quarry.registry.db,
-        "reader",
-        &quarry_registry::service::audit::Actor::console(),
-    )
-    .await
-    .expect("revoke");
+    app.revoke("reader").await;
     assert_eq!(visitor.page("/").await.status, 303);
 
     // Signing out ends it too.

@@ -144,28 +144,20 @@ async fn every_answer_keeps_its_shape() {
 
     // Validate and render.
     let render_path = "/v1/blueprints/fixtures/minimal/0.1.0";
-    let (status, body) = app
-        .post(
-            &format!("{render_path}/validate"),
-            None,
+    for (name, inputs) in [
+        (
+            "blueprint_valid",
             json!({ "name": "shop", "environment": "dev" }),
-        )
-        .await;
-    snapshot(
-        "blueprint_valid",
-        &json!({ "status": status, "body": body }),
-    );
-    let (status, body) = app
-        .post(
-            &format!("{render_path}/validate"),
-            None,
+        ),
+        (
+            "blueprint_invalid",
             json!({ "name": "Shop", "environment": "qa" }),
-        )
-        .await;
-    snapshot(
-        "blueprint_invalid",
-        &json!({ "status": status, "body": body }),
-    );
+        ),
+    ] {
+        let validate = format!("{render_path}/validate");
+        let (status, body) = app.post(&validate, None, inputs).await;
+        snapshot(name, &json!({ "status": status, "body": body }));
+    }
     let rendered = app
         .answer(post_json(
             &format!("{render_path}/render"),

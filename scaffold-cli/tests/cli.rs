@@ -63,15 +63,7 @@ fn publish_refuses_a_version_twice_and_a_token_without_scope() {
         .assert()
         .code(6)
         .stderr(predicate::str::contains("(403)"));
-    scaffold(&quarry, home.path())
-        .args(["publish", "module"])
-        .arg(fixture_module("greeting"))
-        .args([
-            "--address",
-            "fixtures/greeting/generic",
-            "--version",
-            "9.0.0",
-        ])
+    common::greeting_publish(&mut scaffold(&quarry, home.path()), "9.0.0")
         .assert()
         .code(6)
         .stderr(

@@ -262,6 +262,16 @@ impl Browser {
             .to_owned())
     }
 
+    /// The rendered text of the first element matching `css`.
+    pub fn text_of(&self, css: &str) -> Result<String> {
+        self.text(&self.find(css)?)
+    }
+
+    /// Whether the page's URL ends with `suffix`.
+    pub fn is_at(&self, suffix: &str) -> Result<bool> {
+        Ok(self.url()?.ends_with(suffix))
+    }
+
     /// Runs a script in the page; its return value.
     pub fn execute(&self, script: &str, args: Value) -> Result<Value> {
         self.post("/execute/sync", json!({ "script": script, "args": args }))

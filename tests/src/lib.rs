@@ -184,8 +184,16 @@ impl Quarry {
     pub fn publish_fixture_blueprint(&self, token: &str, name: &str, version: &str) -> Result<()> {
         let dir = repo_root().join("tests/fixtures/blueprints").join(name);
         let archive = quarry_core::archive::pack_dir(&dir)?;
-        let path = format!("/v1/blueprints/fixtures/{name}/{version}");
-        let (status, body) = self.publish(token, &path, archive)?;
+        self.published(
+            token,
+            &format!("/v1/blueprints/fixtures/{name}/{version}"),
+            archive,
+        )
+    }
+
+    /// Posts an archive to `path` with `token`, which must be published (201).
+    pub fn published(&self, token: &str, path: &str, archive: Vec<u8>) -> Result<()> {
+        let (status, body) = self.publish(token, path, archive)?;
         if status != 201 {
             bail!("publishing {path}: {status} {body}");
         }

@@ -131,12 +131,11 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
             "",
             &[("template/main.tf.tera", template.as_bytes())],
         );
-        let (status, body) = quarry.publish(
+        quarry.published(
             &token,
             &format!("/v1/blueprints/hostile/{name}/1.0.0"),
             archive,
         )?;
-        assert_eq!(status, 201, "{name}: {body}");
     }
     let before = stored(&quarry)?;
 
@@ -205,12 +204,11 @@ fn hostile_requests_are_bounded_and_the_server_stays_responsive() -> Result<()> 
     let readme = "#".repeat(1 << 20);
     for version in ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
         let archive = pack_blueprint("wordy", &inputs, "", &[("README.md", readme.as_bytes())]);
-        let (status, body) = quarry.publish(
+        quarry.published(
             &token,
             &format!("/v1/blueprints/hostile/wordy/{version}"),
             archive,
         )?;
-        assert_eq!(status, 201, "{body}");
     }
     let answers = two_at_once(url, || {
         let mut last = (0, String::new());

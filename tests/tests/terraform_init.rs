@@ -173,12 +173,7 @@ fn serve_with_import_serves_the_example_modules() {
             .expect("request")
             .json()
             .expect("json");
-    let ids: Vec<&str> = listing["modules"]
-        .as_array()
-        .expect("modules")
-        .iter()
-        .filter_map(|module| module["id"].as_str())
-        .collect();
+    let ids = quarry_core::test_support::texts(&listing["modules"], "id");
     assert_eq!(
         ids,
         [

@@ -109,9 +109,7 @@ fn a_snippet_copied_from_a_module_page_passes_terraform_init() {
     let result = browser
         .wait_for("a.address[href='/modules/fixtures/greeting/generic']")
         .expect("the module is found");
-    let count = browser
-        .text(&browser.find("#result-count").expect("count"))
-        .expect("text");
+    let count = browser.text_of("#result-count").expect("text");
     assert!(
         count.starts_with("1 result") || count.starts_with("2 results"),
         "{count}"
@@ -120,14 +118,11 @@ fn a_snippet_copied_from_a_module_page_passes_terraform_init() {
     browser.wait_for("#usage-root").expect("module page");
     assert!(
         browser
-            .url()
+            .is_at("/modules/fixtures/greeting/generic")
             .expect("url")
-            .ends_with("/modules/fixtures/greeting/generic")
     );
 
-    let snippet = browser
-        .text(&browser.find("#usage-root").expect("snippet"))
-        .expect("snippet text");
+    let snippet = browser.text_of("#usage-root").expect("snippet text");
     assert!(
         snippet.contains(&format!(
             "source  = \"{}/fixtures/greeting/generic\"",
@@ -154,9 +149,7 @@ fn a_snippet_copied_from_a_module_page_passes_terraform_init() {
     );
 
     // The page lists the blueprint versions that select this version.
-    let used_by = browser
-        .text(&browser.find("#used-by").expect("used by"))
-        .expect("text");
+    let used_by = browser.text_of("#used-by").expect("text");
     assert!(used_by.contains("fixtures/greeter"), "{used_by}");
 
     // Screenshots of a real module and blueprint for the README.
@@ -187,9 +180,7 @@ fn the_blueprint_form_checks_like_the_cli_reveals_fields_and_renders_what_scaffo
     browser
         .wait_until("document.querySelector('[data-error-for=who]').textContent.length > 0")
         .expect("the live check answers");
-    let shown = browser
-        .text(&browser.find("[data-error-for=who]").expect("message"))
-        .expect("text");
+    let shown = browser.text_of("[data-error-for=who]").expect("text");
     let home = tempfile::tempdir().expect("home");
     let cli = scaffold(home.path())
         .args([
@@ -243,9 +234,7 @@ fn the_blueprint_form_checks_like_the_cli_reveals_fields_and_renders_what_scaffo
     let download = browser.wait_for("#download").expect("preview page");
 
     // The preview: files, modules resolved, policies and contexts attached, the command line.
-    let page = browser
-        .text(&browser.find("main").expect("main"))
-        .expect("text");
+    let page = browser.text_of("main").expect("text");
     for expected in [
         "stack.yaml",
         ".scaffold/answers.json",
@@ -259,9 +248,7 @@ fn the_blueprint_form_checks_like_the_cli_reveals_fields_and_renders_what_scaffo
             "{expected:?} in the preview:\n{page}"
         );
     }
-    let command = browser
-        .text(&browser.find("#command-line").expect("command"))
-        .expect("text");
+    let command = browser.text_of("#command-line").expect("text");
     assert_eq!(
         command,
         format!(
@@ -475,13 +462,10 @@ fn with_token_reads_pages_need_a_session_and_posts_a_valid_csrf_token() {
         .expect("back at the blueprint");
     assert!(
         browser
-            .url()
+            .is_at("/blueprints/fixtures/greeter/1.0.0")
             .expect("url")
-            .ends_with("/blueprints/fixtures/greeter/1.0.0")
     );
-    let who = browser
-        .text(&browser.find(".who").expect("who"))
-        .expect("text");
+    let who = browser.text_of(".who").expect("text");
     assert_eq!(who, "ui-tests");
     // The token is in no page, no URL and no cookie.
     let source = browser

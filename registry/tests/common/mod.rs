@@ -193,6 +193,17 @@ impl TestApp {
         self.quarry.token(name, scopes).await
     }
 
+    /// Revokes the token named `name`, as `quarry token revoke` does.
+    pub async fn revoke(&self, name: &str) {
+        tokens::revoke(
+            &self.quarry.registry.db,
+            name,
+            &quarry_registry::service::audit::Actor::console(),
+        )
+        .await
+        .expect("the token is revoked");
+    }
+
     /// Calls the app; the whole answer.
     pub async fn answer(&self, request: test::TestRequest) -> Answer {
         let response = test::call_service(&self.service, request.to_request()).await;
@@ -217,6 +228,17 @@ impl TestApp {
     /// `GET path` as anyone.
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.call(get(path, None)).await
+    }
+
+    /// `GET` each of `paths` as anyone, each answering `status`: the bodies, in order.
+    pub async fn get_each(&self, paths: &[&str], status: u16) -> Vec<serde_json::Value> {
+        let mut bodies = Vec::new();
+        for path in paths {
+            let (actual, body) = self.get(path).await;
+            assert_eq!(actual, status, "{path}: {body}");
+            bodies.push(body);
+        }
+        bodies
     }
 
     /// `GET path` with `token`.
