@@ -17,6 +17,18 @@ fn post(path: &str, token: &str, body: Value) -> test::TestRequest {
         .set_payload(body.to_string())
 }
 
+/// Posts to `acme/net/aws`'s `version_verb` (`1.0.0/yank`) with `token`, giving `reason`
+/// unless it is empty: the answer.
+async fn mark(app: &TestApp, token: &str, version_verb: &str, reason: &str) -> (u16, Value) {
+    let path = format!("/v1/modules/acme/net/aws/{version_verb}");
+    let body = if reason.is_empty() {
+        json!({})
+    } else {
+        json!({ "reason": reason })
+    };
+    app.call(post(&path, token, body)).await
+}
+
 #[actix_web::test]
 async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
     let (app, [team_b, team_a]) = tokens(["team-b publish:b", "team-a publish:a"]).await;
@@ -52,21 +64,9 @@ async fn a_namespace_scope_cannot_publish_deprecate_or_yank_elsewhere() {
 #[actix_web::test]
 async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
-    for version in ["1.0.0", "1.1.0"] {
-        app.published(
-            &format!("/v1/modules/acme/net/aws/{version}"),
-            &token,
-            small_module(),
-        )
+    app.publish_versions(&token, "net", &["1.0.0", "1.1.0"])
         .await;
-    }
-    let (status, body) = app
-        .call(post(
-            "/v1/modules/acme/net/aws/1.0.0/deprecate",
-            &token,
-            json!({ "reason": "use 1.1" }),
-        ))
-        .await;
+    let (status, body) = mark(&app, &token, "1.0.0/deprecate", "use 1.1").await;
     assert_eq!(
         (status, body),
         (
@@ -77,13 +77,7 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
     let (_, detail) = app.get("/v1/modules/acme/net/aws/1.0.0").await;
     assert_eq!(detail["deprecated"], true);
 
-    let (status, _) = app
-        .call(post(
-            "/v1/modules/acme/net/aws/1.1.0/yank",
-            &token,
-            json!({}),
-        ))
-        .await;
+    let (status, _) = mark(&app, &token, "1.1.0/yank", "").await;
     assert_eq!(status, 200);
     let (_, versions) = app.get("/v1/modules/acme/net/aws/versions").await;
     assert_eq!(
@@ -99,15 +93,7 @@ async fn deprecate_flags_and_yank_hides_but_keeps_the_archive() {
         "a yanked version stays downloadable by its exact number"
     );
 
-    let message = refused(
-        app.call(post(
-            "/v1/modules/acme/net/aws/9.0.0/yank",
-            &token,
-            json!({}),
-        ))
-        .await,
-        404,
-    );
+    let message = refused(mark(&app, &token, "9.0.0/yank", "").await, 404);
     assert_eq!(message, "acme/net/aws has no version 9.0.0");
     let request = test::TestRequest::post()
         .uri("/v1/modules/acme/net/aws/1.0.0/yank")
@@ -175,21 +161,9 @@ async fn every_change_is_in_the_audit_log_for_admins() {
         tokens(["root admin", "ci publish:acme", "reader read"]).await;
     app.published("/v1/modules/acme/net/aws/1.0.0", &publisher, small_module())
         .await;
-    let (status, _) = app
-        .call(post(
-            "/v1/modules/acme/net/aws/1.0.0/deprecate",
-            &publisher,
-            json!({ "reason": "old" }),
-        ))
-        .await;
+    let (status, _) = mark(&app, &publisher, "1.0.0/deprecate", "old").await;
     assert_eq!(status, 200);
-    let (status, _) = app
-        .call(post(
-            "/v1/modules/acme/net/aws/1.0.0/yank",
-            &publisher,
-            json!({}),
-        ))
-        .await;
+    let (status, _) = mark(&app, &publisher, "1.0.0/yank", "").await;
     assert_eq!(status, 200);
     let message = refused(app.get_as("/v1/audit", &reader).await, 403);
     assert!(message.contains("needs the `admin` scope"), "{message}");
@@ -260,14 +234,8 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
         ["ci publish:acme"],
     )
     .await;
-    for version in ["1.0.0", "1.0.1"] {
-        app.published(
-            &format!("/v1/modules/acme/net/aws/{version}"),
-            &token,
-            small_module(),
-        )
+    app.publish_versions(&token, "net", &["1.0.0", "1.0.1"])
         .await;
-    }
     let response = app
         .answer(publish_request(
             "/v1/modules/acme/net/aws/1.0.2",
@@ -284,8 +252,7 @@ async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
         "{body}"
     );
     // Reads are not limited.
-    let (status, _) = app.get("/v1/modules/acme/net/aws/versions").await;
-    assert_eq!(status, 200);
+    let _ = app.get_ok("/v1/modules/acme/net/aws/versions").await;
 }
 
 #[actix_web::test]
@@ -327,16 +294,9 @@ async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
         [orphan_digest]
     );
     assert_eq!(dry.referenced, 1);
-    assert!(
-        app.quarry
-            .registry
-            .storage
-            .archive_size(&orphan_digest)
-            .await
-            .expect("head")
-            .is_some(),
-        "a dry run deletes nothing"
-    );
+    let stored = |digest| app.quarry.registry.storage.archive_size(digest);
+    let kept_after_dry_run = stored(&orphan_digest).await.expect("head");
+    assert!(kept_after_dry_run.is_some(), "a dry run deletes nothing");
 
     let done = app
         .quarry
@@ -345,15 +305,7 @@ async fn gc_finds_only_unreferenced_archives_and_deletes_them_on_request() {
         .await
         .expect("gc");
     assert_eq!(done.unreferenced.len(), 1);
-    assert!(
-        app.quarry
-            .registry
-            .storage
-            .archive_size(&orphan_digest)
-            .await
-            .expect("head")
-            .is_none()
-    );
+    assert!(stored(&orphan_digest).await.expect("head").is_none());
     let kept = quarry_core::digest::Sha256::from_hex(
         published["archive_sha256"].as_str().expect("digest"),
     )

@@ -38,22 +38,19 @@ async fn publish_minimal(quarry: &TestRegistry) {
 async fn published_blueprint_is_listed_searched_and_detailed() {
     let app = registry_with_minimal().await.app().await;
 
-    let (status, body) = app.get("/v1/blueprints").await;
-    assert_eq!(status, 200);
+    let body = app.get_ok("/v1/blueprints").await;
     assert_eq!(body["blueprints"][0]["id"], "fixtures/minimal/0.1.0");
     let (_, body) = app.get("/v1/blueprints/search?q=smallest").await;
     assert_eq!(body["blueprints"].as_array().map(Vec::len), Some(1));
     let (_, body) = app.get("/v1/blueprints/search?q=nothing-like-it").await;
     assert_eq!(body["blueprints"].as_array().map(Vec::len), Some(0));
-    let (status, body) = app.get("/v1/blueprints/fixtures/minimal/versions").await;
-    assert_eq!(status, 200);
+    let body = app.get_ok("/v1/blueprints/fixtures/minimal/versions").await;
     assert_eq!(
         body["blueprints"][0]["versions"],
         json!([{ "version": "0.1.0" }])
     );
 
-    let (status, detail) = app.get("/v1/blueprints/fixtures/minimal").await;
-    assert_eq!(status, 200);
+    let detail = app.get_ok("/v1/blueprints/fixtures/minimal").await;
     assert_eq!(detail["version"], "0.1.0");
     assert_eq!(detail["inputs"]["required"], json!(["name", "environment"]));
     assert_eq!(
@@ -121,21 +118,18 @@ async fn render_returns_the_stack_as_a_tar_gz() {
 #[actix_web::test]
 async fn validate_reports_every_input_error_with_its_path() {
     let app = registry_with_minimal().await.app().await;
-    let (status, body) = app
-        .call(post_json(
+    let validate = |inputs: Value| {
+        app.call(post_json(
             "/v1/blueprints/fixtures/minimal/0.1.0/validate",
-            json!({ "name": "shop", "environment": "dev" }),
+            inputs,
         ))
-        .await;
+    };
+    let (status, body) = validate(json!({ "name": "shop", "environment": "dev" })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({ "valid": true }));
 
-    let (status, body) = app
-        .call(post_json(
-            "/v1/blueprints/fixtures/minimal/0.1.0/validate",
-            json!({ "name": "Not Valid", "environment": "prod", "replicas": "two" }),
-        ))
-        .await;
+    let (status, body) =
+        validate(json!({ "name": "Not Valid", "environment": "prod", "replicas": "two" })).await;
     assert_eq!(status, 422);
     let errors = body["errors"].as_array().expect("errors");
     let has = |path: &str, text: &str| quarry_core::test_support::has_error(errors, path, text);
@@ -148,12 +142,7 @@ async fn validate_reports_every_input_error_with_its_path() {
         has("", "\"approvers\" is a required property"),
         "if/then: {body}"
     );
-    let (status, body) = app
-        .call(post_json(
-            "/v1/blueprints/fixtures/minimal/0.1.0/validate",
-            json!({ "name": "shop", "environment": "qa" }),
-        ))
-        .await;
+    let (status, body) = validate(json!({ "name": "shop", "environment": "qa" })).await;
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["path"], "/environment", "enum: {body}");
 
@@ -161,11 +150,10 @@ async fn validate_reports_every_input_error_with_its_path() {
         .uri("/v1/blueprints/fixtures/minimal/0.1.0/validate")
         .insert_header(("content-type", "application/json"))
         .set_payload("{ not json");
-    let (status, body) = app.call(request).await;
-    assert_eq!(status, 400);
+    let message = refused(app.call(request).await, 400);
     assert!(
-        error_message(&body).starts_with("the body must be a JSON object of inputs"),
-        "{body}"
+        message.starts_with("the body must be a JSON object of inputs"),
+        "{message}"
     );
 }
 
@@ -175,12 +163,9 @@ async fn render_fails_clearly_when_no_module_version_matches() {
     app.publish_fixture(&token, "greeting", "2.0.0").await;
     app.publish_fixture_blueprint(&token, "minimal", "0.1.0")
         .await;
-    let (status, body) = app
-        .call(post_json(
-            "/v1/blueprints/fixtures/minimal/0.1.0/render",
-            json!({ "name": "shop", "environment": "dev" }),
-        ))
-        .await;
+    let render = "/v1/blueprints/fixtures/minimal/0.1.0/render";
+    let inputs = json!({ "name": "shop", "environment": "dev" });
+    let (status, body) = app.call(post_json(render, inputs)).await;
     assert_eq!(status, 422);
     assert_eq!(
         body["errors"][0],

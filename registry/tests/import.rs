@@ -40,8 +40,7 @@ async fn import_publishes_each_example_once_and_the_golden_paths_render() {
     assert_eq!(again.already_published.len(), 8);
 
     let app = quarry.app().await;
-    let (status, detail) = app.get("/v1/modules/platform/network/aws").await;
-    assert_eq!(status, 200);
+    let detail = app.get_ok("/v1/modules/platform/network/aws").await;
     assert_eq!(detail["owner"], "import");
     assert_eq!(detail["submodules"][0]["path"], "modules/subnet");
     assert!(detail["root"]["inputs_schema"]["properties"]["availability_zones"].is_object());

@@ -114,8 +114,7 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
     };
     let app = quarry.app().await;
 
-    let (status, listing) = app.get("/v1/modules").await;
-    assert_eq!(status, 200, "{listing}");
+    let listing = app.get_ok("/v1/modules").await;
     let module = &listing["modules"][0];
     assert_eq!(
         module["id"], "old/net/aws/1.1.0",
@@ -128,15 +127,13 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
         versions["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }, { "version": "1.1.0" }])
     );
-    let (status, detail) = app.get("/v1/modules/old/net/aws/1.1.0").await;
-    assert_eq!(status, 200, "{detail}");
+    let detail = app.get_ok("/v1/modules/old/net/aws/1.1.0").await;
     assert_eq!(detail["deprecated"], true);
     assert_eq!(detail["root"]["inputs"][0]["name"], "name");
     let (_, detail) = app.get("/v1/modules/old/net/aws/1.2.0").await;
     assert_eq!(detail["yanked"], true);
 
-    let (status, blueprint) = app.get("/v1/blueprints/fixtures/minimal/0.1.0").await;
-    assert_eq!(status, 200, "{blueprint}");
+    let blueprint = app.get_ok("/v1/blueprints/fixtures/minimal/0.1.0").await;
     assert_eq!(blueprint["readme"], "# Minimal\n");
     assert_eq!(blueprint["archive"]["sha256"], digest);
     assert_eq!(

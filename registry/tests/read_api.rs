@@ -8,14 +8,6 @@ use actix_web::test;
 use common::*;
 use serde_json::{Value, json};
 
-/// Publishes `small_module()` (or `archive`) at each version under acme/<name>/aws.
-async fn publish_versions(app: &TestApp, token: &str, name: &str, versions: &[&str]) {
-    for version in versions {
-        let path = format!("/v1/modules/acme/{name}/aws/{version}");
-        app.published(&path, token, small_module()).await;
-    }
-}
-
 #[actix_web::test]
 async fn discovery_names_the_modules_service() {
     let app = start().await.app().await;
@@ -29,9 +21,9 @@ async fn discovery_names_the_modules_service() {
 #[actix_web::test]
 async fn versions_lists_every_version_and_unknown_modules_are_404() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
-    publish_versions(&app, &token, "net", &["1.1.0", "1.0.0", "2.0.0-beta.1"]).await;
-    let (status, body) = app.get("/v1/modules/acme/net/aws/versions").await;
-    assert_eq!(status, 200);
+    app.publish_versions(&token, "net", &["1.1.0", "1.0.0", "2.0.0-beta.1"])
+        .await;
+    let body = app.get_ok("/v1/modules/acme/net/aws/versions").await;
     assert_eq!(
         body["modules"][0]["versions"],
         json!([{ "version": "1.0.0" }, { "version": "1.1.0" }, { "version": "2.0.0-beta.1" }])
@@ -50,7 +42,8 @@ async fn versions_lists_every_version_and_unknown_modules_are_404() {
 #[actix_web::test]
 async fn download_answers_204_with_the_archive_url_and_counts_it() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
-    publish_versions(&app, &token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"]).await;
+    app.publish_versions(&token, "net", &["1.0.0", "1.2.0", "1.3.0-rc.1"])
+        .await;
 
     let response = app
         .answer(get("/v1/modules/acme/net/aws/1.2.0/download", None))
@@ -90,7 +83,7 @@ async fn download_url_uses_the_public_url_when_configured() {
             .await;
     let token = quarry.token("ci", &["publish:acme"]).await;
     let app = quarry.app().await;
-    publish_versions(&app, &token, "net", &["1.0.0"]).await;
+    app.publish_versions(&token, "net", &["1.0.0"]).await;
     let response = app
         .answer(get("/v1/modules/acme/net/aws/1.0.0/download", None))
         .await;
@@ -104,7 +97,7 @@ async fn download_url_uses_the_public_url_when_configured() {
 #[actix_web::test]
 async fn archives_are_immutable_cacheable_and_ranged() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
-    publish_versions(&app, &token, "net", &["1.0.0"]).await;
+    app.publish_versions(&token, "net", &["1.0.0"]).await;
     let archive = small_module();
     let digest = quarry_core::digest::Sha256::of(&archive).to_hex();
     let path = format!("/v1/archives/{digest}.tar.gz");
@@ -174,18 +167,12 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
         app.published(&path, &token, small_module()).await;
     }
 
-    let (status, body) = app.get("/v1/modules?limit=2").await;
-    assert_eq!(status, 200);
+    let body = app.get_ok("/v1/modules?limit=2").await;
     assert_eq!(
         body["meta"],
         json!({ "limit": 2, "current_offset": 0, "next_offset": 2 })
     );
-    let ids: Vec<&str> = body["modules"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|m| m["id"].as_str().unwrap_or(""))
-        .collect();
+    let ids = quarry_core::test_support::texts(&body["modules"], "id");
     assert_eq!(ids, ["acme/database/aws/1.0.0", "acme/vpc/aws/1.0.0"]);
     let first = &body["modules"][0];
     for key in [
@@ -236,14 +223,8 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
         ),
         ("'%20OR%201=1--", vec![]),
     ] {
-        let (status, body) = app.get(&format!("/v1/modules/search?q={query}")).await;
-        assert_eq!(status, 200, "{query}: {body}");
-        let ids: Vec<&str> = body["modules"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|m| m["id"].as_str().unwrap_or(""))
-            .collect();
+        let body = app.get_ok(&format!("/v1/modules/search?q={query}")).await;
+        let ids = quarry_core::test_support::texts(&body["modules"], "id");
         assert_eq!(ids, expected, "search {query}");
     }
     let message = refused(app.get("/v1/modules/search").await, 400);
@@ -257,11 +238,9 @@ async fn list_and_search_paginate_in_the_public_registry_shape() {
 
 #[actix_web::test]
 async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
-    let (app, token) = app_with_token(&["publish:fixtures"]).await;
-    app.publish_fixture(&token, "typed", "1.0.0").await;
+    let app = app_with_fixture("typed", "1.0.0").await;
 
-    let (status, detail) = app.get("/v1/modules/fixtures/typed/generic").await;
-    assert_eq!(status, 200);
+    let detail = app.get_ok("/v1/modules/fixtures/typed/generic").await;
     assert_eq!(detail["id"], "fixtures/typed/generic/1.0.0");
     assert_eq!(detail["versions"], json!(["1.0.0"]));
     let root = &detail["root"];
@@ -351,10 +330,10 @@ async fn detail_shows_inputs_with_a_schema_for_every_terraform_type() {
 
 #[actix_web::test]
 async fn detail_covers_submodules_readme_and_outputs() {
-    let (app, token) = app_with_token(&["publish:fixtures"]).await;
-    app.publish_fixture(&token, "greeting", "0.1.0").await;
-    let (status, detail) = app.get("/v1/modules/fixtures/greeting/generic/0.1.0").await;
-    assert_eq!(status, 200);
+    let app = app_with_fixture("greeting", "0.1.0").await;
+    let detail = app
+        .get_ok("/v1/modules/fixtures/greeting/generic/0.1.0")
+        .await;
     assert!(
         detail["root"]["readme"]
             .as_str()
@@ -391,7 +370,7 @@ async fn detail_covers_submodules_readme_and_outputs() {
 #[actix_web::test]
 async fn token_reads_need_a_read_token_and_a_signed_archive_url() {
     let (app, [publisher, reader]) = token_reads(["ci publish:acme", "reader read"]).await;
-    publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
+    app.publish_versions(&publisher, "net", &["1.0.0"]).await;
 
     let paths = [
         "/v1/modules",
@@ -466,7 +445,7 @@ async fn expired_archive_url_is_refused() {
     .await;
     let publisher = quarry.token("ci", &["publish:acme"]).await;
     let app = quarry.app().await;
-    publish_versions(&app, &publisher, "net", &["1.0.0"]).await;
+    app.publish_versions(&publisher, "net", &["1.0.0"]).await;
     let response = app
         .answer(get(
             "/v1/modules/acme/net/aws/1.0.0/download",
@@ -485,7 +464,7 @@ async fn expired_archive_url_is_refused() {
 #[actix_web::test]
 async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
     let (app, token) = app_with_token(&["publish:acme"]).await;
-    publish_versions(&app, &token, "net", &["1.0.0"]).await;
+    app.publish_versions(&token, "net", &["1.0.0"]).await;
     let response = app
         .answer(get("/v1/modules/acme/net/aws/versions", None))
         .await;
@@ -495,7 +474,7 @@ async fn versions_carry_an_etag_and_answer_304_until_a_publish_changes_them() {
         .insert_header(("if-none-match", etag.clone()));
     let response = app.answer(again).await;
     assert_eq!(response.status, 304);
-    publish_versions(&app, &token, "net", &["1.1.0"]).await;
+    app.publish_versions(&token, "net", &["1.1.0"]).await;
     let after =
         get("/v1/modules/acme/net/aws/versions", None).insert_header(("if-none-match", etag));
     let response = app.answer(after).await;

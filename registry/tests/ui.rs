@@ -171,8 +171,7 @@ async fn search_covers_both_kinds_with_filters_counts_and_pages() {
     }
     // The API's blueprint search matches tags: greeter is tagged `greeting`, nothing else of it
     // says so.
-    let (status, body) = app.get("/v1/blueprints/search?q=greeting").await;
-    assert_eq!(status, 200, "{body}");
+    let body = app.get_ok("/v1/blueprints/search?q=greeting").await;
     assert_eq!(body["blueprints"][0]["name"], "greeter", "{body}");
     let (_, body) = app.get("/v1/blueprints/search?q=nothing-like-it").await;
     assert_eq!(body["blueprints"], json!([]));

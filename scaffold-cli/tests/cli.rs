@@ -9,6 +9,18 @@ use quarry_e2e::{Quarry, REGISTRY_HOST, Terraform, fixture_module, repo_root, te
 use serde_json::Value;
 use std::path::Path;
 
+/// Output that says each of `texts`.
+fn says(texts: &'static [&'static str]) -> impl predicates::Predicate<str> {
+    predicate::function(move |output: &str| texts.iter().all(|text| output.contains(text)))
+}
+
+/// `scaffold` with only a home directory: no registry configured.
+fn offline(home: &Path) -> Command {
+    let mut command = Command::cargo_bin("scaffold").expect("built");
+    command.env("HOME", home);
+    command
+}
+
 fn greeter() -> std::path::PathBuf {
     repo_root().join("tests/fixtures/blueprints/greeter")
 }
@@ -34,42 +46,36 @@ fn publish_fixtures(home: &Path) -> Quarry {
         .args(["--version", "1.0.0"])
         .assert()
         .success()
-        .stderr(predicate::str::contains(
-            "published blueprint fixtures/greeter 1.0.0",
-        ));
+        .stderr(says(&["published blueprint fixtures/greeter 1.0.0"]));
     quarry
 }
 
 #[test]
 fn publish_refuses_a_version_twice_and_a_token_without_scope() {
     let (quarry, home) = published();
+    let publish_greeter = |token: &str, version: &str| {
+        scaffold(&quarry, home.path())
+            .env("TF_TOKEN_registry_test", token)
+            .args(["publish", "blueprint"])
+            .arg(greeter())
+            .args(["--version", version])
+            .assert()
+    };
     let token = quarry.token("again", &["publish:fixtures"]).expect("token");
-    scaffold(&quarry, home.path())
-        .env("TF_TOKEN_registry_test", &token)
-        .args(["publish", "blueprint"])
-        .arg(greeter())
-        .args(["--version", "1.0.0"])
-        .assert()
+    publish_greeter(&token, "1.0.0")
         .code(7)
-        .stderr(predicate::str::contains(
-            "already published; versions are immutable",
-        ));
+        .stderr(says(&["already published; versions are immutable"]));
     let other = quarry.token("other", &["publish:other"]).expect("token");
-    scaffold(&quarry, home.path())
-        .env("TF_TOKEN_registry_test", &other)
-        .args(["publish", "blueprint"])
-        .arg(greeter())
-        .args(["--version", "1.1.0"])
-        .assert()
+    publish_greeter(&other, "1.1.0")
         .code(6)
-        .stderr(predicate::str::contains("(403)"));
+        .stderr(says(&["(403)"]));
     common::greeting_publish(&mut scaffold(&quarry, home.path()), "9.0.0")
         .assert()
         .code(6)
-        .stderr(
-            predicate::str::contains("scaffold login registry.test")
-                .and(predicate::str::contains("TF_TOKEN_registry_test")),
-        );
+        .stderr(says(&[
+            "scaffold login registry.test",
+            "TF_TOKEN_registry_test",
+        ]));
 }
 
 #[test]
@@ -79,9 +85,10 @@ fn search_and_show_in_text_and_json() {
         .args(["search", "greet"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("blueprint  fixtures/greeter").and(
-            predicate::str::contains("module     fixtures/greeting/generic"),
-        ));
+        .stdout(says(&[
+            "blueprint  fixtures/greeter",
+            "module     fixtures/greeting/generic",
+        ]));
     let output = scaffold(&quarry, home.path())
         .args(["search", "greet", "--output", "json"])
         .output()
@@ -94,19 +101,12 @@ fn search_and_show_in_text_and_json() {
         .args(["show", "fixtures/greeting/generic@1.1.0"])
         .assert()
         .success()
-        .stdout(
-            predicate::str::contains("fixtures/greeting/generic/1.1.0")
-                .and(predicate::str::contains("punctuation")),
-        );
+        .stdout(says(&["fixtures/greeting/generic/1.1.0", "punctuation"]));
     scaffold(&quarry, home.path())
         .args(["show", "fixtures/greeter"])
         .assert()
         .success()
-        .stdout(
-            predicate::str::contains("api_key")
-                .and(predicate::str::contains("(secret)"))
-                .and(predicate::str::contains("no-deletes")),
-        );
+        .stdout(says(&["api_key", "(secret)", "no-deletes"]));
     let output = scaffold(&quarry, home.path())
         .args(["show", "fixtures/greeter", "--output", "json"])
         .output()
@@ -117,86 +117,59 @@ fn search_and_show_in_text_and_json() {
         .args(["show", "fixtures/nothing"])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains(
-            "blueprint fixtures/nothing not found",
-        ));
+        .stderr(says(&["blueprint fixtures/nothing not found"]));
 }
 
 #[test]
 fn validate_checks_blueprints_and_modules_locally() {
     let home = tempfile::tempdir().expect("home");
-    let mut command = Command::cargo_bin("scaffold").expect("built");
-    command
-        .env("HOME", home.path())
-        .arg("validate")
-        .arg(greeter());
-    command.assert().success().stdout(predicate::str::contains(
+    let mut command = offline(home.path());
+    command.arg("validate").arg(greeter());
+    command.assert().success().stdout(says(&[
         "blueprint fixtures/greeter with 2 modules, 1 policy, 1 context",
-    ));
-    let mut command = Command::cargo_bin("scaffold").expect("built");
+    ]));
+    let mut command = offline(home.path());
+    command.arg("validate").arg(fixture_module("greeting"));
     command
-        .env("HOME", home.path())
-        .arg("validate")
-        .arg(fixture_module("greeting"));
-    command.assert().success().stdout(predicate::str::contains(
-        "module with 3 variables, 2 outputs, 1 submodule",
-    ));
+        .assert()
+        .success()
+        .stdout(says(&["module with 3 variables, 2 outputs, 1 submodule"]));
 
     let broken = tempfile::tempdir().expect("dir");
     std::fs::write(broken.path().join("blueprint.yaml"), "apiVersion: quarry.dev/v1\nkind: Blueprint\nmetadata: { namespace: x, name: y, description: z }\ninputs: { type: object }\nmodules: [{ name: a, source: bad, version: \"^1\" }]\nstack: { name: s, terraform_version: \"~> 1.9\" }\n").expect("write");
-    let mut command = Command::cargo_bin("scaffold").expect("built");
+    let mut command = offline(home.path());
+    command.arg("validate").arg(broken.path());
     command
-        .env("HOME", home.path())
-        .arg("validate")
-        .arg(broken.path());
-    command.assert().code(3).stderr(
-        predicate::str::contains("2 problems").and(predicate::str::contains("/modules/0/version")),
-    );
+        .assert()
+        .code(3)
+        .stderr(says(&["2 problems", "/modules/0/version"]));
 }
 
 #[test]
 fn new_non_interactive_lists_every_missing_input() {
     let (quarry, home) = published();
-    scaffold(&quarry, home.path())
-        .current_dir(home.path())
-        .args([
-            "new",
-            "fixtures/greeter",
-            "--non-interactive",
-            "--set",
-            "environment=prod",
-        ])
-        .assert()
+    let new = |args: &[&str]| {
+        scaffold(&quarry, home.path())
+            .current_dir(home.path())
+            .arg("new")
+            .args(args)
+            .arg("--non-interactive")
+            .assert()
+    };
+    const REQUIRED: &[&str] = &[
+        "\"who\" is a required property",
+        "\"api_key\" is a required property",
+        "\"approvers\" is a required property",
+    ];
+    new(&["fixtures/greeter", "--set", "environment=prod"])
         .code(3)
-        .stderr(
-            predicate::str::contains("\"who\" is a required property")
-                .and(predicate::str::contains(
-                    "\"api_key\" is a required property",
-                ))
-                .and(predicate::str::contains(
-                    "\"approvers\" is a required property",
-                )),
-        );
-    scaffold(&quarry, home.path())
-        .current_dir(home.path())
-        .args([
-            "new",
-            "fixtures/greeter",
-            "--non-interactive",
-            "--set",
-            "excitement=lots",
-        ])
-        .assert()
+        .stderr(says(REQUIRED));
+    new(&["fixtures/greeter", "--set", "excitement=lots"])
         .code(3)
-        .stderr(predicate::str::contains("--set excitement"));
-    scaffold(&quarry, home.path())
-        .current_dir(home.path())
-        .args(["new", "fixtures/greeter@~>2.0", "--non-interactive"])
-        .assert()
-        .code(4)
-        .stderr(predicate::str::contains(
-            "no version of blueprint fixtures/greeter matches `~>2.0`; available: 1.0.0",
-        ));
+        .stderr(says(&["--set excitement"]));
+    new(&["fixtures/greeter@~>2.0"]).code(4).stderr(says(&[
+        "no version of blueprint fixtures/greeter matches `~>2.0`; available: 1.0.0",
+    ]));
 }
 
 #[test]
@@ -224,7 +197,7 @@ fn new_writes_atomically_refuses_non_empty_targets_and_dry_runs() {
     new(&[])
         .assert()
         .success()
-        .stderr(predicate::str::contains("from fixtures/greeter 1.0.0"));
+        .stderr(says(&["from fixtures/greeter 1.0.0"]));
     let main = std::fs::read_to_string(out.join("main.tf")).expect("main.tf");
     assert!(
         main.contains("registry.test/fixtures/greeting/generic"),
@@ -248,7 +221,7 @@ fn new_writes_atomically_refuses_non_empty_targets_and_dry_runs() {
     new(&[])
         .assert()
         .code(7)
-        .stderr(predicate::str::contains("is not empty: pass --force"));
+        .stderr(says(&["is not empty: pass --force"]));
     std::fs::write(&values, "who: Grace\nenvironment: dev\n").expect("write");
     new(&["--dry-run"]).assert().success().stdout(
         predicate::str::contains("~ main.tf")
@@ -303,24 +276,21 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn unreachable_registry_and_refused_token_say_what_to_do() {
     let home = tempfile::tempdir().expect("home");
-    let mut command = Command::cargo_bin("scaffold").expect("built");
+    let mut command = offline(home.path());
     command
-        .env("HOME", home.path())
         .env("SCAFFOLD_REGISTRY", "http://127.0.0.1:9")
         .args(["search", "x"]);
-    command.assert().code(5).stderr(predicate::str::contains(
-        "cannot reach the registry at http://127.0.0.1:9",
-    ));
+    command
+        .assert()
+        .code(5)
+        .stderr(says(&["cannot reach the registry at http://127.0.0.1:9"]));
 
     let quarry = Quarry::start(&["--read-access", "token"]).expect("quarry starts");
     scaffold(&quarry, home.path())
         .args(["search", "x"])
         .assert()
         .code(6)
-        .stderr(
-            predicate::str::contains("(401)")
-                .and(predicate::str::contains("scaffold login registry.test")),
-        );
+        .stderr(says(&["(401)", "scaffold login registry.test"]));
 }
 
 #[test]
@@ -370,7 +340,7 @@ fn completions_are_printed_for_each_shell() {
             .args(["completions", shell])
             .assert()
             .success()
-            .stdout(predicate::str::contains("scaffold").and(predicate::str::contains("publish")));
+            .stdout(says(&["scaffold", "publish"]));
     }
 }
 

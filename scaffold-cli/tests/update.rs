@@ -73,12 +73,16 @@ impl Registry {
         self.new_stack_in(name, self.home.path().join(format!("stack-{name}")))
     }
 
-    /// [`Registry::new_stack`] as the working directory of a terraform set up for this registry.
-    fn terraform_stack(&self, name: &str) -> (Terraform, PathBuf) {
+    /// The greeter as `fixtures/NAME` 1.0.0, and a stack of it (with the user's own `extra.tf`)
+    /// as the working directory of a terraform set up for this registry.
+    fn terraform_stack(&self, name: &str, extra_tf: &str) -> (Terraform, PathBuf) {
+        self.publish(name, "1.0.0", &no_change);
         let terraform = Terraform::new(&self.quarry.url, "").expect("terraform dir");
         let work = terraform.work_dir();
         std::fs::remove_dir_all(&work).expect("empty");
-        (terraform, self.new_stack_in(name, work))
+        let stack = self.new_stack_in(name, work);
+        std::fs::write(stack.join("extra.tf"), extra_tf).expect("write extra.tf");
+        (terraform, stack)
     }
 
     fn new_stack_in(&self, name: &str, stack: PathBuf) -> PathBuf {
@@ -595,13 +599,10 @@ fn diff_and_outdated_report_with_their_exit_codes() {
 #[test]
 fn an_updated_stack_inits_validates_and_plans_with_the_users_edit() {
     let registry = Registry::start();
-    registry.publish("e2e", "1.0.0", &no_change);
-    let (terraform, work) = registry.terraform_stack("e2e");
-    std::fs::write(
-        work.join("extra.tf"),
+    let (terraform, work) = registry.terraform_stack(
+        "e2e",
         "output \"mine\" {\n  value = \"the user's output\"\n}\n",
-    )
-    .unwrap();
+    );
     registry.publish("e2e", "1.1.0", &|dir| {
         edit(&dir.join("blueprint.yaml"), |t| {
             t.replace("default: 1\n", "default: 2\n")
@@ -819,13 +820,8 @@ fn check_evaluates_the_stacks_policies_on_real_and_recorded_plans() {
 
     // A real plan: the greeter's no-deletes policy passes a plan that destroys nothing and denies
     // one that destroys the user's resource, naming it.
-    registry.publish("checked", "1.0.0", &no_change);
-    let (terraform, work) = registry.terraform_stack("checked");
-    std::fs::write(
-        work.join("extra.tf"),
-        "resource \"terraform_data\" \"extra\" {\n  input = \"mine\"\n}\n",
-    )
-    .expect("write");
+    let extra = "resource \"terraform_data\" \"extra\" {\n  input = \"mine\"\n}\n";
+    let (terraform, work) = registry.terraform_stack("checked", extra);
     let secret = [("TF_VAR_api_key", SECRET)];
     let run = |args: &[&str]| {
         let output = terraform.run_with(args, &secret).expect("terraform runs");
@@ -942,14 +938,11 @@ fn check_evaluates_the_stacks_policies_on_real_and_recorded_plans() {
 #[test]
 fn run_applies_the_contexts_around_terraform_and_enforces_the_policies() {
     let registry = Registry::start();
-    registry.publish("ran", "1.0.0", &no_change);
-    let (terraform, work) = registry.terraform_stack("ran");
-    std::fs::write(
-        work.join("extra.tf"),
+    let (terraform, work) = registry.terraform_stack(
+        "ran",
         "variable \"note\" {\n  type = string\n}\n\noutput \"note\" {\n  value = var.note\n}\n\n\
          resource \"terraform_data\" \"extra\" {\n  input = \"mine\"\n}\n",
-    )
-    .expect("write");
+    );
     // A context of the operator's: a variable for terraform, hooks in order, the secret echoed.
     let local = registry.home.path().join("local-contexts");
     std::fs::create_dir_all(&local).expect("mkdir");

@@ -87,6 +87,13 @@ pub async fn app_with_token(scopes: &[&str]) -> (TestApp, String) {
     (quarry.app().await, token)
 }
 
+/// A registry's app with the fixture module `name` published at `version`.
+pub async fn app_with_fixture(name: &str, version: &str) -> TestApp {
+    let (app, token) = app_with_token(&["publish:fixtures"]).await;
+    app.publish_fixture(&token, name, version).await;
+    app
+}
+
 /// A registry's app and a token for each spec, `"name scope scope…"`.
 pub async fn tokens<const N: usize>(specs: [&str; N]) -> (TestApp, [String; N]) {
     tokens_on(start().await, specs).await
@@ -241,6 +248,13 @@ impl TestApp {
         bodies
     }
 
+    /// `GET path` as anyone, which must answer 200: the body.
+    pub async fn get_ok(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
     /// `GET path` with `token`.
     pub async fn get_as(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
         self.call(get(path, Some(token))).await
@@ -254,6 +268,14 @@ impl TestApp {
         archive: Vec<u8>,
     ) -> (u16, serde_json::Value) {
         self.call(publish_request(path, Some(token), archive)).await
+    }
+
+    /// Publishes `small_module()` at each version of `acme/<name>/aws`.
+    pub async fn publish_versions(&self, token: &str, name: &str, versions: &[&str]) {
+        for version in versions {
+            let path = format!("/v1/modules/acme/{name}/aws/{version}");
+            self.published(&path, token, small_module()).await;
+        }
     }
 
     /// Publishes `archive` at `path`, expecting 201.
