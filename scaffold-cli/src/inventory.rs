@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Whether the registry keeps a stack inventory; `None` when it could not be asked.
-pub async fn kept(client: &Client) -> Option<bool> {
+async fn kept(client: &Client) -> Option<bool> {
     match client
         .get::<api::Discovery>("/.well-known/terraform.json")
         .await
@@ -26,8 +26,24 @@ pub async fn kept(client: &Client) -> Option<bool> {
     }
 }
 
+/// Whether the stack about to be written in `dir` is to be reported (`wanted`, and the registry
+/// keeps an inventory); sets its id in the rendered `files` — the one it has, else, when it is to
+/// be reported, a new one.
+pub async fn prepare(
+    client: &Client,
+    wanted: bool,
+    dir: &Path,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> bool {
+    let report = wanted && kept(client).await == Some(true);
+    if let Some(id) = existing_id(dir).or_else(|| report.then(new_id)) {
+        identify(files, &id);
+    }
+    report
+}
+
 /// A new random stack id: 32 lowercase hex digits.
-pub fn new_id() -> String {
+fn new_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
@@ -35,7 +51,7 @@ pub fn new_id() -> String {
 }
 
 /// Sets the stack's id in the rendered `answers.json` of `files`.
-pub fn identify(files: &mut BTreeMap<String, Vec<u8>>, id: &str) {
+fn identify(files: &mut BTreeMap<String, Vec<u8>>, id: &str) {
     if let Some(text) = files.get_mut(answers::PATH)
         && let Some(identified) = Answers::with_identity(text, id)
     {
@@ -44,7 +60,7 @@ pub fn identify(files: &mut BTreeMap<String, Vec<u8>>, id: &str) {
 }
 
 /// The id a stack in `dir` already has, if it has answers with one.
-pub fn existing_id(dir: &Path) -> Option<String> {
+fn existing_id(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(answers::PATH)).ok()?;
     Answers::parse(&text).ok()?.stack.map(|stack| stack.id)
 }

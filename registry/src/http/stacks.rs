@@ -117,7 +117,7 @@ async fn forget(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn count_entry(count: &Count) -> api::StackCount {
+fn count_entry(count: &Count) -> api::StackCount {
     api::StackCount {
         blueprint: count.blueprint.to_string(),
         version: count.version.to_string(),
@@ -127,7 +127,7 @@ pub fn count_entry(count: &Count) -> api::StackCount {
     }
 }
 
-pub fn stack_entry(stack: Stack) -> api::StackEntry {
+fn stack_entry(stack: Stack) -> api::StackEntry {
     api::StackEntry {
         id: stack.id,
         name: stack.name,

@@ -76,7 +76,7 @@ fn evaluate(file: String, source: String, approval: bool, input: Value) -> Resul
 }
 
 pub fn run(args: &CheckArgs, output: Output) -> Result<()> {
-    let stack = read_document(&args.dir.join("stack.yaml"), "the stack manifest")?;
+    let stack = stack_manifest(&args.dir)?;
     let plan = read_plan(&args.plan)?;
     let report = check(&args.dir, &stack, &plan, args.reviews.as_deref())?;
     match output {

@@ -123,10 +123,7 @@ pub async fn run(client: &Client, args: &NewArgs) -> Result<()> {
         ));
     }
     // A stack written over itself keeps its id; a new one gets one when it is to be reported.
-    let report = !args.no_report && inventory::kept(client).await == Some(true);
-    if let Some(id) = inventory::existing_id(&target).or_else(|| report.then(inventory::new_id)) {
-        inventory::identify(&mut stack.files, &id);
-    }
+    let report = inventory::prepare(client, !args.no_report, &target, &mut stack.files).await;
     let name = pipeline::stack_name(&stack).unwrap_or_else(|| fetched.blueprint.name.to_string());
     if target.exists() && !is_empty_dir(&target) {
         // Over an existing directory only the stack's own files change, all or none.

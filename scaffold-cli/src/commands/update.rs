@@ -116,11 +116,8 @@ pub async fn run(client: &Client, args: &UpdateArgs) -> Result<()> {
     .await?;
 
     // The stack keeps its inventory id; one reported for the first time gets one.
-    let report = !args.no_report && !args.dry_run && inventory::kept(client).await == Some(true);
-    let id = answers.stack.as_ref().map(|stack| stack.id.clone());
-    if let Some(id) = id.or_else(|| report.then(inventory::new_id)) {
-        inventory::identify(&mut theirs.files, &id);
-    }
+    let wanted = !args.no_report && !args.dry_run;
+    let report = inventory::prepare(client, wanted, dir, &mut theirs.files).await;
     let name = pipeline::stack_name(&theirs).unwrap_or_else(|| target.blueprint.name.to_string());
 
     let plan = update::plan(
