@@ -150,6 +150,9 @@ settings! {
         stack_inventory: bool = false, "false", "QUARRY_STACK_INVENTORY",
             "Keep an inventory of the stacks scaffold renders and updates (reported with a token that may read), listed at /v1/stacks and on blueprint pages"
             [, num_args = 0..=1, default_missing_value = "true"];
+        access_log: bool = false, "false", "QUARRY_ACCESS_LOG",
+            "Log every request (at INFO). Without it only server errors, refused writes and requests slower than a second are logged; /metrics counts the rest"
+            [, num_args = 0..=1, default_missing_value = "true"];
         import: Vec<PathBuf> = Vec::new(), "none", "QUARRY_IMPORT",
             "Publish every module and blueprint found under these directories that is not published yet (comma-separated)"
             [, value_delimiter = ','];

@@ -191,8 +191,18 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
     }
     let listener = std::net::TcpListener::bind(config.serve.listen)
         .with_context(|| format!("cannot listen on {}", config.serve.listen))?;
+    let address = listener.local_addr()?;
+    let url = format!("http://{address}");
+    if let Some(cli_config) = write_terraform_config(config, address) {
+        eprintln!(
+            "\nQuarry is at {url}. terraform and tofu reach it (as host {host}) with the CLI configuration written to {path}:\n  export TF_CLI_CONFIG_FILE={path}\n",
+            host = cli_config.host,
+            path = cli_config.path.display(),
+        );
+    }
     tracing::info!(
-        address = %listener.local_addr()?,
+        %address,
+        url,
         read_access = ?config.serve.read_access,
         data_dir = %config.data_dir.display(),
         "quarry is ready"
@@ -208,6 +218,50 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A terraform CLI configuration file Quarry wrote for itself.
+struct CliConfig {
+    host: String,
+    path: std::path::PathBuf,
+}
+
+/// Writes `<data dir>/terraform.rc`, which maps this registry's loopback address to its plain-HTTP
+/// API, so a local registry works with terraform at once: terraform only discovers registries over
+/// HTTPS. Written when no public URL is set (or it is plain HTTP): behind HTTPS terraform needs
+/// nothing. Not written (and not fatal) when the data directory cannot take it.
+fn write_terraform_config(config: &Config, address: std::net::SocketAddr) -> Option<CliConfig> {
+    if config
+        .serve
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"))
+    {
+        return None;
+    }
+    let reachable = if address.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], address.port()))
+    } else {
+        address
+    };
+    let host = reachable.to_string();
+    let base = config
+        .serve
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}"));
+    let path = std::path::absolute(config.data_dir.join("terraform.rc")).ok()?;
+    let text = format!(
+        "# Written by `quarry serve`: maps the registry at {base} for terraform and tofu.\n# Use it with: export TF_CLI_CONFIG_FILE={path}\nhost \"{host}\" {{\n  services = {{\n    \"modules.v1\" = \"{base}/v1/modules/\"\n  }}\n}}\n",
+        path = path.display(),
+    );
+    match std::fs::write(&path, text) {
+        Ok(()) => Some(CliConfig { host, path }),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "could not write the terraform CLI configuration");
+            None
+        }
+    }
 }
 
 async fn token(registry: &Registry, command: TokenCommand) -> anyhow::Result<()> {

@@ -1,5 +1,8 @@
 //! Archive storage over object_store: content-addressed `.tar.gz` files under
-//! `archives/sha256/<hex>.tar.gz`. Written once, never overwritten, streamed on read.
+//! `archives/sha256/<hex>.tar.gz` in local files, S3 (and S3-compatible stores), Google Cloud
+//! Storage or Azure Blob Storage. Written once, streamed on read. An object already under a
+//! digest is trusted only once its size and sha256 are checked; local writes reach the disk
+//! (file and directory flushed) before `put_archive` returns.
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -7,8 +10,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{
-    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    PutPayload,
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload,
 };
 use quarry_core::digest::Sha256;
 use std::ops::Range;
@@ -17,8 +19,20 @@ use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("unsupported storage URL `{0}`: use file:///absolute/path")]
+    #[error(
+        "unsupported storage URL `{0}`: use s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///ABSOLUTE/PATH"
+    )]
     UnsupportedUrl(String),
+    #[error("storage `{url}`: {source}")]
+    Configure {
+        url: String,
+        source: object_store::Error,
+    },
+    #[error("storage `{url}` cannot be used: {source}")]
+    Unreachable {
+        url: String,
+        source: object_store::Error,
+    },
     #[error("cannot prepare the archive directory {path}: {source}")]
     Prepare {
         path: String,
@@ -38,6 +52,8 @@ pub struct ArchiveRead {
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The URL it was opened from (without credentials: those come from the environment).
+    url: String,
     /// The directory of a local store: where interrupted writes leave their staging files.
     local_root: Option<std::path::PathBuf>,
 }
@@ -59,12 +75,7 @@ fn file_chunks(
     file: std::fs::File,
     range: Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, StorageError>> {
-    let read_error = |source: std::io::Error| {
-        StorageError::Store(object_store::Error::Generic {
-            store: "LocalFileSystem",
-            source: Box::new(source),
-        })
-    };
+    let read_error = local_error;
     futures_util::stream::try_unfold(
         (file, range.start, range.end),
         move |(mut file, at, end)| async move {
@@ -97,29 +108,199 @@ fn file_chunks(
     .boxed()
 }
 
+fn local_error(source: std::io::Error) -> StorageError {
+    StorageError::Store(object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(source),
+    })
+}
+
+/// Flushes a directory's entries (a new or renamed file in it) to disk.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes `name` in `dir` so that once this returns it survives a power cut whole or not at all:
+/// the bytes go to a staging file (`<name>#<n>`, which `quarry gc` finds if we are killed), are
+/// flushed, the file is renamed into place, and the directory is flushed.
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let (staging, mut file) = loop {
+        let staging = dir.join(format!("{name}#{}", rand::random::<u32>()));
+        match std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&staging)
+        {
+            Ok(file) => break (staging, file),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    };
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&staging, dir.join(name)));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&staging);
+        return Err(error);
+    }
+    sync_dir(dir)
+}
+
+/// Sets a cloud store builder's connect and request timeouts (5 s and 60 s) unless the
+/// environment set them (`AWS_CONNECT_TIMEOUT`, `AZURE_TIMEOUT`, …): a store that does not answer
+/// must give a clear error in seconds, not hang the start or a request.
+macro_rules! with_timeouts {
+    ($builder:expr, $key:path) => {{
+        use object_store::ClientConfigKey;
+        use $key as Key;
+        let mut builder = $builder;
+        for (client_key, default) in [
+            (ClientConfigKey::ConnectTimeout, "5s"),
+            (ClientConfigKey::Timeout, "60s"),
+        ] {
+            if builder.get_config_value(&Key::Client(client_key)).is_none() {
+                builder = builder.with_config(Key::Client(client_key), default);
+            }
+        }
+        builder
+    }};
+}
+
+/// A few quick retries: a store that is down must give a clear error in seconds, not minutes.
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(15),
+        ..object_store::RetryConfig::default()
+    }
+}
+
 fn archive_path(digest: &Sha256) -> StorePath {
     StorePath::from(format!("archives/sha256/{}.tar.gz", digest.to_hex()))
 }
 
 impl Storage {
     /// Opens the store named by `url`, or local files under `<data_dir>/objects` when none is given.
+    /// Cloud stores take their credentials and options the way each ecosystem expects them, from
+    /// the environment: `AWS_*` (with `AWS_ENDPOINT` and `AWS_ALLOW_HTTP` for S3-compatible
+    /// servers), `GOOGLE_*`, `AZURE_*`. Nothing is written here; [`Storage::check`] says whether
+    /// the store can be used.
     pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, StorageError> {
-        let root = match url {
-            None => data_dir.join("objects"),
-            Some(url) => match url.strip_prefix("file://") {
-                Some(path) if path.starts_with('/') => Path::new(path).to_owned(),
-                _ => return Err(StorageError::UnsupportedUrl(url.to_owned())),
-            },
+        let Some(url) = url else {
+            return Self::local(data_dir.join("objects"), "file://(data directory)/objects");
         };
-        std::fs::create_dir_all(&root).map_err(|source| StorageError::Prepare {
+        let unsupported = || StorageError::UnsupportedUrl(url.to_owned());
+        let (scheme, rest) = url.split_once("://").ok_or_else(unsupported)?;
+        if scheme == "file" {
+            if !rest.starts_with('/') {
+                return Err(unsupported());
+            }
+            return Self::local(Path::new(rest).to_owned(), url);
+        }
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        if bucket.is_empty() || prefix.split('/').any(|part| part == "." || part == "..") {
+            return Err(unsupported());
+        }
+        let configure = |source| StorageError::Configure {
+            url: url.to_owned(),
+            source,
+        };
+        let bucket_url = format!("{scheme}://{bucket}");
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3" | "s3a" => Arc::new(
+                with_timeouts!(
+                    object_store::aws::AmazonS3Builder::from_env(),
+                    object_store::aws::AmazonS3ConfigKey
+                )
+                .with_url(bucket_url)
+                .with_retry(retry())
+                .build()
+                .map_err(configure)?,
+            ),
+            "gs" => Arc::new(
+                with_timeouts!(
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env(),
+                    object_store::gcp::GoogleConfigKey
+                )
+                .with_url(bucket_url)
+                .with_retry(retry())
+                .build()
+                .map_err(configure)?,
+            ),
+            "az" | "azure" | "abfs" | "abfss" => Arc::new(
+                with_timeouts!(
+                    object_store::azure::MicrosoftAzureBuilder::from_env(),
+                    object_store::azure::AzureConfigKey
+                )
+                .with_url(bucket_url)
+                .with_retry(retry())
+                .build()
+                .map_err(configure)?,
+            ),
+            _ => return Err(unsupported()),
+        };
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            store
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Self {
+            store,
+            url: url.to_owned(),
+            local_root: None,
+        })
+    }
+
+    fn local(root: std::path::PathBuf, url: &str) -> Result<Self, StorageError> {
+        let prepare = |source| StorageError::Prepare {
             path: root.display().to_string(),
             source,
-        })?;
+        };
+        let archives = root.join("archives/sha256");
+        std::fs::create_dir_all(&archives).map_err(prepare)?;
+        // The directories themselves must survive a power cut, or a flushed archive in them is
+        // lost with them.
+        for dir in [&archives, &root.join("archives"), &root] {
+            sync_dir(dir).map_err(prepare)?;
+        }
         let local = LocalFileSystem::new_with_prefix(&root)?;
         Ok(Self {
             store: Arc::new(local),
+            url: url.to_owned(),
             local_root: Some(root),
         })
+    }
+
+    /// The store itself, for tools and tests that must see or damage what is stored beneath
+    /// the registry; [`Storage::archive_key`] names an archive in it.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The key an archive is kept under in [`Storage::object_store`].
+    pub fn archive_key(digest: &Sha256) -> StorePath {
+        archive_path(digest)
+    }
+
+    /// The storage URL, for messages (credentials never appear in it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the store answers and lets us list archives: the bucket exists and the
+    /// credentials are accepted. Run before anything else is created, and by `/readyz`.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        self.store
+            .list_with_delimiter(Some(&StorePath::from("archives")))
+            .await
+            .map(|_| ())
+            .map_err(|source| StorageError::Unreachable {
+                url: self.url.clone(),
+                source,
+            })
     }
 
     /// Staging files interrupted archive writes left (a SIGKILL between writing and renaming);
@@ -183,24 +364,49 @@ impl Storage {
         }
     }
 
-    /// Stores an archive under its digest. Storing bytes that are already there is a no-op: the
-    /// name is the content, so the existing object is the same archive.
+    /// Stores an archive under its digest. An object already there is kept only when its size
+    /// and sha256 are the archive's (an interrupted write on a store without atomic puts, or a
+    /// damaged disk, must not be served forever); otherwise it is replaced. Keys are digests, so
+    /// two publishers writing the same key write the same bytes, and a plain put is safe on
+    /// stores that do not honour create-only puts. Local writes are on disk when this returns.
     pub async fn put_archive(&self, digest: &Sha256, bytes: Bytes) -> Result<(), StorageError> {
-        let options = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(
-                &archive_path(digest),
-                PutPayload::from_bytes(bytes),
-                options,
-            )
-            .await
-        {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-            Err(error) => Err(error.into()),
+        if self.holds(digest, &bytes).await? {
+            return Ok(());
+        }
+        match &self.local_root {
+            Some(root) => {
+                let dir = root.join("archives/sha256");
+                let name = format!("{}.tar.gz", digest.to_hex());
+                tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes))
+                    .await
+                    .map_err(|error| local_error(std::io::Error::other(error)))?
+                    .map_err(local_error)
+            }
+            None => {
+                self.store
+                    .put(&archive_path(digest), PutPayload::from_bytes(bytes))
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the object under `digest` is exactly `bytes`.
+    async fn holds(&self, digest: &Sha256, bytes: &Bytes) -> Result<bool, StorageError> {
+        match self.archive_size(digest).await? {
+            None => Ok(false),
+            Some(size) if size != bytes.len() as u64 => {
+                tracing::warn!(%digest, size, expected = bytes.len(), "replacing a stored archive of the wrong size");
+                Ok(false)
+            }
+            Some(_) => {
+                let stored = self.archive_bytes(digest).await?.unwrap_or_default();
+                let same = Sha256::of(&stored) == *digest;
+                if !same {
+                    tracing::warn!(%digest, "replacing a stored archive whose content is not its digest");
+                }
+                Ok(same)
+            }
         }
     }
 

@@ -108,7 +108,8 @@ struct Snapshot {
     base_versions: Value,
     blueprints: Value,
     tiny_versions: Value,
-    objects: Vec<(String, String)>,
+    /// Every stored archive's digest and size, as the store lists them.
+    objects: Vec<(String, u64)>,
 }
 
 async fn snapshot<S, B>(quarry: &TestRegistry, service: &S) -> Snapshot
@@ -126,13 +127,27 @@ where
         base_versions: read("/v1/modules/acme/base/aws/versions").await,
         blueprints: read("/v1/blueprints?limit=100").await,
         tiny_versions: read("/v1/blueprints/acme/tiny/versions").await,
-        objects: quarry_core::test_support::files_under(&quarry.dir.path().join("objects")),
+        objects: stored_objects(quarry).await,
     };
     assert!(
         !snapshot.objects.is_empty(),
         "the snapshot sees the stored archives"
     );
     snapshot
+}
+
+async fn stored_objects(quarry: &TestRegistry) -> Vec<(String, u64)> {
+    let mut objects: Vec<(String, u64)> = quarry
+        .registry
+        .storage
+        .list_archives()
+        .await
+        .expect("list the stored archives")
+        .into_iter()
+        .map(|(digest, size, _)| (digest.to_hex(), size))
+        .collect();
+    objects.sort();
+    objects
 }
 
 async fn assert_healthy<S, B>(service: &S, label: &str)

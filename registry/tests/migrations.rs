@@ -105,6 +105,7 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
 
     let mut config = Config::for_data_dir(dir.path());
     config.database_url = url;
+    config.storage_url = storage_url();
     config.sandbox_program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_quarry"));
     let registry = Registry::start(&config).await.expect("upgrades and starts");
     let quarry = TestRegistry {

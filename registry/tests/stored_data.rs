@@ -360,6 +360,10 @@ async fn ranges_at_the_edge_of_u64_are_answered_not_overflowed() {
 #[actix_web::test]
 async fn gc_finds_the_staging_files_interrupted_writes_leave() {
     let quarry = start().await;
+    if !local_storage(&quarry) {
+        // Object stores write an object whole or not at all: there are no staging files.
+        return;
+    }
     published(&quarry, "/v1/modules/hostile/g/aws/1.0.0", small_module()).await;
     let dir = quarry.dir.path().join("objects/archives/sha256");
     let digest = "ab".repeat(32);

@@ -374,6 +374,48 @@ fn published_with_scaffold_rendered_with_scaffold_planned_with_terraform() {
 }
 
 #[test]
+fn a_loopback_registry_reaches_terraform_init_with_the_cli_configuration_quarry_writes() {
+    // The quick start: `quarry serve` wrote a CLI configuration for its own address and said
+    // how to use it; scaffold pointed at the loopback URL renders sources with that address.
+    let (quarry, home) = published();
+    let cli_config = quarry.data_dir.path().join("terraform.rc");
+    let startup = quarry.drain_logs().join("\n");
+    assert!(
+        startup.contains(&format!(
+            "export TF_CLI_CONFIG_FILE={}",
+            cli_config.display()
+        )),
+        "{startup}"
+    );
+    let address = quarry.url.trim_start_matches("http://");
+    let work = home.path().join("stack");
+    let values = home.path().join("values.json");
+    std::fs::write(&values, r#"{"who": "Ada", "environment": "prod", "approvers": ["ana", "bo"], "api_key": "never-on-disk-42"}"#).expect("write");
+    scaffold(&quarry, home.path())
+        .env_remove("SCAFFOLD_SOURCE_HOST")
+        .args(["new", "fixtures/greeter", "--non-interactive", "--values"])
+        .arg(&values)
+        .arg("-o")
+        .arg(&work)
+        .assert()
+        .success();
+    let main = std::fs::read_to_string(work.join("main.tf")).expect("main.tf");
+    assert!(
+        main.contains(&format!("\"{address}/fixtures/greeting/generic\"")),
+        "{main}"
+    );
+    let init = std::process::Command::new("terraform")
+        .args(["init", "-input=false", "-no-color"])
+        .current_dir(&work)
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("TF_DATA_DIR", work.join(".terraform"))
+        .output()
+        .expect("terraform runs");
+    assert!(init.status.success(), "{}", text(&init));
+    assert!(text(&init).contains("Downloading"), "{}", text(&init));
+}
+
+#[test]
 fn what_a_new_user_tries_first_just_works() {
     let (quarry, home) = published();
 

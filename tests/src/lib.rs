@@ -59,6 +59,12 @@ impl Quarry {
         Self::start_in(tempfile::tempdir()?, extra)
     }
 
+    /// Starts `quarry serve` as [`Quarry::start`] does, run by `wrapper` (a program and its
+    /// arguments, e.g. `strace -o FILE`).
+    pub fn start_under(wrapper: &[&str], extra: &[&str]) -> Result<Self> {
+        Self::launch(tempfile::tempdir()?, wrapper, extra)
+    }
+
     /// Kills the server with SIGKILL (no shutdown of any kind) and starts a new one on the same
     /// data directory.
     pub fn crash_and_restart(mut self, extra: &[&str]) -> Result<Self> {
@@ -69,7 +75,20 @@ impl Quarry {
     }
 
     fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Result<Self> {
-        let mut child = Command::new(binary("quarry"))
+        Self::launch(data_dir, &[], extra)
+    }
+
+    fn launch(data_dir: tempfile::TempDir, wrapper: &[&str], extra: &[&str]) -> Result<Self> {
+        let quarry = binary("quarry");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&quarry);
+                command
+            }
+            None => Command::new(&quarry),
+        };
+        let mut child = command
             .args(["--data-dir"])
             .arg(data_dir.path())
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])

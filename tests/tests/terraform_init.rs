@@ -119,7 +119,7 @@ fn terraform_init_installs_published_modules_with_public_reads() {
 
 #[test]
 fn terraform_init_with_token_reads_sends_the_token_and_follows_signed_urls() {
-    let quarry = Quarry::start(&["--read-access", "token"]).expect("quarry starts");
+    let quarry = Quarry::start(&["--read-access", "token", "--access-log"]).expect("quarry starts");
     let publisher = quarry.token("ci", &["publish:acme"]).expect("token");
     let reader = quarry.token("developer", &["read"]).expect("token");
     publish_all_versions(&quarry, &publisher);

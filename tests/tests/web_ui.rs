@@ -29,7 +29,11 @@ struct Site {
 impl Site {
     fn start(extra: &[&str]) -> Self {
         let examples = repo_root().join("blueprints");
-        let mut args = vec!["--import", examples.to_str().expect("utf-8")];
+        let mut args = vec![
+            "--access-log",
+            "--import",
+            examples.to_str().expect("utf-8"),
+        ];
         args.extend_from_slice(extra);
         let quarry = Quarry::start(&args).expect("quarry starts");
         let token = quarry

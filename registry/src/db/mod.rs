@@ -21,7 +21,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10));
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(PROBE_TIMEOUT);
     if url.starts_with("sqlite:") {
         if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -37,15 +38,41 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                // A commit is on disk before the answer that reports it: an acknowledged
+                // publish survives a power cut (NORMAL could lose the last commits).
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
     } else {
+        probe_postgres(url).await?;
         options.max_connections(16);
     }
     Database::connect(options).await
 }
+
+/// One direct connection before the pool is built: the pool retries a refused or rejected
+/// connection until its acquire timeout and then says only "pool timed out", where this names
+/// the cause (refused, unknown host, authentication failed) within seconds.
+async fn probe_postgres(url: &str) -> Result<(), DbErr> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let options: sea_orm::sqlx::postgres::PgConnectOptions = url
+        .parse()
+        .map_err(|error| DbErr::Custom(format!("invalid PostgreSQL URL: {error}")))?;
+    match tokio::time::timeout(PROBE_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(error)) => Err(DbErr::Custom(format!("cannot connect: {error}"))),
+        Err(_) => Err(DbErr::Custom(format!(
+            "cannot connect: no answer within {} seconds",
+            PROBE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

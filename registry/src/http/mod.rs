@@ -42,6 +42,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(discovery::discovery)
             .service(discovery::health)
+            .service(discovery::ready)
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
@@ -85,31 +86,71 @@ pub async fn limit_headers(
     next.call(request).await
 }
 
-/// Logs one line per request: method, path (never the query string, which may hold a signature),
-/// status and duration. Headers, and so tokens, are never logged.
+/// Requests slower than this are always logged.
+const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Logs requests: every one when the access log is on (`--access-log`), otherwise only those
+/// an operator must see — server errors, refused writes (4xx to anything but GET and HEAD) and
+/// requests slower than [`SLOW_REQUEST`]. Off by default because a busy registry logs millions of
+/// lines an hour; `/metrics` carries the per-request signal. A line holds the method, the path
+/// (never the query string, which may hold a signature), status, duration, the client address
+/// and the request id the response carries in `x-request-id`. Headers, and so tokens, are never
+/// logged.
 pub async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        // Access logging is off: nothing to gather.
-        return next.call(request).await;
-    }
     let started = std::time::Instant::now();
-    let method = request.method().to_string();
-    let path = request.path().to_owned();
+    let every = request
+        .app_data::<web::Data<Registry>>()
+        .is_some_and(|registry| registry.access_log);
+    let id = request_id();
+    let mut response = next.call(request).await?;
+    response.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("x-request-id"),
+        actix_web::http::header::HeaderValue::from_str(&id)
+            .expect("a request id is hex, a valid header value"),
+    );
+    let elapsed = started.elapsed();
+    let status = response.status();
+    let read = matches!(response.request().method().as_str(), "GET" | "HEAD");
+    let refused_write = status.is_client_error() && !read;
+    if !(every || status.is_server_error() || refused_write || elapsed >= SLOW_REQUEST) {
+        return Ok(response);
+    }
+    let request = response.request();
+    let method = request.method().as_str();
+    let path = request.path();
     let peer = request
         .peer_addr()
         .map(|address| address.ip().to_string())
         .unwrap_or_default();
-    let response = next.call(request).await?;
-    tracing::info!(
-        method,
-        path,
-        status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        peer,
-        "request"
-    );
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    let status = status.as_u16();
+    if status >= 500 {
+        tracing::error!(
+            id,
+            method,
+            path,
+            status,
+            duration_ms,
+            peer,
+            "request failed"
+        );
+    } else if refused_write || elapsed >= SLOW_REQUEST {
+        let what = if refused_write {
+            "write refused"
+        } else {
+            "slow request"
+        };
+        tracing::warn!(id, method, path, status, duration_ms, peer, "{what}");
+    } else {
+        tracing::info!(id, method, path, status, duration_ms, peer, "request");
+    }
     Ok(response)
+}
+
+/// A request id: 16 random hex digits, enough to find one request's lines.
+fn request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }

@@ -51,6 +51,8 @@ pub struct Registry {
     pub render_output_bytes: usize,
     /// What the web UI keeps between requests (rendered READMEs, stacks rendered for download).
     pub ui: std::sync::Arc<crate::ui::State>,
+    /// Whether every request is logged (otherwise only errors, refused writes and slow ones).
+    pub access_log: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,11 +125,14 @@ impl Registry {
             url: crate::config::redact_url(&config.database_url),
             source,
         };
+        // Both stores are checked before either is changed: a wrong bucket must not leave a
+        // freshly created and migrated database behind.
+        let storage = Storage::open(config.storage_url.as_deref(), &config.data_dir)?;
+        storage.check().await?;
         let db = crate::db::connect(&config.database_url)
             .await
             .map_err(database_error)?;
         crate::db::migrate(&db).await.map_err(database_error)?;
-        let storage = Storage::open(config.storage_url.as_deref(), &config.data_dir)?;
         let settings = &config.serve;
         let budget_error =
             |error: crate::config::ConfigError| StartError::Config(error.to_string());
@@ -159,6 +164,7 @@ impl Registry {
             render_budget: config.render_budget().map_err(budget_error)?,
             render_output_bytes: settings.render_output_bytes,
             ui: std::sync::Arc::default(),
+            access_log: settings.access_log,
         })
     }
 

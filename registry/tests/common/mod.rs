@@ -1,5 +1,8 @@
 //! The harness for the registry's integration tests: a real registry on a temporary data
-//! directory with SQLite, or on a fresh PostgreSQL database when `QUARRY_TEST_DATABASE_URL` is set.
+//! directory with SQLite and local files, or on a fresh PostgreSQL database when
+//! `QUARRY_TEST_DATABASE_URL` is set, and under a fresh prefix of an object store when
+//! `QUARRY_TEST_STORAGE_URL` is (e.g. `s3://quarry-test`, with the store's own `AWS_*` or
+//! `AZURE_*` settings in the environment).
 
 #![allow(dead_code)]
 
@@ -51,10 +54,27 @@ fn rand_suffix() -> String {
     format!("{}_{nanos}", std::process::id())
 }
 
+/// A storage URL for one test: none (local files in the data directory), or a new prefix under
+/// the object store named by `QUARRY_TEST_STORAGE_URL`.
+pub fn storage_url() -> Option<String> {
+    let base = std::env::var("QUARRY_TEST_STORAGE_URL").ok()?;
+    Some(format!(
+        "{}/test-{}",
+        base.trim_end_matches('/'),
+        rand_suffix()
+    ))
+}
+
+/// Whether archives are local files under the data directory (tests of files on disk).
+pub fn local_storage(quarry: &TestRegistry) -> bool {
+    quarry.config.storage_url.is_none()
+}
+
 pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestRegistry {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::for_data_dir(dir.path());
     config.database_url = database_url(dir.path()).await;
+    config.storage_url = storage_url();
     // Checks and renders run in worker processes of the real binary.
     config.sandbox_program = PathBuf::from(env!("CARGO_BIN_EXE_quarry"));
     adjust(&mut config);
