@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod sandbox;
 pub mod service;
 pub mod storage;

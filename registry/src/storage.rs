@@ -56,6 +56,8 @@ pub struct Storage {
     url: String,
     /// The directory of a local store: where interrupted writes leave their staging files.
     local_root: Option<std::path::PathBuf>,
+    /// Operations that failed (for `/metrics`).
+    pub errors: prometheus_client::metrics::counter::Counter,
 }
 
 /// A file an interrupted write left behind (object_store writes `<name>#<n>`, then renames it).
@@ -251,6 +253,7 @@ impl Storage {
             store,
             url: url.to_owned(),
             local_root: None,
+            errors: Default::default(),
         })
     }
 
@@ -271,7 +274,16 @@ impl Storage {
             store: Arc::new(local),
             url: url.to_owned(),
             local_root: Some(root),
+            errors: Default::default(),
         })
+    }
+
+    /// Counts a failed operation in [`Storage::errors`].
+    fn count<T>(&self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if result.is_err() {
+            self.errors.inc();
+        }
+        result
     }
 
     /// The store itself, for tools and tests that must see or damage what is stored beneath
@@ -293,14 +305,18 @@ impl Storage {
     /// Whether the store answers and lets us list archives: the bucket exists and the
     /// credentials are accepted. Run before anything else is created, and by `/readyz`.
     pub async fn check(&self) -> Result<(), StorageError> {
-        self.store
-            .list_with_delimiter(Some(&StorePath::from("archives")))
-            .await
-            .map(|_| ())
-            .map_err(|source| StorageError::Unreachable {
-                url: self.url.clone(),
-                source,
-            })
+        let result: Result<_, StorageError> = async {
+            self.store
+                .list_with_delimiter(Some(&StorePath::from("archives")))
+                .await
+                .map(|_| ())
+                .map_err(|source| StorageError::Unreachable {
+                    url: self.url.clone(),
+                    source,
+                })
+        }
+        .await;
+        self.count(result)
     }
 
     /// Staging files interrupted archive writes left (a SIGKILL between writing and renaming);
@@ -370,25 +386,29 @@ impl Storage {
     /// two publishers writing the same key write the same bytes, and a plain put is safe on
     /// stores that do not honour create-only puts. Local writes are on disk when this returns.
     pub async fn put_archive(&self, digest: &Sha256, bytes: Bytes) -> Result<(), StorageError> {
-        if self.holds(digest, &bytes).await? {
-            return Ok(());
-        }
-        match &self.local_root {
-            Some(root) => {
-                let dir = root.join("archives/sha256");
-                let name = format!("{}.tar.gz", digest.to_hex());
-                tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes))
-                    .await
-                    .map_err(|error| local_error(std::io::Error::other(error)))?
-                    .map_err(local_error)
+        let result: Result<_, StorageError> = async {
+            if self.holds(digest, &bytes).await? {
+                return Ok(());
             }
-            None => {
-                self.store
-                    .put(&archive_path(digest), PutPayload::from_bytes(bytes))
-                    .await?;
-                Ok(())
+            match &self.local_root {
+                Some(root) => {
+                    let dir = root.join("archives/sha256");
+                    let name = format!("{}.tar.gz", digest.to_hex());
+                    tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes))
+                        .await
+                        .map_err(|error| local_error(std::io::Error::other(error)))?
+                        .map_err(local_error)
+                }
+                None => {
+                    self.store
+                        .put(&archive_path(digest), PutPayload::from_bytes(bytes))
+                        .await?;
+                    Ok(())
+                }
             }
         }
+        .await;
+        self.count(result)
     }
 
     /// Whether the object under `digest` is exactly `bytes`.
@@ -412,53 +432,69 @@ impl Storage {
 
     /// The archive's size, or `None` when it is not stored.
     pub async fn archive_size(&self, digest: &Sha256) -> Result<Option<u64>, StorageError> {
-        let options = GetOptions {
-            head: true,
-            ..GetOptions::default()
-        };
-        match self.store.get_opts(&archive_path(digest), options).await {
-            Ok(result) => Ok(Some(result.meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error.into()),
+        let result: Result<_, StorageError> = async {
+            let options = GetOptions {
+                head: true,
+                ..GetOptions::default()
+            };
+            match self.store.get_opts(&archive_path(digest), options).await {
+                Ok(result) => Ok(Some(result.meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(error) => Err(error.into()),
+            }
         }
+        .await;
+        self.count(result)
     }
 
     /// Reads a whole archive into memory (blueprints, which are small), or `None` when it is not
     /// stored.
     pub async fn archive_bytes(&self, digest: &Sha256) -> Result<Option<Bytes>, StorageError> {
-        match self
-            .store
-            .get_opts(&archive_path(digest), GetOptions::default())
-            .await
-        {
-            Ok(result) => Ok(Some(result.bytes().await?)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error.into()),
+        let result: Result<_, StorageError> = async {
+            match self
+                .store
+                .get_opts(&archive_path(digest), GetOptions::default())
+                .await
+            {
+                Ok(result) => Ok(Some(result.bytes().await?)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(error) => Err(error.into()),
+            }
         }
+        .await;
+        self.count(result)
     }
 
     /// Every stored archive: digest, size and when it was written.
     pub async fn list_archives(
         &self,
     ) -> Result<Vec<(Sha256, u64, chrono::DateTime<chrono::Utc>)>, StorageError> {
-        let prefix = StorePath::from("archives/sha256");
-        let objects: Vec<object_store::ObjectMeta> =
-            self.store.list(Some(&prefix)).try_collect().await?;
-        Ok(objects
-            .into_iter()
-            .filter_map(|meta| {
-                let name = meta.location.filename()?.strip_suffix(".tar.gz")?;
-                let digest = Sha256::from_hex(name).ok()?;
-                Some((digest, meta.size, meta.last_modified))
-            })
-            .collect())
+        let result: Result<_, StorageError> = async {
+            let prefix = StorePath::from("archives/sha256");
+            let objects: Vec<object_store::ObjectMeta> =
+                self.store.list(Some(&prefix)).try_collect().await?;
+            Ok(objects
+                .into_iter()
+                .filter_map(|meta| {
+                    let name = meta.location.filename()?.strip_suffix(".tar.gz")?;
+                    let digest = Sha256::from_hex(name).ok()?;
+                    Some((digest, meta.size, meta.last_modified))
+                })
+                .collect())
+        }
+        .await;
+        self.count(result)
     }
 
     pub async fn delete_archive(&self, digest: &Sha256) -> Result<(), StorageError> {
-        match self.store.delete(&archive_path(digest)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error.into()),
+        let result: Result<_, StorageError> = async {
+            match self.store.delete(&archive_path(digest)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(error) => Err(error.into()),
+            }
         }
+        .await;
+        self.count(result)
     }
 
     /// Streams an archive, or the byte range of it, or `None` when it is not stored.
@@ -467,26 +503,32 @@ impl Storage {
         digest: &Sha256,
         range: Option<Range<u64>>,
     ) -> Result<Option<ArchiveRead>, StorageError> {
-        let options = GetOptions {
-            range: range.map(GetRange::Bounded),
-            ..GetOptions::default()
-        };
-        match self.store.get_opts(&archive_path(digest), options).await {
-            Ok(result) => {
-                let total_size = result.meta.size;
-                let range = result.range.clone();
-                let body = match result.payload {
-                    GetResultPayload::File(file, _) => file_chunks(file, range.clone()),
-                    GetResultPayload::Stream(stream) => stream.map_err(StorageError::from).boxed(),
-                };
-                Ok(Some(ArchiveRead {
-                    total_size,
-                    range,
-                    body,
-                }))
+        let result: Result<_, StorageError> = async {
+            let options = GetOptions {
+                range: range.map(GetRange::Bounded),
+                ..GetOptions::default()
+            };
+            match self.store.get_opts(&archive_path(digest), options).await {
+                Ok(result) => {
+                    let total_size = result.meta.size;
+                    let range = result.range.clone();
+                    let body = match result.payload {
+                        GetResultPayload::File(file, _) => file_chunks(file, range.clone()),
+                        GetResultPayload::Stream(stream) => {
+                            stream.map_err(StorageError::from).boxed()
+                        }
+                    };
+                    Ok(Some(ArchiveRead {
+                        total_size,
+                        range,
+                        body,
+                    }))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(error) => Err(error.into()),
             }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error.into()),
         }
+        .await;
+        self.count(result)
     }
 }

@@ -163,3 +163,28 @@ async fn rows_written_before_the_artifact_tables_survive_the_upgrade() {
         .await;
     assert_eq!(status, 409, "{body}");
 }
+
+#[actix_web::test]
+async fn a_schema_newer_than_the_binary_is_refused_and_left_alone() {
+    let quarry = start().await;
+    let db = &quarry.registry.db;
+    execute(
+        db,
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES (?, ?)",
+        vec!["m9999_from_a_newer_quarry".into(), 0i64.into()],
+    )
+    .await;
+    let error = Registry::start(&quarry.config)
+        .await
+        .err()
+        .expect("a newer schema is refused")
+        .to_string();
+    assert!(
+        error.contains("the database's schema is newer than this quarry")
+            && error.contains("m9999_from_a_newer_quarry"),
+        "{error}"
+    );
+    // Nothing was migrated or dropped: the registry on it still answers.
+    let app = quarry.app().await;
+    let _ = app.get_ok("/v1/modules").await;
+}

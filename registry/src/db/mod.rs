@@ -74,8 +74,27 @@ async fn probe_postgres(url: &str) -> Result<(), DbErr> {
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Applies every pending migration.
+/// Applies every pending migration, after refusing a schema newer than this binary's (one a
+/// newer quarry migrated): an older replica must not write to tables it does not know.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let known: Vec<String> = migration::Migrator::migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect();
+    let unknown: Vec<String> = migration::Migrator::get_migration_models(db)
+        .await?
+        .into_iter()
+        .map(|applied| applied.version)
+        .filter(|version| !known.contains(version))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(DbErr::Custom(format!(
+            "the database's schema is newer than this quarry {}: it has {} this version does not know ({}). Run the newer quarry, or restore a backup taken before the upgrade",
+            env!("CARGO_PKG_VERSION"),
+            quarry_core::counted(unknown.len(), "migration", "migrations"),
+            unknown.join(", ")
+        )));
+    }
     migration::Migrator::up(db, None).await
 }
 

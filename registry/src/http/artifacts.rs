@@ -25,6 +25,57 @@ pub async fn publish(
     description: Option<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let kind = address.kind().as_str();
+    let answer = publish_answer(
+        request,
+        registry,
+        caller,
+        address,
+        version,
+        description,
+        body,
+    )
+    .await;
+    if let Err(error) = &answer {
+        registry
+            .metrics
+            .rejections
+            .get_or_create(&crate::metrics::RejectionLabels {
+                kind,
+                reason: refusal_reason(error.status()),
+            })
+            .inc();
+    }
+    answer
+}
+
+/// Why a publish was refused, as a metric label, from its answer's status.
+fn refusal_reason(status: actix_web::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_address",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        408 => "upload_stalled",
+        409 => "version_exists",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_content",
+        429 => "rate_limited",
+        503 => "busy",
+        500..=599 => "internal",
+        _ => "other",
+    }
+}
+
+async fn publish_answer(
+    request: &HttpRequest,
+    registry: &Registry,
+    caller: &Caller,
+    address: ArtifactAddress,
+    version: &str,
+    description: Option<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let principal = caller.publisher(address.namespace())?;
     let version = Version::parse(version)?;
     caller.limit_write(registry, principal)?;

@@ -42,3 +42,13 @@ pub async fn ready(registry: web::Data<Registry>) -> Result<HttpResponse, ApiErr
         status: "ok".into(),
     }))
 }
+
+/// The metrics in Prometheus' text format (see [`crate::metrics`]). Open like the health checks:
+/// they hold counts and timings, never names of modules or tokens; keep the path internal at the
+/// load balancer when even those must not be public.
+#[get("/metrics")]
+pub async fn metrics(registry: web::Data<Registry>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(registry.metrics.encode(registry.pool_state()))
+}

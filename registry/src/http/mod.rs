@@ -16,7 +16,7 @@ use crate::service::Registry;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{HttpMessage, web};
 use error::ApiError;
 
 /// Registers every route and the JSON error handlers for malformed paths and query strings.
@@ -43,6 +43,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(discovery::discovery)
             .service(discovery::health)
             .service(discovery::ready)
+            .service(discovery::metrics)
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
@@ -86,10 +87,14 @@ pub async fn limit_headers(
     next.call(request).await
 }
 
+/// The route a hand-written dispatcher chose (`/v1/modules`, whose paths actix's router never
+/// matches), as a pattern for the metrics.
+pub struct RoutePattern(pub &'static str);
+
 /// Requests slower than this are always logged.
 const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Logs requests: every one when the access log is on (`--access-log`), otherwise only those
+/// Counts every request in the metrics, and logs requests: every one when the access log is on (`--access-log`), otherwise only those
 /// an operator must see — server errors, refused writes (4xx to anything but GET and HEAD) and
 /// requests slower than [`SLOW_REQUEST`]. Off by default because a busy registry logs millions of
 /// lines an hour; `/metrics` carries the per-request signal. A line holds the method, the path
@@ -113,6 +118,26 @@ pub async fn log_request(
     );
     let elapsed = started.elapsed();
     let status = response.status();
+    if let Some(registry) = response.request().app_data::<web::Data<Registry>>() {
+        let request = response.request();
+        let dispatched = request
+            .extensions()
+            .get::<RoutePattern>()
+            .map(|route| route.0);
+        let matched = match dispatched {
+            Some(route) => std::borrow::Cow::Borrowed(route),
+            None => request.match_pattern().map_or(
+                std::borrow::Cow::Borrowed("unmatched"),
+                std::borrow::Cow::Owned,
+            ),
+        };
+        registry.metrics.request(
+            &matched,
+            request.method().as_str(),
+            status.as_u16(),
+            elapsed.as_secs_f64(),
+        );
+    }
     let read = matches!(response.request().method().as_str(), "GET" | "HEAD");
     let refused_write = status.is_client_error() && !read;
     if !(every || status.is_server_error() || refused_write || elapsed >= SLOW_REQUEST) {

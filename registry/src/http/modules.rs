@@ -73,6 +73,7 @@ async fn dispatch(
         }
         _ => return super::error::not_found(request).await,
     };
+    actix_web::HttpMessage::extensions_mut(&request).insert(super::RoutePattern(route.pattern()));
     let caller = Caller::of(&request, &registry).await?;
     if get {
         caller.reader()?;
@@ -127,6 +128,31 @@ enum Route<'a> {
     Download(Parts<'a>, &'a str),
     Publish(Parts<'a>, &'a str),
     Mark(Parts<'a>, &'a str, &'a str),
+}
+
+impl Route<'_> {
+    /// The route as a pattern, for the metrics (actix's router never saw it).
+    fn pattern(&self) -> &'static str {
+        match self {
+            Self::List(Scope::All) => "/v1/modules",
+            Self::List(Scope::Search) => "/v1/modules/search",
+            Self::List(Scope::Namespace(_)) => "/v1/modules/{namespace}",
+            Self::List(Scope::Name(..)) => "/v1/modules/{namespace}/{name}",
+            Self::Detail(_, None) => "/v1/modules/{namespace}/{name}/{system}",
+            Self::Detail(_, Some(_)) => "/v1/modules/{namespace}/{name}/{system}/{version}",
+            Self::Versions(_) => "/v1/modules/{namespace}/{name}/{system}/versions",
+            Self::DownloadLatest(_) => "/v1/modules/{namespace}/{name}/{system}/download",
+            Self::Download(..) => "/v1/modules/{namespace}/{name}/{system}/{version}/download",
+            Self::Publish(..) => "/v1/modules/{namespace}/{name}/{system}/{version}",
+            Self::Mark(.., verb) => match *verb {
+                "deprecate" => "/v1/modules/{namespace}/{name}/{system}/{version}/deprecate",
+                "undeprecate" => "/v1/modules/{namespace}/{name}/{system}/{version}/undeprecate",
+                "yank" => "/v1/modules/{namespace}/{name}/{system}/{version}/yank",
+                "unyank" => "/v1/modules/{namespace}/{name}/{system}/{version}/unyank",
+                _ => "/v1/modules/{namespace}/{name}/{system}/{version}/{mark}",
+            },
+        }
+    }
 }
 
 /// Which listing a request asks for.

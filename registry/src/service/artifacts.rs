@@ -173,7 +173,7 @@ impl Registry {
         &self,
         address: &ArtifactAddress,
     ) -> Result<Option<Arc<History>>, super::Internal> {
-        if let Some(cached) = self.caches.history(address) {
+        if let Some(cached) = self.cached("histories", self.caches.history(address)) {
             return Ok(Some(cached));
         }
         let generation = self.caches.state_generation();
@@ -192,7 +192,7 @@ impl Registry {
         &self,
         address: &ArtifactAddress,
     ) -> Result<Option<Arc<super::cache::VisibleVersions>>, super::Internal> {
-        if let Some(cached) = self.caches.versions(address) {
+        if let Some(cached) = self.cached("versions", self.caches.versions(address)) {
             return Ok(Some(cached));
         }
         let Some(history) = self.history(address).await? else {
@@ -280,7 +280,7 @@ impl Registry {
         address: &ArtifactAddress,
         version: &Version,
     ) -> Result<Option<super::cache::Resolved>, super::Internal> {
-        if let Some(resolved) = self.caches.resolved(address, version) {
+        if let Some(resolved) = self.cached("resolutions", self.caches.resolved(address, version)) {
             return Ok(Some(resolved));
         }
         let Some(history) = self.history(address).await? else {

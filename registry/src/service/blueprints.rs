@@ -154,7 +154,10 @@ impl Registry {
         &self,
         record: &BlueprintRecord,
     ) -> Result<Arc<BlueprintDocument>, StackError> {
-        if let Some(document) = self.caches.document(record.version.id) {
+        if let Some(document) = self.cached(
+            "blueprint_documents",
+            self.caches.document(record.version.id),
+        ) {
             return Ok(document);
         }
         let subject = format!("{} {}", record.artifact().address, record.version.version);

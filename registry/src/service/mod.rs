@@ -53,6 +53,7 @@ pub struct Registry {
     pub ui: std::sync::Arc<crate::ui::State>,
     /// Whether every request is logged (otherwise only errors, refused writes and slow ones).
     pub access_log: bool,
+    pub metrics: crate::metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +135,10 @@ impl Registry {
             .map_err(database_error)?;
         crate::db::migrate(&db).await.map_err(database_error)?;
         let settings = &config.serve;
+        let metrics = crate::metrics::Metrics {
+            storage_errors: storage.errors.clone(),
+            ..crate::metrics::Metrics::default()
+        };
         let budget_error =
             |error: crate::config::ConfigError| StartError::Config(error.to_string());
         Ok(Self {
@@ -165,7 +170,31 @@ impl Registry {
             render_output_bytes: settings.render_output_bytes,
             ui: std::sync::Arc::default(),
             access_log: settings.access_log,
+            metrics,
         })
+    }
+
+    /// Counts a cache lookup as a hit or a miss, and passes its answer on.
+    pub(crate) fn cached<T>(&self, cache: &'static str, found: Option<T>) -> Option<T> {
+        self.metrics.cache(cache, found.is_some());
+        found
+    }
+
+    /// The database pool's idle and in-use connections.
+    pub fn pool_state(&self) -> Option<(u32, u32)> {
+        let (size, idle) = match self.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            sea_orm::DatabaseBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => return None,
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        Some((idle, size.saturating_sub(idle)))
     }
 
     /// Whether the database answers a trivial query (the health check).

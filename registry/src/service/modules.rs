@@ -61,7 +61,7 @@ impl Registry {
         address: &ModuleAddress,
     ) -> Result<Option<Arc<ModuleState>>, super::Internal> {
         let key = ArtifactAddress::Module(address.clone());
-        if let Some(state) = self.caches.state(&key) {
+        if let Some(state) = self.cached("module_states", self.caches.state(&key)) {
             return Ok(Some(state));
         }
         let generation = self.caches.state_generation();
@@ -85,7 +85,7 @@ impl Registry {
         &self,
         version_id: i32,
     ) -> Result<Arc<ModuleAnalysis>, super::Internal> {
-        if let Some(analysis) = self.caches.analysis(version_id) {
+        if let Some(analysis) = self.cached("module_analyses", self.caches.analysis(version_id)) {
             return Ok(analysis);
         }
         let document = crate::db::artifacts::document(&self.db, version_id)

@@ -235,8 +235,22 @@ impl Registry {
         })
     }
 
-    /// Publishes a version: see the module documentation for the steps.
+    /// Publishes a version: see the module documentation for the steps. Counted in the
+    /// metrics (refusals are counted where they are answered, in `http::artifacts`).
     pub async fn publish(&self, request: PublishRequest) -> Result<super::Published, PublishError> {
+        let kind = request.address.kind().as_str();
+        let published = self.publish_uncounted(request).await?;
+        self.metrics
+            .publishes
+            .get_or_create(&crate::metrics::KindLabels { kind })
+            .inc();
+        Ok(published)
+    }
+
+    async fn publish_uncounted(
+        &self,
+        request: PublishRequest,
+    ) -> Result<super::Published, PublishError> {
         let address = &request.address;
         self.refuse_existing(address, &request.version).await?;
         if request.archive.len() as u64 > self.max_archive_bytes {
