@@ -176,8 +176,7 @@ async fn a_schema_newer_than_the_binary_is_refused_and_left_alone() {
     .await;
     let error = Registry::start(&quarry.config)
         .await
-        .err()
-        .expect("a newer schema is refused")
+        .expect_err("a newer schema is refused")
         .to_string();
     assert!(
         error.contains("the database's schema is newer than this quarry")
