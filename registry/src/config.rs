@@ -161,6 +161,12 @@ settings! {
         public_url: String, "QUARRY_PUBLIC_URL",
             "The registry's URL as clients reach it (e.g. https://registry.example.com); absolute URLs handed out (archive downloads) start with it. Relative URLs are used when unset"
             [];
+        tls_cert: PathBuf, "QUARRY_TLS_CERT",
+            "Serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain; with --tls-key. Both are read again on SIGHUP"
+            [];
+        tls_key: PathBuf, "QUARRY_TLS_KEY",
+            "The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)"
+            [];
         signing_key: String, "QUARRY_SIGNING_KEY",
             "Key for signing archive URLs (at least 32 characters). Replicas must share it. When unset a random key is kept in the data directory"
             [, hide_env_values = true];
@@ -302,6 +308,11 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "public URL `{url}` must start with http:// or https://"
             )));
+        }
+        if serve.tls_cert.is_some() != serve.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "--tls-cert and --tls-key go together: give both to serve HTTPS, or neither".into(),
+            ));
         }
         if let Some(key) = &serve.signing_key
             && key.len() < 32

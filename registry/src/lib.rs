@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod sandbox;
 pub mod service;
 pub mod storage;
+pub mod tls;
 pub mod ui;
 
 use actix_web::body::MessageBody;
@@ -95,13 +96,15 @@ async fn stop_signal() {
 }
 
 /// How the server handles connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeSettings {
     /// A client has this long to send a request's headers (slow clients cannot hold connections
     /// open).
     pub request_timeout: std::time::Duration,
     /// After SIGTERM or SIGINT, requests in flight get this long to finish.
     pub shutdown_timeout: std::time::Duration,
+    /// Serve HTTPS with these (reloaded on SIGHUP), or plain HTTP without.
+    pub tls: Option<std::sync::Arc<tls::Certificates>>,
 }
 
 /// Serves the registry on an already bound listener until SIGTERM or SIGINT. On that signal it
@@ -131,9 +134,18 @@ pub async fn serve(
         .client_disconnect_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(75))
         .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        .disable_signals();
+    let server = match &settings.tls {
+        Some(certificates) => {
+            let config = certificates
+                .server_config()
+                .map_err(std::io::Error::other)?;
+            actix_web::rt::spawn(tls::reload_on_hangup(certificates.clone()));
+            server.listen_rustls_0_23(listener, config)?
+        }
+        None => server.listen(listener)?,
+    }
+    .run();
     let handle = server.handle();
     let sandbox = registry.sandbox.clone();
     actix_web::rt::spawn(async move {

@@ -189,11 +189,18 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
             );
         }
     }
+    let tls = match (&config.serve.tls_cert, &config.serve.tls_key) {
+        (Some(cert), Some(key)) => Some(quarry_registry::tls::Certificates::load(cert, key)?),
+        _ => None,
+    };
     let listener = std::net::TcpListener::bind(config.serve.listen)
         .with_context(|| format!("cannot listen on {}", config.serve.listen))?;
     let address = listener.local_addr()?;
-    let url = format!("http://{address}");
-    if let Some(cli_config) = write_terraform_config(config, address) {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{address}");
+    if tls.is_none()
+        && let Some(cli_config) = write_terraform_config(config, address)
+    {
         eprintln!(
             "\nQuarry is at {url}. terraform and tofu reach it (as host {host}) with the CLI configuration written to {path}:\n  export TF_CLI_CONFIG_FILE={path}\n",
             host = cli_config.host,
@@ -213,6 +220,7 @@ async fn serve(registry: Registry, config: &Config) -> anyhow::Result<()> {
         quarry_registry::ServeSettings {
             request_timeout: std::time::Duration::from_secs(config.serve.request_timeout),
             shutdown_timeout: std::time::Duration::from_secs(config.serve.shutdown_timeout),
+            tls,
         },
     )
     .await?;

@@ -124,13 +124,13 @@ impl Quarry {
             };
             startup.push(line);
             if event["fields"]["message"] == "quarry is ready" {
-                let address = event["fields"]["address"]
+                let url = event["fields"]["url"]
                     .as_str()
-                    .context("ready line has the address")?
+                    .context("ready line has the URL")?
                     .to_owned();
                 return Ok(Self {
                     child,
-                    url: format!("http://{address}"),
+                    url,
                     data_dir,
                     logs: std::sync::Mutex::new(logs),
                     startup: std::sync::Mutex::new(startup),

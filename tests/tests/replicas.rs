@@ -247,7 +247,9 @@ fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashe
 
     // SIGKILL A while uploads stream into it: B lists nothing without its archive, every 201
     // is listed, and every other publish can be retried on B.
-    let uploads: Vec<Vec<u8>> = (0..8).map(|i| archive(200 + i, 20_000 + i * 15_000)).collect();
+    let uploads: Vec<Vec<u8>> = (0..8)
+        .map(|i| archive(200 + i, 20_000 + i * 15_000))
+        .collect();
     let streams: Vec<_> = uploads
         .iter()
         .enumerate()
@@ -257,7 +259,9 @@ fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashe
                 bytes: bytes.clone(),
                 position: 0,
             });
-            std::thread::spawn(move || publish(&url, &token, &module, &format!("3.{i}.0"), body).ok())
+            std::thread::spawn(move || {
+                publish(&url, &token, &module, &format!("3.{i}.0"), body).ok()
+            })
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
@@ -283,7 +287,10 @@ fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashe
         }
         let status = publish(&b.url, &publisher, &module, &version, bytes.clone().into())
             .expect("retry on B");
-        assert!(status == 201 || status == 409, "{version}: retry answered {status}");
+        assert!(
+            status == 201 || status == 409,
+            "{version}: retry answered {status}"
+        );
         // A publish on B reaches A's caches through the change feed, within 2 s.
         let retried = Instant::now();
         while !versions(&a.url, &reader, &module).contains(&version) {
