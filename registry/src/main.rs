@@ -39,6 +39,12 @@ enum Command {
         #[arg(long, default_value = "1h")]
         min_age: String,
     },
+    /// Copy the embedded default (SQLite database and archives) into DIR while it serves; start
+    /// `quarry --data-dir DIR serve` to restore it
+    Backup {
+        /// A new or empty directory
+        dir: std::path::PathBuf,
+    },
     /// Manage API tokens
     #[command(subcommand)]
     Token(TokenCommand),
@@ -116,6 +122,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(command) => token(&registry, command).await,
+        Command::Backup { dir } => {
+            let report = registry.backup(&dir, &config.data_dir).await?;
+            eprintln!(
+                "backed up the database ({} bytes) and {} ({} bytes) into {}; restore with `quarry --data-dir {} serve`",
+                report.database_bytes,
+                quarry_core::counted(report.archives, "archive", "archives"),
+                report.archive_bytes,
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
         Command::SandboxWorker => Ok(()),
         Command::Gc { delete, min_age } => {
             let grace = tokens::parse_lifetime(&min_age)?;

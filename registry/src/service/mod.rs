@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod audit;
+pub mod backup;
 pub mod blueprints;
 pub mod cache;
 pub mod changes;
