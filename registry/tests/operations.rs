@@ -139,3 +139,39 @@ async fn every_answer_carries_a_request_id() {
     ids.dedup();
     assert_eq!(ids.len(), 3, "ids are distinct: {ids:?}");
 }
+
+/// Starts a registry on `database_url` (a temporary data directory otherwise): the error.
+async fn start_error(database_url: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = quarry_registry::config::Config::for_data_dir(dir.path());
+    config.database_url = database_url.to_owned();
+    quarry_registry::service::Registry::start(&config)
+        .await
+        .expect_err("must not start")
+        .to_string()
+}
+
+#[actix_web::test]
+async fn a_database_that_refuses_or_rejects_us_fails_fast_and_says_why() {
+    let started = std::time::Instant::now();
+    let refused = start_error("postgres://quarry:s3cret-pw@127.0.0.1:1/quarry").await;
+    assert!(
+        refused.contains("Connection refused") && !refused.contains("s3cret-pw"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    if let Ok(server) = std::env::var("QUARRY_TEST_DATABASE_URL") {
+        // The real server, as a role it does not have.
+        let (_, rest) = server.split_once("://").expect("a URL");
+        let (_, host) = rest.split_once('@').expect("a user");
+        let rejected = start_error(&format!("postgres://no_such_role:pw@{host}")).await;
+        assert!(
+            rejected.contains("no_such_role") && !rejected.contains(":pw@"),
+            "{rejected}"
+        );
+    }
+}

@@ -64,15 +64,20 @@ async fn probe_postgres(url: &str) -> Result<(), DbErr> {
             let _ = connection.close().await;
             Ok(())
         }
-        Ok(Err(error)) => Err(DbErr::Custom(format!("cannot connect: {error}"))),
-        Err(_) => Err(DbErr::Custom(format!(
-            "cannot connect: no answer within {} seconds",
+        Ok(Err(error)) => Err(unreachable(error.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} seconds",
             PROBE_TIMEOUT.as_secs()
         ))),
     }
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A database that cannot be reached, as sea-orm says it ("Connection Error: …").
+fn unreachable(cause: String) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(cause))
+}
 
 /// Applies every pending migration, after refusing a schema newer than this binary's (one a
 /// newer quarry migrated): an older replica must not write to tables it does not know.
