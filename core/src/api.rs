@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `{"errors": […]}`: every error answer, 4xx or 5xx.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Errors {
     pub errors: Vec<ErrorItem>,
 }
 
 /// One error: a message, or a problem at a path of a document (input validation).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ErrorItem {
     Message(String),
@@ -36,7 +36,7 @@ impl std::fmt::Display for ErrorItem {
 
 /// `GET /.well-known/terraform.json`. Terraform reads `modules.v1`; `scaffold` also reads
 /// `stacks.v1`, present when the registry keeps a stack inventory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Discovery {
     #[serde(rename = "modules.v1")]
     pub modules_v1: String,
@@ -45,13 +45,13 @@ pub struct Discovery {
 }
 
 /// `GET /healthz`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: String,
 }
 
 /// A listing's page: `limit`, `current_offset`, and the offsets of the pages around it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PageMeta {
     pub limit: u64,
     pub current_offset: u64,
@@ -73,13 +73,13 @@ impl PageMeta {
 }
 
 /// One version in a `versions` answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionEntry {
     pub version: String,
 }
 
 /// The versions of one module or blueprint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionList {
     pub source: String,
     pub versions: Vec<VersionEntry>,
@@ -87,19 +87,19 @@ pub struct VersionList {
 
 /// `GET /v1/modules/{ns}/{name}/{system}/versions`: the protocol's answer (only the first
 /// element of `modules` is read by terraform).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModuleVersions {
     pub modules: Vec<VersionList>,
 }
 
 /// `GET /v1/blueprints/{ns}/{name}/versions`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlueprintVersions {
     pub blueprints: Vec<VersionList>,
 }
 
 /// A module in a listing, in the public registry's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModuleSummary {
     pub id: String,
     pub owner: String,
@@ -115,14 +115,14 @@ pub struct ModuleSummary {
 }
 
 /// `GET /v1/modules[/{ns}[/{name}]]` and `…/search`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModuleList {
     pub meta: PageMeta,
     pub modules: Vec<ModuleSummary>,
 }
 
 /// Why a version is deprecated, and what to use instead.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deprecation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -131,14 +131,14 @@ pub struct Deprecation {
 }
 
 /// An archive: its sha256 (hex) and size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ArchiveInfo {
     pub sha256: String,
     pub size: i64,
 }
 
 /// One input variable, as the public registry shows it (`default` as JSON text).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InputInfo {
     pub name: String,
     #[serde(rename = "type")]
@@ -149,7 +149,7 @@ pub struct InputInfo {
     pub sensitive: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutputInfo {
     pub name: String,
     pub description: String,
@@ -157,7 +157,7 @@ pub struct OutputInfo {
 }
 
 /// A module call of the module.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dependency {
     pub name: String,
     pub source: String,
@@ -165,7 +165,7 @@ pub struct Dependency {
 }
 
 /// A required provider of the module.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProviderDependency {
     pub name: String,
     pub namespace: String,
@@ -173,14 +173,14 @@ pub struct ProviderDependency {
     pub version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceInfo {
     #[serde(rename = "type")]
     pub resource_type: String,
 }
 
 /// The root module or a submodule of a version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModuleContents {
     pub path: String,
     pub name: String,
@@ -198,7 +198,7 @@ pub struct ModuleContents {
 }
 
 /// `GET /v1/modules/{ns}/{name}/{system}[/{version}]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModuleDetail {
     #[serde(flatten)]
     pub summary: ModuleSummary,
@@ -217,7 +217,7 @@ pub struct ModuleDetail {
 }
 
 /// The answer to a publish (201).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Published {
     pub id: String,
     pub version: String,
@@ -226,7 +226,7 @@ pub struct Published {
 }
 
 /// The body of a deprecate or yank (optional, every field optional).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,7 +238,7 @@ pub struct MarkRequest {
 
 /// The answer to deprecate, undeprecate, yank and unyank: the version, and the flag the verb set
 /// (`deprecated` for deprecate and undeprecate, `yanked` for yank and unyank).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Marked {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,7 +248,7 @@ pub struct Marked {
 }
 
 /// A blueprint in a listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlueprintSummary {
     pub id: String,
     pub namespace: String,
@@ -259,14 +259,14 @@ pub struct BlueprintSummary {
 }
 
 /// `GET /v1/blueprints[/{ns}]` and `…/search`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlueprintList {
     pub meta: PageMeta,
     pub blueprints: Vec<BlueprintSummary>,
 }
 
 /// `GET /v1/blueprints/{ns}/{name}[/{version}]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlueprintDetail {
     pub id: String,
     pub namespace: String,
@@ -294,13 +294,13 @@ pub struct BlueprintDetail {
 }
 
 /// The answer to a successful validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Valid {
     pub valid: bool,
 }
 
 /// One audit event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: i32,
     pub at: String,
@@ -312,7 +312,7 @@ pub struct AuditEvent {
 }
 
 /// `GET /v1/audit`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub meta: PageMeta,
     pub events: Vec<AuditEvent>,
@@ -320,7 +320,7 @@ pub struct AuditPage {
 
 /// `PUT /v1/stacks/{id}`: what `scaffold new` and `update` report about a stack. `id` is in the
 /// path: the stack's own, from its `answers.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackReport {
     /// What people call the stack (by default its directory's name).
@@ -334,7 +334,7 @@ pub struct StackReport {
 }
 
 /// The blueprint version a stack was last rendered from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackBlueprint {
     /// `namespace/name`.
@@ -342,7 +342,7 @@ pub struct StackBlueprint {
     pub version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackModule {
     /// The module's name in the blueprint.
@@ -353,7 +353,7 @@ pub struct StackModule {
 }
 
 /// A git remote (credentials removed) and the stack's directory within the checkout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackLocation {
     pub repository: String,
@@ -362,7 +362,7 @@ pub struct StackLocation {
 }
 
 /// One stack of the inventory, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StackEntry {
     pub id: String,
     pub name: String,
@@ -384,7 +384,7 @@ pub struct StackEntry {
 }
 
 /// How many stacks are on one blueprint version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StackCount {
     pub blueprint: String,
     pub version: String,
@@ -395,7 +395,7 @@ pub struct StackCount {
 
 /// `GET /v1/stacks`: a page of stacks, and the stacks counted by blueprint version (all of them,
 /// not only this page's; newest version first).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StackPage {
     pub meta: PageMeta,
     pub counts: Vec<StackCount>,
@@ -403,7 +403,7 @@ pub struct StackPage {
 }
 
 /// The answer to a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StackReported {
     pub id: String,
     /// The stack was not in the inventory before.

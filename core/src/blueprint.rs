@@ -50,7 +50,7 @@ pub struct Metadata {
 }
 
 /// A registry module the stack uses, under a version constraint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleUse {
     pub name: String,
@@ -60,7 +60,7 @@ pub struct ModuleUse {
     pub inputs: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyUse {
     pub id: String,
@@ -73,7 +73,7 @@ pub struct PolicyUse {
     pub when: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextUse {
     pub id: String,
@@ -84,7 +84,7 @@ pub struct ContextUse {
 }
 
 /// The stack manifest before rendering: every string may hold Tera.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackTemplate {
     pub name: String,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// One validation failure: where (a JSON pointer into the document, `""` for the whole document)
 /// and what rule it broke.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InputError {
     pub path: String,
     pub message: String,

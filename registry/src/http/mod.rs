@@ -9,6 +9,7 @@ pub mod blueprints;
 pub mod discovery;
 pub mod error;
 pub mod modules;
+pub mod openapi;
 pub mod stacks;
 pub mod upload;
 
@@ -44,6 +45,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(discovery::health)
             .service(discovery::ready)
             .service(discovery::metrics)
+            .service(openapi::serve)
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))

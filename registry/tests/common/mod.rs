@@ -326,12 +326,9 @@ impl TestApp {
     /// Publishes the fixture blueprint `tests/fixtures/blueprints/<name>` as `fixtures/<name>`
     /// `version`.
     pub async fn publish_fixture_blueprint(&self, token: &str, name: &str, version: &str) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/blueprints")
-            .join(name);
-        let archive = quarry_core::archive::pack_dir(&dir).expect("fixture packs");
         let path = format!("/v1/blueprints/fixtures/{name}/{version}");
-        self.published(&path, token, archive).await;
+        self.published(&path, token, packed_fixture_blueprint(name))
+            .await;
     }
 
     /// `POST path` with a JSON body, and `token` when given.
@@ -354,6 +351,14 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/modules")
         .join(name)
+}
+
+/// The fixture blueprint `tests/fixtures/blueprints/<name>`, packed.
+pub fn packed_fixture_blueprint(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/blueprints")
+        .join(name);
+    quarry_core::archive::pack_dir(&dir).expect("fixture packs")
 }
 
 pub fn packed_fixture(name: &str) -> Vec<u8> {
