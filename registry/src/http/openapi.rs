@@ -220,11 +220,16 @@ pub fn document() -> OpenApi {
                     )
                     .build(),
             )),
+            // Uploads are accepted as either media type.
             Body::Gzip => builder.request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
                     .content(
                         "application/gzip",
+                        ContentBuilder::new().schema(Some(binary())).build(),
+                    )
+                    .content(
+                        "application/octet-stream",
                         ContentBuilder::new().schema(Some(binary())).build(),
                     )
                     .build(),
