@@ -150,6 +150,9 @@ settings! {
         stack_inventory: bool = false, "false", "QUARRY_STACK_INVENTORY",
             "Keep an inventory of the stacks scaffold renders and updates (reported with a token that may read), listed at /v1/stacks and on blueprint pages"
             [, num_args = 0..=1, default_missing_value = "true"];
+        archive_redirect: bool = false, "false", "QUARRY_ARCHIVE_REDIRECT",
+            "Answer archive downloads with a redirect (307) to a presigned URL of the object store, valid for --signed-url-ttl seconds, instead of streaming them through Quarry (s3://, gs:// and az:// storage only)"
+            [, num_args = 0..=1, default_missing_value = "true"];
         access_log: bool = false, "false", "QUARRY_ACCESS_LOG",
             "Log every request (at INFO). Without it only server errors, refused writes and requests slower than a second are logged; /metrics counts the rest"
             [, num_args = 0..=1, default_missing_value = "true"];

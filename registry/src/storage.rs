@@ -52,6 +52,8 @@ pub struct ArchiveRead {
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The same store as a URL signer (cloud stores only), under the same prefix.
+    signer: Option<Arc<dyn object_store::signer::Signer>>,
     /// The URL it was opened from (without credentials: those come from the environment).
     url: String,
     /// The directory of a local store: where interrupted writes leave their staging files.
@@ -170,6 +172,20 @@ macro_rules! with_timeouts {
     }};
 }
 
+/// A cloud store under `prefix`, as a store and as a URL signer.
+fn cloud<T: ObjectStore + object_store::signer::Signer>(
+    store: T,
+    prefix: &str,
+) -> (Arc<dyn ObjectStore>, Arc<dyn object_store::signer::Signer>) {
+    if prefix.is_empty() {
+        let store = Arc::new(store);
+        (store.clone(), store)
+    } else {
+        let store = Arc::new(object_store::prefix::PrefixStore::new(store, prefix));
+        (store.clone(), store)
+    }
+}
+
 /// A few quick retries: a store that is down must give a clear error in seconds, not minutes.
 fn retry() -> object_store::RetryConfig {
     object_store::RetryConfig {
@@ -211,8 +227,8 @@ impl Storage {
             source,
         };
         let bucket_url = format!("{scheme}://{bucket}");
-        let store: Arc<dyn ObjectStore> = match scheme {
-            "s3" | "s3a" => Arc::new(
+        let (store, signer) = match scheme {
+            "s3" | "s3a" => cloud(
                 with_timeouts!(
                     object_store::aws::AmazonS3Builder::from_env(),
                     object_store::aws::AmazonS3ConfigKey
@@ -221,8 +237,9 @@ impl Storage {
                 .with_retry(retry())
                 .build()
                 .map_err(configure)?,
+                prefix,
             ),
-            "gs" => Arc::new(
+            "gs" => cloud(
                 with_timeouts!(
                     object_store::gcp::GoogleCloudStorageBuilder::from_env(),
                     object_store::gcp::GoogleConfigKey
@@ -231,8 +248,9 @@ impl Storage {
                 .with_retry(retry())
                 .build()
                 .map_err(configure)?,
+                prefix,
             ),
-            "az" | "azure" | "abfs" | "abfss" => Arc::new(
+            "az" | "azure" | "abfs" | "abfss" => cloud(
                 with_timeouts!(
                     object_store::azure::MicrosoftAzureBuilder::from_env(),
                     object_store::azure::AzureConfigKey
@@ -241,20 +259,42 @@ impl Storage {
                 .with_retry(retry())
                 .build()
                 .map_err(configure)?,
+                prefix,
             ),
             _ => return Err(unsupported()),
         };
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            store
-        } else {
-            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
-        };
         Ok(Self {
             store,
+            signer: Some(signer),
             url: url.to_owned(),
             local_root: None,
             errors: Default::default(),
         })
+    }
+
+    /// A URL the object store itself serves the archive at, signed for `ttl`: `None` for local
+    /// files (they have no such URL).
+    pub async fn presigned_url(
+        &self,
+        digest: &Sha256,
+        ttl: std::time::Duration,
+    ) -> Option<Result<String, StorageError>> {
+        let signer = self.signer.as_ref()?;
+        let signed = signer
+            .signed_url(
+                object_store::signer::Method::GET,
+                &archive_path(digest),
+                ttl,
+            )
+            .await
+            .map(|url| url.to_string())
+            .map_err(StorageError::from);
+        Some(self.count(signed))
+    }
+
+    /// Whether the store can hand out presigned URLs (cloud stores can, local files cannot).
+    pub fn can_presign(&self) -> bool {
+        self.signer.is_some()
     }
 
     fn local(root: std::path::PathBuf, url: &str) -> Result<Self, StorageError> {
@@ -272,6 +312,7 @@ impl Storage {
         let local = LocalFileSystem::new_with_prefix(&root)?;
         Ok(Self {
             store: Arc::new(local),
+            signer: None,
             url: url.to_owned(),
             local_root: Some(root),
             errors: Default::default(),

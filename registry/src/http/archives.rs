@@ -101,6 +101,16 @@ async fn archive(
         }
     }
 
+    if let Some(ttl) = registry.archive_redirect
+        && let Some(signed) = registry.storage.presigned_url(&digest, ttl).await
+    {
+        let location = signed?;
+        return Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
+
     let etag = format!("\"{}\"", digest.to_hex());
     let cache_control = match registry.read_access {
         ReadAccess::Public => "public, max-age=31536000, immutable",

@@ -112,8 +112,8 @@ const OPERATIONS: &[Operation] = operations! {
     Post "/v1/blueprints/{namespace}/{name}/{version}/yank" "Yank a blueprint version", query &[], body MARK, Write => [200: Answer::Json("Marked")];
     Post "/v1/blueprints/{namespace}/{name}/{version}/unyank" "Undo a yank", query &[], body MARK, Write => [200: Answer::Json("Marked")];
 
-    Get "/v1/archives/{file}" "An archive (`<sha256>.tar.gz`), signed when reads need a token", query &["exp", "sig"], body Body::None, Read => [200: Answer::Gzip, 206: Answer::Gzip, 304: Answer::Empty, 416: Answer::Json("Errors")];
-    Head "/v1/archives/{file}" "An archive's headers", query &["exp", "sig"], body Body::None, Read => [200: Answer::Empty, 206: Answer::Empty, 304: Answer::Empty, 416: Answer::Empty];
+    Get "/v1/archives/{file}" "An archive (`<sha256>.tar.gz`), signed when reads need a token", query &["exp", "sig"], body Body::None, Read => [200: Answer::Gzip, 206: Answer::Gzip, 304: Answer::Empty, 307: Answer::Empty, 416: Answer::Json("Errors")];
+    Head "/v1/archives/{file}" "An archive's headers", query &["exp", "sig"], body Body::None, Read => [200: Answer::Empty, 206: Answer::Empty, 304: Answer::Empty, 307: Answer::Empty, 416: Answer::Empty];
 
     Get "/v1/stacks" "The stack inventory", query &["blueprint", "outdated", "offset", "limit"], body Body::None, Read => [200: Answer::Json("StackPage")];
     Put "/v1/stacks/{id}" "Report a stack", query &[], body Body::Json("StackReport"), Write => [200: Answer::Json("StackReported"), 201: Answer::Json("StackReported")];

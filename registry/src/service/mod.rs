@@ -54,6 +54,8 @@ pub struct Registry {
     pub ui: std::sync::Arc<crate::ui::State>,
     /// Whether every request is logged (otherwise only errors, refused writes and slow ones).
     pub access_log: bool,
+    /// Archive downloads redirect to presigned object-store URLs valid this long.
+    pub archive_redirect: Option<std::time::Duration>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -131,6 +133,11 @@ impl Registry {
         // freshly created and migrated database behind.
         let storage = Storage::open(config.storage_url.as_deref(), &config.data_dir)?;
         storage.check().await?;
+        if config.serve.archive_redirect && !storage.can_presign() {
+            return Err(StartError::Config(
+                "--archive-redirect needs s3://, gs:// or az:// storage: local files have no URL of their own to redirect to".into(),
+            ));
+        }
         let db = crate::db::connect(&config.database_url)
             .await
             .map_err(database_error)?;
@@ -171,6 +178,9 @@ impl Registry {
             render_output_bytes: settings.render_output_bytes,
             ui: std::sync::Arc::default(),
             access_log: settings.access_log,
+            archive_redirect: settings
+                .archive_redirect
+                .then(|| std::time::Duration::from_secs(settings.signed_url_ttl)),
             metrics,
         })
     }
