@@ -17,6 +17,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+mod aws_profile;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error(
@@ -28,6 +30,8 @@ pub enum StorageError {
         url: String,
         source: object_store::Error,
     },
+    #[error("storage `{url}`: {message}")]
+    Profile { url: String, message: String },
     #[error("storage `{url}` cannot be used: {source}")]
     Unreachable {
         url: String,
@@ -230,7 +234,12 @@ impl Storage {
         let (store, signer) = match scheme {
             "s3" | "s3a" => cloud(
                 with_timeouts!(
-                    object_store::aws::AmazonS3Builder::from_env(),
+                    aws_profile::apply(object_store::aws::AmazonS3Builder::from_env()).map_err(
+                        |message| StorageError::Profile {
+                            url: url.to_owned(),
+                            message,
+                        }
+                    )?,
                     object_store::aws::AmazonS3ConfigKey
                 )
                 .with_url(bucket_url)

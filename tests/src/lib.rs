@@ -62,7 +62,13 @@ impl Quarry {
     /// Starts `quarry serve` as [`Quarry::start`] does, run by `wrapper` (a program and its
     /// arguments, e.g. `strace -o FILE`).
     pub fn start_under(wrapper: &[&str], extra: &[&str]) -> Result<Self> {
-        Self::launch(tempfile::tempdir()?, wrapper, extra)
+        Self::launch(tempfile::tempdir()?, wrapper, extra, &[])
+    }
+
+    /// Starts `quarry serve` as [`Quarry::start`] does, with these environment variables set
+    /// (`Some`) or removed (`None`).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, Option<&str>)]) -> Result<Self> {
+        Self::launch(tempfile::tempdir()?, &[], extra, env)
     }
 
     /// Kills the server with SIGKILL (no shutdown of any kind) and starts a new one on the same
@@ -75,10 +81,15 @@ impl Quarry {
     }
 
     fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Result<Self> {
-        Self::launch(data_dir, &[], extra)
+        Self::launch(data_dir, &[], extra, &[])
     }
 
-    fn launch(data_dir: tempfile::TempDir, wrapper: &[&str], extra: &[&str]) -> Result<Self> {
+    fn launch(
+        data_dir: tempfile::TempDir,
+        wrapper: &[&str],
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Result<Self> {
         let quarry = binary("quarry");
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -88,6 +99,12 @@ impl Quarry {
             }
             None => Command::new(&quarry),
         };
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
         let mut child = command
             .args(["--data-dir"])
             .arg(data_dir.path())
@@ -115,7 +132,10 @@ impl Quarry {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
-                    bail!("quarry did not become ready within 30 s");
+                    bail!(
+                        "quarry did not become ready within 30 s; it wrote:\n{}",
+                        startup.join("\n")
+                    );
                 }
             };
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {

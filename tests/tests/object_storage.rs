@@ -119,3 +119,61 @@ fn dir_with(content: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::write(&path, content).expect("write");
     (dir, path)
 }
+
+#[test]
+fn s3_credentials_can_come_from_a_shared_credentials_profile() {
+    let storage = std::env::var("QUARRY_TEST_STORAGE_URL").unwrap_or_default();
+    let (Some(bucket_path), Ok(key_id), Ok(secret)) = (
+        storage.strip_prefix("s3://"),
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        eprintln!(
+            "not run: needs QUARRY_TEST_STORAGE_URL=s3://… and AWS_* (scripts/test sets them)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!("[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n[quarry-ci]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"),
+    )
+    .expect("write");
+    let credentials = credentials.to_str().expect("utf-8");
+    let url = format!(
+        "s3://{}/profile-{}",
+        bucket_path.trim_end_matches('/'),
+        std::process::id()
+    );
+    let without_keys = |profile: &'static str| {
+        [
+            ("AWS_ACCESS_KEY_ID", None),
+            ("AWS_SECRET_ACCESS_KEY", None),
+            ("AWS_SHARED_CREDENTIALS_FILE", Some(credentials)),
+            ("AWS_CONFIG_FILE", Some("/dev/null")),
+            ("AWS_PROFILE", Some(profile)),
+        ]
+    };
+    let quarry = Quarry::start_with_env(&["--storage", &url], &without_keys("quarry-ci"))
+        .expect("quarry starts with the profile's keys");
+    let token = quarry.token("ci", &["publish:acme"]).expect("token");
+    let archive = quarry_core::archive::pack_dir(&fixture_module("greeting")).expect("pack");
+    let (status, body) = quarry
+        .publish(&token, "/v1/modules/acme/greeting/generic/1.0.0", archive)
+        .expect("publish");
+    assert_eq!(status, 201, "{body}");
+    drop(quarry);
+    // The store refuses the default profile's keys, and a profile that is not there is named.
+    for (profile, expected) in [
+        ("default", "cannot be used"),
+        ("nobody", "AWS_PROFILE names `nobody`"),
+    ] {
+        let started = Quarry::start_with_env(&["--storage", &url], &without_keys(profile));
+        let error = match started {
+            Ok(_) => panic!("{profile}: quarry must not start"),
+            Err(error) => format!("{error:#}"),
+        };
+        assert!(error.contains(expected), "{profile}: {error}");
+    }
+}
