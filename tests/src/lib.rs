@@ -452,3 +452,44 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// A module archive whose content (and so digest) depends on `seed`, about `padding` bytes of
+/// incompressible data, so that it really streams for a while.
+pub fn seeded_module(seed: usize, padding: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!("output \"seed\" {{\n  value = {seed}\n}}\n"),
+    )
+    .expect("write");
+    let noise = quarry_core::test_support::noise(seed as u64, padding);
+    std::fs::write(dir.path().join("padding.bin"), noise).expect("write");
+    quarry_core::archive::pack_dir(dir.path()).expect("pack")
+}
+
+/// A request body that streams slowly (4 KiB every 15 ms), so uploads are mid-flight when a
+/// server is killed.
+pub struct SlowBody {
+    bytes: Vec<u8>,
+    position: usize,
+}
+
+impl SlowBody {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self { bytes, position: 0 }
+    }
+}
+
+impl std::io::Read for SlowBody {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.position >= self.bytes.len() {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        let end = (self.position + 4096.min(buffer.len())).min(self.bytes.len());
+        let count = end - self.position;
+        buffer[..count].copy_from_slice(&self.bytes[self.position..end]);
+        self.position = end;
+        Ok(count)
+    }
+}

@@ -4,7 +4,6 @@
 //! interrupted publish can simply be retried.
 
 use quarry_e2e::*;
-use std::io::Read;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -14,20 +13,6 @@ const UNLIMITED: [&str; 4] = [
     "--writes-per-minute-per-address",
     "0",
 ];
-
-/// A module archive whose content (and so digest) depends on `seed`.
-fn archive(seed: usize, padding: usize) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("main.tf"),
-        format!("output \"seed\" {{\n  value = {seed}\n}}\n"),
-    )
-    .expect("write");
-    // Incompressible, so the archive really is about `padding` bytes and streams for a while.
-    let noise = quarry_core::test_support::noise(seed as u64, padding);
-    std::fs::write(dir.path().join("padding.bin"), noise).expect("write");
-    quarry_core::archive::pack_dir(dir.path()).expect("pack")
-}
 
 fn publish(
     url: &str,
@@ -104,7 +89,7 @@ fn fifty_at_once(quarry: &Quarry, version: fn(usize) -> String) -> Vec<(u16, ser
         .map(|seed| {
             let (url, token, barrier) = (quarry.url.clone(), token.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let body = archive(seed, 2_000);
+                let body = seeded_module(seed, 2_000);
                 barrier.wait();
                 publish(&url, &token, &version(seed), body.into()).expect("request")
             })
@@ -157,26 +142,6 @@ fn concurrent_publishes_of_different_versions_all_land() {
     assert_eq!(listed, expected);
 }
 
-/// A body that streams slowly, so uploads are mid-flight when the server is killed.
-struct Slow {
-    bytes: Vec<u8>,
-    position: usize,
-}
-
-impl Read for Slow {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        if self.position >= self.bytes.len() {
-            return Ok(0);
-        }
-        std::thread::sleep(Duration::from_millis(15));
-        let end = (self.position + 4096.min(buffer.len())).min(self.bytes.len());
-        let count = end - self.position;
-        buffer[..count].copy_from_slice(&self.bytes[self.position..end]);
-        self.position = end;
-        Ok(count)
-    }
-}
-
 #[test]
 fn sigkill_during_uploads_loses_nothing_and_interrupted_publishes_can_be_retried() {
     const ROUNDS: usize = 3;
@@ -187,17 +152,14 @@ fn sigkill_during_uploads_loses_nothing_and_interrupted_publishes_can_be_retried
     let mut acknowledged_total = 0;
     for round in 0..ROUNDS {
         let archives: Vec<Vec<u8>> = (0..UPLOADS)
-            .map(|i| archive(round * 100 + i, 2_000 + i * 12_000))
+            .map(|i| seeded_module(round * 100 + i, 2_000 + i * 12_000))
             .collect();
         let handles: Vec<_> = archives
             .iter()
             .enumerate()
             .map(|(i, bytes)| {
                 let (url, token) = (quarry.url.clone(), token.clone());
-                let body = reqwest::blocking::Body::new(Slow {
-                    bytes: bytes.clone(),
-                    position: 0,
-                });
+                let body = reqwest::blocking::Body::new(SlowBody::new(bytes.clone()));
                 std::thread::spawn(move || {
                     publish(&url, &token, &format!("{round}.{i}.0"), body)
                         .map(|r| r.0)

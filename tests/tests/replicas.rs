@@ -8,22 +8,8 @@
 //! Garage run; without them it says so and passes.
 
 use quarry_e2e::*;
-use std::io::Read;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
-
-/// A module archive whose content (and digest) depends on `seed`, about `padding` bytes.
-fn archive(seed: usize, padding: usize) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("main.tf"),
-        format!("output \"seed\" {{\n  value = {seed}\n}}\n"),
-    )
-    .expect("write");
-    let noise = quarry_core::test_support::noise(seed as u64, padding);
-    std::fs::write(dir.path().join("padding.bin"), noise).expect("write");
-    quarry_core::archive::pack_dir(dir.path()).expect("pack")
-}
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -100,26 +86,6 @@ fn signed_location(url: &str, token: &str, module: &str, version: &str) -> Strin
         .to_owned()
 }
 
-/// A body that streams slowly, so uploads are mid-flight when a replica is killed.
-struct Slow {
-    bytes: Vec<u8>,
-    position: usize,
-}
-
-impl Read for Slow {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        if self.position >= self.bytes.len() {
-            return Ok(0);
-        }
-        std::thread::sleep(Duration::from_millis(15));
-        let end = (self.position + 4096.min(buffer.len())).min(self.bytes.len());
-        let count = end - self.position;
-        buffer[..count].copy_from_slice(&self.bytes[self.position..end]);
-        self.position = end;
-        Ok(count)
-    }
-}
-
 #[test]
 fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashes() {
     let (Ok(database), Ok(storage)) = (
@@ -181,8 +147,14 @@ fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashe
 
     // B reads first (and caches that there is nothing), then A publishes.
     assert!(versions(&b.url, &reader, &module).is_empty());
-    let status = publish(&a.url, &publisher, &module, "1.0.0", archive(1, 500).into())
-        .expect("publish on A");
+    let status = publish(
+        &a.url,
+        &publisher,
+        &module,
+        "1.0.0",
+        seeded_module(1, 500).into(),
+    )
+    .expect("publish on A");
     assert_eq!(status, 201);
     let published = Instant::now();
     while versions(&b.url, &reader, &module) != ["1.0.0"] {
@@ -215,7 +187,7 @@ fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashe
             let url = if seed % 2 == 0 { &a.url } else { &b.url }.clone();
             let (token, module, barrier) = (publisher.clone(), module.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let body = archive(100 + seed, 2_000);
+                let body = seeded_module(100 + seed, 2_000);
                 let digest = quarry_core::digest::Sha256::of(&body).to_hex();
                 barrier.wait();
                 let status = publish(&url, &token, &module, "2.0.0", body.into()).expect("race");
@@ -248,17 +220,14 @@ fn replicas_on_one_database_and_one_bucket_share_publishes_urls_races_and_crashe
     // SIGKILL A while uploads stream into it: B lists nothing without its archive, every 201
     // is listed, and every other publish can be retried on B.
     let uploads: Vec<Vec<u8>> = (0..8)
-        .map(|i| archive(200 + i, 20_000 + i * 15_000))
+        .map(|i| seeded_module(200 + i, 20_000 + i * 15_000))
         .collect();
     let streams: Vec<_> = uploads
         .iter()
         .enumerate()
         .map(|(i, bytes)| {
             let (url, token, module) = (a.url.clone(), publisher.clone(), module.clone());
-            let body = reqwest::blocking::Body::new(Slow {
-                bytes: bytes.clone(),
-                position: 0,
-            });
+            let body = reqwest::blocking::Body::new(SlowBody::new(bytes.clone()));
             std::thread::spawn(move || {
                 publish(&url, &token, &module, &format!("3.{i}.0"), body).ok()
             })
