@@ -207,11 +207,13 @@ impl Storage {
     /// Opens the store named by `url`, or local files under `<data_dir>/objects` when none is given.
     /// Cloud stores take their credentials and options the way each ecosystem expects them, from
     /// the environment: `AWS_*` (with `AWS_ENDPOINT` and `AWS_ALLOW_HTTP` for S3-compatible
-    /// servers), `GOOGLE_*`, `AZURE_*`. Nothing is written here; [`Storage::check`] says whether
-    /// the store can be used.
+    /// servers), `GOOGLE_*`, `AZURE_*`. Nothing is written to a cloud store here (local files get
+    /// their directories); [`Storage::check`] says whether the store can be used.
     pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, StorageError> {
         let Some(url) = url else {
-            return Self::local(data_dir.join("objects"), "file://(data directory)/objects");
+            let root = data_dir.join("objects");
+            let url = format!("file://{}", root.display());
+            return Self::local(root, &url);
         };
         let unsupported = || StorageError::UnsupportedUrl(url.to_owned());
         let (scheme, rest) = url.split_once("://").ok_or_else(unsupported)?;
@@ -471,7 +473,11 @@ impl Storage {
             }
             Some(_) => {
                 let stored = self.archive_bytes(digest).await?.unwrap_or_default();
-                let same = Sha256::of(&stored) == *digest;
+                // Up to --max-archive-bytes to hash: not on the request threads.
+                let computed = tokio::task::spawn_blocking(move || Sha256::of(&stored))
+                    .await
+                    .map_err(|error| local_error(std::io::Error::other(error)))?;
+                let same = computed == *digest;
                 if !same {
                     tracing::warn!(%digest, "replacing a stored archive whose content is not its digest");
                 }

@@ -96,10 +96,11 @@ pub struct RoutePattern(pub &'static str);
 /// Requests slower than this are always logged.
 const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Counts every request in the metrics, and logs requests: every one when the access log is on (`--access-log`), otherwise only those
-/// an operator must see — server errors, refused writes (4xx to anything but GET and HEAD) and
-/// requests slower than [`SLOW_REQUEST`]. Off by default because a busy registry logs millions of
-/// lines an hour; `/metrics` carries the per-request signal. A line holds the method, the path
+/// Counts every request in the metrics, and logs requests: every one with `--access-log`,
+/// otherwise only those an operator must see — server errors, refused writes (4xx to anything
+/// but GET and HEAD, except 429: a client over its rate limit would otherwise write a line per
+/// request it floods with) and requests slower than [`SLOW_REQUEST`]. Off by default because a
+/// busy registry logs millions of lines an hour; `/metrics` carries the per-request signal. A line holds the method, the path
 /// (never the query string, which may hold a signature), status, duration, the client address
 /// and the request id the response carries in `x-request-id`. Headers, and so tokens, are never
 /// logged.
@@ -141,7 +142,9 @@ pub async fn log_request(
         );
     }
     let read = matches!(response.request().method().as_str(), "GET" | "HEAD");
-    let refused_write = status.is_client_error() && !read;
+    let refused_write = status.is_client_error()
+        && status != actix_web::http::StatusCode::TOO_MANY_REQUESTS
+        && !read;
     if !(every || status.is_server_error() || refused_write || elapsed >= SLOW_REQUEST) {
         return Ok(response);
     }
