@@ -28,6 +28,11 @@ impl Sha256 {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The 32 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 impl fmt::Display for Sha256 {

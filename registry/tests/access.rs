@@ -155,6 +155,72 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
         .await;
 }
 
+/// A token checked once is not read from the database again until its entry lapses, so a
+/// revocation reaches a serving process through the change feed: every replica that follows it
+/// refuses the token from then on, and an expiry is checked on every use.
+#[actix_web::test]
+async fn a_verified_token_is_refused_on_every_replica_once_its_revocation_is_followed() {
+    let (app, [publisher, reader]) = token_reads(["ci publish:acme", "reader read"]).await;
+    app.published("/v1/modules/acme/net/aws/1.0.0", &publisher, small_module())
+        .await;
+    let versions = "/v1/modules/acme/net/aws/versions";
+    let replica = TestApp::of(TestRegistry {
+        registry: app.quarry.replica().await,
+        ..app.quarry.clone()
+    })
+    .await;
+    for registry in [&app, &replica] {
+        assert_eq!(registry.get_as(versions, &reader).await.0, 200);
+    }
+
+    // Revoked in the database (as `quarry token revoke` does from its own process): each
+    // replica still trusts what it verified, until it reads the change feed.
+    let feed = |app: &TestApp| {
+        let registry = app.quarry.registry.clone();
+        async move {
+            let cursor = registry.change_cursor().await.expect("cursor");
+            (registry, cursor)
+        }
+    };
+    let (mut first, mut second) = (feed(&app).await, feed(&replica).await);
+    tokens::revoke(&app.quarry.registry.db, "reader", &Actor::console())
+        .await
+        .expect("revoked");
+    for registry in [&app, &replica] {
+        assert_eq!(
+            registry.get_as(versions, &reader).await.0,
+            200,
+            "verified a moment ago: no database read"
+        );
+    }
+    for (registry, cursor) in [&mut first, &mut second] {
+        registry.follow_changes(cursor).await.expect("follows");
+    }
+    for registry in [&app, &replica] {
+        let message = refused(registry.get_as(versions, &reader).await, 401);
+        assert_eq!(message, "the token `reader` has been revoked");
+    }
+
+    let lifetime = chrono::Duration::milliseconds(1500);
+    let brief = tokens::create(
+        &app.quarry.registry.db,
+        "brief",
+        &["read".to_owned()],
+        Some(lifetime),
+        &Actor::console(),
+    )
+    .await
+    .expect("created")
+    .secret;
+    assert_eq!(app.get_as(versions, &brief).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let message = refused(app.get_as(versions, &brief).await, 401);
+    assert!(
+        message.starts_with("the token `brief` expired at "),
+        "{message}"
+    );
+}
+
 #[actix_web::test]
 async fn every_change_is_in_the_audit_log_for_admins() {
     let (app, [admin, publisher, reader]) =

@@ -7,7 +7,7 @@ use super::error::ApiError;
 use crate::config::ReadAccess;
 use crate::service::Registry;
 use crate::service::audit::Actor;
-use crate::service::tokens::{self, Principal};
+use crate::service::tokens::Principal;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -17,7 +17,7 @@ use quarry_core::address::Namespace;
 /// The caller of a request: the principal of the token it presented, if any, and its address.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    principal: Option<Principal>,
+    principal: Option<std::sync::Arc<Principal>>,
     /// The client's address (the connection's peer; behind a proxy, the proxy's).
     source: String,
     read_access: ReadAccess,
@@ -38,7 +38,7 @@ impl Caller {
     pub async fn of(request: &HttpRequest, registry: &Registry) -> Result<Self, ApiError> {
         let principal = match bearer(request) {
             None => None,
-            Some(token) => Some(tokens::authenticate(&registry.db, token).await?),
+            Some(token) => Some(registry.authenticate(token).await?),
         };
         Ok(Self {
             principal,
@@ -52,7 +52,7 @@ impl Caller {
 
     /// The principal, when the request presented a valid token.
     pub fn principal(&self) -> Option<&Principal> {
-        self.principal.as_ref()
+        self.principal.as_deref()
     }
 
     /// Allows a read: always with public reads, else with a token that may read.
@@ -60,7 +60,7 @@ impl Caller {
         if self.read_access == ReadAccess::Public {
             return Ok(());
         }
-        match &self.principal {
+        match self.principal.as_deref() {
             Some(principal) if principal.can_read() => Ok(()),
             Some(principal) => Err(ApiError::forbidden(format!(
                 "token `{}` may not read modules; it needs the `read` scope",
@@ -76,7 +76,7 @@ impl Caller {
     /// Requires a token that may read, whatever the registry's read access: for what names more
     /// than the modules do (the stack inventory names repositories). `subject` names it.
     pub fn token_reader(&self, subject: &str) -> Result<&Principal, ApiError> {
-        match &self.principal {
+        match self.principal.as_deref() {
             Some(principal) if principal.can_read() => Ok(principal),
             Some(principal) => Err(ApiError::forbidden(format!(
                 "token `{}` may not use {subject}; it needs the `read` scope",
@@ -90,12 +90,12 @@ impl Caller {
 
     /// Whether the caller holds a token that may read (a token is as good as a signed URL).
     pub fn holds_reader(&self) -> bool {
-        self.principal.as_ref().is_some_and(Principal::can_read)
+        self.principal.as_deref().is_some_and(Principal::can_read)
     }
 
     /// Requires a token that may publish (and deprecate, yank, …) in `namespace`.
     pub fn publisher(&self, namespace: &Namespace) -> Result<&Principal, ApiError> {
-        let Some(principal) = &self.principal else {
+        let Some(principal) = self.principal.as_deref() else {
             return Err(ApiError::unauthorized(
                 "publishing needs a token: send `Authorization: Bearer <token>`",
             ));
@@ -114,7 +114,7 @@ impl Caller {
     /// Requires an admin token; `subject` and `verb` name what needs it in the messages ("the
     /// audit log", "read the audit log").
     pub fn admin(&self, subject: &str, verb: &str) -> Result<&Principal, ApiError> {
-        let Some(principal) = &self.principal else {
+        let Some(principal) = self.principal.as_deref() else {
             return Err(ApiError::unauthorized(format!(
                 "{subject} needs an admin token: send `Authorization: Bearer <token>`"
             )));

@@ -1,7 +1,8 @@
 //! Following changes made by other replicas. Every publish, deprecation and yank (and their
 //! undoing) is recorded in the audit log, whose ids only grow, so the log doubles as a change
 //! feed: each replica reads the events after the last one it saw, about once a second, and drops
-//! (and reads again) what it holds of each artifact named. A change whose event could not be
+//! (and reads again) what it holds of each artifact named, and forgets every token revoked (see
+//! [`super::tokens::VerifiedTokens`]). A change whose event could not be
 //! recorded is still bounded: cached version lists and states live five seconds, and the listing
 //! is read in full every few minutes.
 
@@ -55,6 +56,11 @@ impl Registry {
                 .iter()
                 .filter_map(|event| artifact_of(&event.action, &event.target))
                 .collect();
+            for event in &events {
+                if event.action == Action::TOKEN_REVOKE.as_str() {
+                    self.tokens.forget(&event.target);
+                }
+            }
             changed.sort();
             changed.dedup();
             for address in &changed {

@@ -42,6 +42,8 @@ pub struct Registry {
     /// The largest request head (target and headers) accepted.
     pub max_header_bytes: usize,
     pub caches: std::sync::Arc<cache::Caches>,
+    /// Tokens verified recently (reads that present one need no database round trip).
+    pub tokens: std::sync::Arc<tokens::VerifiedTokens>,
     /// The module listing, in memory.
     pub search: std::sync::Arc<search::SearchIndex>,
     /// Where checks and renders run, each under its budget.
@@ -168,6 +170,7 @@ impl Registry {
             body_timeout: std::time::Duration::from_secs(settings.body_timeout),
             max_header_bytes: settings.max_header_bytes,
             caches: std::sync::Arc::default(),
+            tokens: std::sync::Arc::default(),
             search: std::sync::Arc::default(),
             sandbox: crate::sandbox::Sandbox::new(
                 config.sandbox_program.clone(),

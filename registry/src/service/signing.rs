@@ -9,7 +9,8 @@ type HmacSha256 = Hmac<sha2::Sha256>;
 
 #[derive(Clone)]
 pub struct UrlSigner {
-    key: Vec<u8>,
+    /// The HMAC already keyed (its pads computed once): each tag starts from a copy.
+    keyed: HmacSha256,
     ttl_seconds: u64,
 }
 
@@ -34,24 +35,31 @@ pub enum SignatureError {
 impl UrlSigner {
     pub fn new(key: &[u8], ttl_seconds: u64) -> Self {
         Self {
-            key: key.to_owned(),
+            keyed: HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length"),
             ttl_seconds,
         }
     }
 
+    /// The MAC over the digest's hex and the expiry's decimal, built on the stack: a signed
+    /// archive URL is checked on every download, without allocating.
     fn mac(&self, digest: &Sha256, expires: u64) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(digest.to_hex().as_bytes());
+        use std::io::Write as _;
+        let mut mac = self.keyed.clone();
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(digest.as_bytes(), &mut hex).expect("64 hex digits for 32 bytes");
+        mac.update(&hex);
         mac.update(b"\n");
-        mac.update(expires.to_string().as_bytes());
+        let mut decimal = [0u8; 20];
+        let mut rest = &mut decimal[..];
+        write!(rest, "{expires}").expect("a u64 has at most 20 digits");
+        let written = 20 - rest.len();
+        mac.update(&decimal[..written]);
         mac
     }
 
     /// A tag binding `data` to `purpose` under the registry's key (the web UI's CSRF tokens).
     pub fn tag(&self, purpose: &str, data: &str) -> String {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(purpose.as_bytes());
         mac.update(b"\n");
         mac.update(data.as_bytes());
@@ -84,9 +92,10 @@ impl UrlSigner {
             return Err(SignatureError::Missing);
         };
         let expires: u64 = expires.parse().map_err(|_| SignatureError::Invalid)?;
-        let signature = hex::decode(signature).map_err(|_| SignatureError::Invalid)?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(signature, &mut bytes).map_err(|_| SignatureError::Invalid)?;
         self.mac(digest, expires)
-            .verify_slice(&signature)
+            .verify_slice(&bytes)
             .map_err(|_| SignatureError::Invalid)?;
         if now > expires {
             return Err(SignatureError::Expired);

@@ -7,7 +7,11 @@ use quarry_core::address::Namespace;
 use rand::RngCore;
 use sea_orm::{DatabaseConnection, DbErr};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// What a token may do.
@@ -219,12 +223,93 @@ pub async fn create(
     }
 }
 
-/// Finds the principal a presented token belongs to.
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    presented: &str,
-) -> Result<Principal, TokenError> {
-    admit(presented_row(db, presented).await?)
+/// How long a verified token is trusted without reading its row again: the bound on a revocation
+/// whose change-feed event was missed (the feed itself drops an entry within about a second).
+const VERIFIED_TTL: Duration = Duration::from_secs(10);
+/// Verified tokens kept at most; past that the cache starts over (simple, and bounded).
+const MAX_VERIFIED: usize = 10_000;
+
+/// A token verified against its row: what it may do, until when, and when it was read.
+#[derive(Debug)]
+struct Verified {
+    principal: Arc<Principal>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    read_at: Instant,
+}
+
+/// Tokens verified recently, by the SHA-256 of the whole token, so a read that presents one
+/// needs no database round trip. An entry lives [`VERIFIED_TTL`]; a revocation drops its token's
+/// entries at once on every replica that reads it from the change feed
+/// ([`super::Registry::follow_changes`]); expiry is checked on every use. Only valid tokens are
+/// kept: an unknown, revoked or expired one is looked up each time.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens {
+    entries: RwLock<HashMap<[u8; 32], Verified>>,
+    /// Bumped by every revocation, so a lookup that raced one does not store what it read.
+    generation: AtomicU64,
+}
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32], now: Instant) -> Option<Result<Arc<Principal>, TokenError>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let verified = entries.get(digest)?;
+        if now.duration_since(verified.read_at) >= VERIFIED_TTL {
+            return None;
+        }
+        Some(match verified.expires_at {
+            Some(at) if at <= chrono::Utc::now() => Err(TokenError::Expired {
+                name: verified.principal.token_name.clone(),
+                at: at.to_rfc3339(),
+            }),
+            _ => Ok(verified.principal.clone()),
+        })
+    }
+
+    fn store(&self, digest: [u8; 32], verified: Verified, generation: u64) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock `forget` takes, so a revocation is never undone by a store.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= MAX_VERIFIED {
+            entries.clear();
+        }
+        entries.insert(digest, verified);
+    }
+
+    /// Drops every entry of the token named `name` (it was revoked).
+    pub fn forget(&self, name: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, verified| verified.principal.token_name != name);
+    }
+}
+
+impl super::Registry {
+    /// Finds the principal a presented token belongs to: from the verified tokens when it was
+    /// checked recently, else from its row.
+    pub async fn authenticate(&self, presented: &str) -> Result<Arc<Principal>, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let cached = self.tokens.get(&digest, Instant::now());
+        if let Some(answer) = self.cached("tokens", cached) {
+            return answer;
+        }
+        let generation = self.tokens.generation.load(Ordering::Acquire);
+        let read_at = Instant::now();
+        let row = presented_row(&self.db, presented).await?;
+        let expires_at = row.expires_at;
+        let principal = Arc::new(admit(row)?);
+        self.tokens.store(
+            digest,
+            Verified {
+                principal: principal.clone(),
+                expires_at,
+                read_at,
+            },
+            generation,
+        );
+        Ok(principal)
+    }
 }
 
 /// The row of the token `presented`, when it is one this registry issued (revoked or expired
@@ -296,29 +381,58 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<TokenSummary>, TokenErr
         .collect())
 }
 
+/// Revokes the token `name`. The revocation and its audit event are one transaction, so every
+/// replica's change feed sees it and drops the token from its verified tokens.
 pub async fn revoke(
     db: &DatabaseConnection,
     name: &str,
     actor: &super::audit::Actor,
 ) -> Result<(), TokenError> {
-    if queries::revoke(db, name).await? {
-        super::audit::record(
-            db,
-            actor,
-            super::audit::Action::TOKEN_REVOKE,
-            name,
-            serde_json::json!({}),
-        )
-        .await?;
-        Ok(())
-    } else {
-        Err(TokenError::NotFound(name.chars().take(128).collect()))
+    let transaction = crate::db::begin_write(db).await?;
+    if !queries::revoke(&transaction, name).await? {
+        return Err(TokenError::NotFound(name.chars().take(128).collect()));
     }
+    super::audit::record(
+        &transaction,
+        actor,
+        super::audit::Action::TOKEN_REVOKE,
+        name,
+        serde_json::json!({}),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lookup_that_raced_a_revocation_is_not_kept() {
+        let cache = VerifiedTokens::default();
+        let principal = Arc::new(Principal {
+            token_name: "ci".into(),
+            scopes: vec![Scope::Read],
+        });
+        let verified = || Verified {
+            principal: principal.clone(),
+            expires_at: None,
+            read_at: Instant::now(),
+        };
+        let generation = || cache.generation.load(Ordering::Acquire);
+        let before = generation();
+        cache.forget("other");
+        cache.store([1; 32], verified(), before);
+        assert!(cache.get(&[1; 32], Instant::now()).is_none(), "raced");
+
+        cache.store([1; 32], verified(), generation());
+        assert!(matches!(cache.get(&[1; 32], Instant::now()), Some(Ok(_))));
+        let later = Instant::now() + VERIFIED_TTL;
+        assert!(cache.get(&[1; 32], later).is_none(), "lapsed");
+        cache.forget("ci");
+        assert!(cache.get(&[1; 32], Instant::now()).is_none(), "revoked");
+    }
 
     #[test]
     fn scopes_parse_and_display() {

@@ -88,7 +88,7 @@ impl Viewer {
             .map(|(_, token)| token.trim().to_owned());
         let principal = match (&session, bearer) {
             (Some(session), _) => Some(session.principal.clone()),
-            (None, Some(token)) => Some(tokens::authenticate(&registry.db, &token).await?),
+            (None, Some(token)) => Some(Principal::clone(&*registry.authenticate(&token).await?)),
             (None, None) => None,
         };
         let csrf_cookie = request

@@ -220,15 +220,22 @@ impl TestApp {
         self.quarry.token(name, scopes).await
     }
 
-    /// Revokes the token named `name`, as `quarry token revoke` does.
+    /// Revokes the token named `name`, as `quarry token revoke` does (in the database), and
+    /// follows the change feed, as the serving process does about once a second.
     pub async fn revoke(&self, name: &str) {
+        let registry = &self.quarry.registry;
+        let mut cursor = registry.change_cursor().await.expect("cursor");
         tokens::revoke(
-            &self.quarry.registry.db,
+            &registry.db,
             name,
             &quarry_registry::service::audit::Actor::console(),
         )
         .await
         .expect("the token is revoked");
+        registry
+            .follow_changes(&mut cursor)
+            .await
+            .expect("the change feed is read");
     }
 
     /// Calls the app; the whole answer.
