@@ -10,7 +10,7 @@ use quarry_registry::service::Registry;
 use quarry_registry::service::audit::Actor;
 use quarry_registry::service::publish::PublishRequest;
 use rand::{RngCore, SeedableRng};
-use sea_orm::{EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Set, TransactionTrait};
 use std::io::Read;
 use std::path::Path;
 
@@ -33,6 +33,8 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
         .put_archive(&digest, archive.clone().into())
         .await?;
     let now = chrono::Utc::now();
+    // One transaction: a commit per chunk would make seeding 100,000 modules wait on the disk.
+    let db = registry.db.begin().await?;
     let descriptions = [
         "networking for teams",
         "object storage",
@@ -53,7 +55,7 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
             )),
             created_at: Set(now),
         }))
-        .exec_without_returning(&registry.db)
+        .exec_without_returning(&db)
         .await?;
     }
     let version = |artifact_id: i32, text: String, document: serde_json::Value| {
@@ -84,7 +86,7 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
                 .iter()
                 .map(|(m, v)| version(*m as i32 + 1, format!("1.{v}.0"), analysis.clone())),
         )
-        .exec_without_returning(&registry.db)
+        .exec_without_returning(&db)
         .await?;
     }
     // Every seeded blueprint is the repository's web-service golden path (manifest, README and
@@ -111,7 +113,7 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
             description: Set(format!("Golden path {i}")),
             created_at: Set(now),
         }))
-        .exec_without_returning(&registry.db)
+        .exec_without_returning(&db)
         .await?;
         artifact_version::Entity::insert_many(chunk.iter().map(|i| {
             let mut row = version(
@@ -123,9 +125,20 @@ pub async fn listings(registry: &Registry, scale: &Scale) -> anyhow::Result<Stri
             row.archive_size = Set(golden_archive.len() as i64);
             row
         }))
-        .exec_without_returning(&registry.db)
+        .exec_without_returning(&db)
         .await?;
     }
+    // The rows were given their ids: PostgreSQL's sequences must move past them, or the next
+    // publish would be given an id taken already (SQLite takes the largest id + 1 by itself).
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        for table in ["artifacts", "artifact_versions"] {
+            db.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+            ))
+            .await?;
+        }
+    }
+    db.commit().await?;
     Ok(digest.to_hex())
 }
 

@@ -1,0 +1,165 @@
+//! The load driver: `wrk` (Debian's package; `scripts/bench` installs it when missing), which
+//! drives a bare actix server about twice as fast as any reqwest client on this machine, so the
+//! figures measure the server, not the driver. A generated Lua script sends the requests: a
+//! round robin over the paths, with the method, headers and body given.
+
+use crate::endpoints::Measured;
+use anyhow::Context;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::Duration;
+
+/// What each request of a run is.
+#[derive(Default, Clone)]
+pub struct Requests {
+    /// The server, `http://host:port`.
+    pub base: String,
+    /// Paths (with their queries) taken in turn.
+    pub paths: Vec<String>,
+    pub method: Option<&'static str>,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<String>,
+}
+
+impl Requests {
+    pub fn get(base: &str, paths: Vec<String>) -> Self {
+        Self {
+            base: base.to_owned(),
+            paths,
+            ..Self::default()
+        }
+    }
+
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.headers
+            .push(("Authorization", format!("Bearer {token}")));
+        self
+    }
+
+    pub fn post_json(mut self, body: String) -> Self {
+        self.method = Some("POST");
+        self.headers
+            .push(("Content-Type", "application/json".into()));
+        self.body = Some(body);
+        self
+    }
+}
+
+/// A Lua string literal for `text` (long brackets: nothing inside is an escape).
+fn lua_string(text: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !text.contains("]==]"),
+        "a request part contains `]==]`, which the generated script cannot quote"
+    );
+    Ok(format!("[==[{text}]==]"))
+}
+
+fn script(requests: &Requests) -> anyhow::Result<String> {
+    let mut script = String::new();
+    if let Some(method) = requests.method {
+        writeln!(script, "wrk.method = {}", lua_string(method)?)?;
+    }
+    if let Some(body) = &requests.body {
+        writeln!(script, "wrk.body = {}", lua_string(body)?)?;
+    }
+    for (name, value) in &requests.headers {
+        writeln!(
+            script,
+            "wrk.headers[{}] = {}",
+            lua_string(name)?,
+            lua_string(value)?
+        )?;
+    }
+    script.push_str("local paths = {\n");
+    for path in &requests.paths {
+        writeln!(script, "  {},", lua_string(path)?)?;
+    }
+    script.push_str(
+        "}\nlocal i = 0\nrequest = function()\n  i = (i % #paths) + 1\n  return wrk.format(nil, paths[i])\nend\n",
+    );
+    Ok(script)
+}
+
+/// A latency as wrk prints it (`812.00us`, `1.23ms`, `2.01s`).
+fn latency(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "us" => number / 1e6,
+        "ms" => number / 1e3,
+        "s" => number,
+        "m" => number * 60.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
+}
+
+/// The figures of wrk's report (run with `--latency`).
+fn parse(report: &str) -> anyhow::Result<Measured> {
+    let mut rate = None;
+    let (mut p50, mut p99) = (None, None);
+    let mut errors = 0usize;
+    for line in report.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("Requests/sec:"), Some(value)) => rate = value.parse::<f64>().ok(),
+            (Some("50%"), Some(value)) => p50 = latency(value),
+            (Some("99%"), Some(value)) => p99 = latency(value),
+            (Some("Non-2xx"), _) => {
+                errors += line
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|count| count.parse::<usize>().ok())
+                    .unwrap_or(1);
+            }
+            (Some("Socket"), Some("errors:")) => {
+                // `Socket errors: connect 0, read 0, write 0, timeout 12`
+                errors += line
+                    .split(',')
+                    .filter_map(|part| part.split_whitespace().last()?.parse::<usize>().ok())
+                    .sum::<usize>();
+            }
+            _ => {}
+        }
+    }
+    match (rate, p50, p99) {
+        (Some(requests_per_second), Some(p50), Some(p99)) => Ok(Measured {
+            requests_per_second,
+            p50,
+            p99,
+            errors,
+        }),
+        _ => anyhow::bail!("wrk's report has no request rate or latency percentiles:\n{report}"),
+    }
+}
+
+/// Runs wrk with `connections` connections on `threads` threads for `seconds`.
+pub fn load(
+    requests: &Requests,
+    threads: usize,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Measured> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("requests.lua");
+    std::fs::write(&path, script(requests)?)?;
+    let output = Command::new("wrk")
+        .arg(format!("-t{threads}"))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"))
+        .args(["--timeout", "10s", "--latency", "-s"])
+        .arg(&path)
+        .arg(&requests.base)
+        .output()
+        .context("running wrk (Debian's `wrk` package; scripts/bench installs it)")?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "wrk failed ({}): {}{}",
+        output.status,
+        report,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse(&report)
+}
