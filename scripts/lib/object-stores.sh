@@ -5,9 +5,9 @@
 # The cache lives outside the clone so later runs on the same machine reuse it:
 # $QUARRY_CI_CACHE, default ~/.cache/quarry-ci. Garage builds in about 11 minutes the first time.
 
-GARAGE_VERSION=2.5.0
+# shellcheck source=garage-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/garage-build.sh"
 AZURITE_VERSION=3
-STORES_CACHE=${QUARRY_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quarry-ci}
 STORES_DIR=$(mktemp -d /tmp/quarry-stores.XXXXXX)
 STORES_PIDS=()
 
@@ -38,18 +38,11 @@ stop_object_stores() {
 }
 
 garage_binary() {
-  local root="$STORES_CACHE/garage-$GARAGE_VERSION-lean"
-  if [ ! -x "$root/bin/garage" ]; then
-    echo "Garage $GARAGE_VERSION not cached; building it with cargo install (about 11 minutes on 2 cores, once per machine)" >&2
-    local started=$SECONDS
-    # A server for tests: only the SQLite metadata engine, at opt-level 1. That builds in
-    # 637 s on 2 cores, against 1097 s for the default features at opt-level 3.
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
-      cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \
-      --features bundled-libs,sqlite --root "$root" --quiet >&2
-    echo "Garage built in $((SECONDS - started)) s; cached in $root" >&2
+  if [ ! -x "$GARAGE_ROOT/bin/garage" ]; then
+    echo "waiting for Garage: building it, or for the build .ci/run started (log: $STORES_CACHE/garage-build.log)" >&2
   fi
-  echo "$root/bin/garage"
+  build_garage
+  echo "$GARAGE_ROOT/bin/garage"
 }
 
 azurite_binary() {

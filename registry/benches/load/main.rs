@@ -308,6 +308,8 @@ impl Report {
 struct Options {
     quick: bool,
     growth: bool,
+    /// Only seed this directory (for profiling a server by hand), then stop.
+    seed_only: Option<std::path::PathBuf>,
     postgres: Option<String>,
     scale: Scale,
 }
@@ -318,6 +320,7 @@ fn options() -> anyhow::Result<Options> {
     let mut options = Options {
         quick,
         growth: false,
+        seed_only: None,
         postgres: None,
         scale: if quick { QUICK } else { FULL },
     };
@@ -330,11 +333,12 @@ fn options() -> anyhow::Result<Options> {
         match argument.as_str() {
             "--quick" | "--bench" => {}
             "--growth" => options.growth = true,
+            "--seed-only" => options.seed_only = Some(value("--seed-only")?.into()),
             "--postgres" => options.postgres = Some(value("--postgres")?),
             "--modules" => options.scale.modules = value("--modules")?.parse()?,
             "--versions" => options.scale.versions = value("--versions")?.parse()?,
             other => anyhow::bail!(
-                "unknown argument `{other}`: use --quick, --growth, --postgres URL, --modules N, --versions N"
+                "unknown argument `{other}`: use --quick, --growth, --postgres URL, --modules N, --versions N, --seed-only DIR"
             ),
         }
     }
@@ -416,6 +420,20 @@ fn main() -> anyhow::Result<()> {
         return growth::table(&runtime, &options);
     }
     let scale = &options.scale;
+    if let Some(dir) = &options.seed_only {
+        let seeded = seed_registry(&runtime, scale, None, true)?;
+        std::fs::create_dir_all(dir)?;
+        for entry in std::fs::read_dir(seeded.dir.path())? {
+            let entry = entry?;
+            std::fs::rename(entry.path(), dir.join(entry.file_name()))?;
+        }
+        println!(
+            "seeded {} in {:.1} s",
+            dir.display(),
+            seeded.took.as_secs_f64()
+        );
+        return Ok(());
+    }
     let seeded = seed_registry(&runtime, scale, None, true)?;
     let (big_digest, big_size) = seeded.big.clone().context("the big module was seeded")?;
     println!(
@@ -535,6 +553,10 @@ fn measure_endpoint(
     endpoint: &Endpoint,
     ceiling_rps: f64,
 ) -> anyhow::Result<f64> {
+    // A second of warm-up first, so the figures are a running registry's, not a cold start's
+    // (the cold figures have their own row).
+    wrk::load(&endpoint.requests, WRK_THREADS, scale.connections, 1)
+        .with_context(|| format!("warming up {}", endpoint.name))?;
     let measured = wrk::load(
         &endpoint.requests,
         WRK_THREADS,
@@ -689,6 +711,24 @@ fn request_rates(
 ) -> anyhow::Result<Rates> {
     let get = |paths| wrk::Requests::get(url, paths);
     let latest = format!("/1.{}.0/download", scale.versions - 1);
+    // The first second of `versions` on the freshly started server, every cache empty.
+    let cold = wrk::load(
+        &get(module_paths(scale, "/versions")),
+        WRK_THREADS,
+        scale.connections,
+        1,
+    )?;
+    report.info(Row {
+        name: "versions, cold caches (the first second after start)".into(),
+        figure: format!("{:.0} req/s", cold.requests_per_second),
+        p50: format!("{:.2} ms", cold.p50.as_secs_f64() * 1000.0),
+        p99: format!("{:.2} ms", cold.p99.as_secs_f64() * 1000.0),
+        of_reference: format!(
+            "{:.0}% of ceiling",
+            cold.requests_per_second / ceiling_rps.max(1.0) * 100.0
+        ),
+        ..Row::default()
+    });
     let endpoints = [
         Endpoint::new("versions", get(module_paths(scale, "/versions")), 0.60, 5),
         Endpoint::new("download", get(module_paths(scale, &latest)), 0.60, 5),

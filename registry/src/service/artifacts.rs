@@ -176,13 +176,11 @@ impl Registry {
         if let Some(cached) = self.cached("histories", self.caches.history(address)) {
             return Ok(Some(cached));
         }
-        let generation = self.caches.state_generation();
         let Some(history) = self.history(address).await? else {
             return Ok(None);
         };
         let history = Arc::new(history);
-        self.caches
-            .store_history(address, generation, history.clone());
+        self.caches.store_history(address, history.clone());
         Ok(Some(history))
     }
 

@@ -2,9 +2,19 @@
 //! values (version lists, states, analyses), never answers: bodies are built by `http`.
 //! What a version resolves to, and what its kind made of it, never change (versions are
 //! immutable), so they are kept indefinitely (bounded). An artifact's version list and state
-//! change on publish, deprecate and yank: they live five seconds, and this process drops its
-//! entries at once when it changes one (or hears of a change from the change feed). A state also
-//! carries download counts, so it is read again after this process writes counts.
+//! change on publish, deprecate and yank: this process drops its entries at once when it changes
+//! one, or hears of a change from the change feed (about a second after another replica made
+//! it). Past that they live 15 to 30 s, a bound for a feed that could not be read; each entry's
+//! lifetime is drawn in that range, so entries filled together do not all lapse together (a
+//! thousand lists read again at once would stall every request behind them).
+//!
+//! Download counts are counted in memory and written every few seconds. A module's state holds
+//! the counts stored when it was read, and remembers how many of this process's writes they
+//! included; its detail adds what this process wrote since and what it holds unwritten, so a
+//! state stays exact across writes instead of being read again after each (which, with
+//! terraform downloading all day, would read every state again every few seconds). A state read
+//! while a write was under way is not kept. Histories are for pages and module resolution, which
+//! show no per-version count: their counts may be a lifetime old.
 
 use quarry_core::address::ArtifactAddress;
 use quarry_core::module::ModuleAnalysis;
@@ -19,7 +29,14 @@ use std::time::{Duration, Instant};
 const MAX_RESOLVED: usize = 100_000;
 const MAX_LISTS: usize = 20_000;
 const MAX_STATES: usize = 10_000;
-const LIST_TTL: Duration = Duration::from_secs(5);
+const LIST_TTL: Duration = Duration::from_secs(30);
+
+/// When an entry stored now lapses: between half the TTL and the TTL, drawn at random.
+fn lapses_at() -> Instant {
+    use rand::Rng;
+    let half = LIST_TTL / 2;
+    Instant::now() + half + half.mul_f64(rand::rng().random::<f64>())
+}
 /// Bytes of analyses and of blueprint documents (as stored) kept at most, each; past that a
 /// cache starts over.
 const MAX_VERSION_BYTES: usize = 64 << 20;
@@ -45,15 +62,27 @@ pub struct VisibleVersions {
     pub etag: String,
 }
 
-/// An artifact's visible versions, and when they were read.
+/// An artifact's visible versions, and when they lapse.
 type VersionList = (Instant, Arc<VisibleVersions>);
 
-/// A module's state as the detail endpoint shows it: when it was read, and the download-write
-/// generation it was read in.
-type StateEntry = (Instant, u64, Arc<super::modules::ModuleState>);
+/// A module's state as the detail endpoint shows it: when it lapses, and how many downloads of
+/// its versions this process had written when it was read (see [`Caches::unstored_downloads`]).
+type StateEntry = (Instant, i64, Arc<super::modules::ModuleState>);
 
-/// An artifact's history (for reads only: writes read the database), as [`StateEntry`].
-type HistoryEntry = (Instant, u64, Arc<super::artifacts::History>);
+/// An artifact's history (for reads only: writes read the database), and when it lapses.
+type HistoryEntry = (Instant, Arc<super::artifacts::History>);
+
+/// Download counts this process holds: counted and not yet written, and written so far (by
+/// version row).
+#[derive(Debug, Default)]
+struct Counts {
+    pending: HashMap<i32, i64>,
+    written: HashMap<i32, i64>,
+}
+
+fn sum(map: &HashMap<i32, i64>, version_ids: impl IntoIterator<Item = i32>) -> i64 {
+    version_ids.into_iter().filter_map(|id| map.get(&id)).sum()
+}
 
 /// What a kind made of an (immutable) version, by version row, bounded by what it took stored.
 #[derive(Debug)]
@@ -96,8 +125,9 @@ pub struct Caches {
     analyses: Mutex<ByVersion<ModuleAnalysis>>,
     documents: Mutex<ByVersion<super::blueprints::BlueprintDocument>>,
     resolved: Mutex<Resolutions>,
-    downloads: Mutex<HashMap<i32, i64>>,
-    /// Counts how often this process wrote download counts; states read before are stale.
+    downloads: Mutex<Counts>,
+    /// Bumped when this process starts writing download counts and when it is done: odd while a
+    /// write is under way. A state read across a change of it is not kept.
     download_writes: AtomicU64,
 }
 
@@ -111,14 +141,14 @@ impl Caches {
     pub fn versions(&self, address: &ArtifactAddress) -> Option<Arc<VisibleVersions>> {
         let map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(address)
-            .filter(|(at, _)| at.elapsed() < LIST_TTL)
+            .filter(|(lapses, _)| Instant::now() < *lapses)
             .map(|(_, versions)| versions.clone())
     }
 
     pub fn store_versions(&self, address: &ArtifactAddress, versions: Arc<VisibleVersions>) {
         let mut map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         bounded(&mut map, MAX_LISTS);
-        map.insert(address.clone(), (Instant::now(), versions));
+        map.insert(address.clone(), (lapses_at(), versions));
     }
 
     /// Forgets what is cached of an artifact after it changed: its version list and its state,
@@ -148,41 +178,55 @@ impl Caches {
         self.download_writes.load(Ordering::Acquire)
     }
 
-    pub fn state(&self, address: &ArtifactAddress) -> Option<Arc<super::modules::ModuleState>> {
-        let generation = self.state_generation();
+    /// A module's state, and how many downloads of it this process had written when it was read.
+    pub fn state(
+        &self,
+        address: &ArtifactAddress,
+    ) -> Option<(Arc<super::modules::ModuleState>, i64)> {
         let map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(address)
-            .filter(|(at, read_in, _)| at.elapsed() < LIST_TTL && *read_in == generation)
-            .map(|(_, _, state)| state.clone())
+            .filter(|(lapses, _, _)| Instant::now() < *lapses)
+            .map(|(_, written, state)| (state.clone(), *written))
     }
 
+    /// Keeps a module's state read in `generation`, unless download counts were being written
+    /// meanwhile (it could then hold some of them twice); returns how many downloads of it this
+    /// process has written, the state's base for [`Caches::unstored_downloads`].
     pub fn store_state(
         &self,
         address: &ArtifactAddress,
         generation: u64,
         state: Arc<super::modules::ModuleState>,
-    ) {
-        let mut map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map, MAX_STATES);
-        map.insert(address.clone(), (Instant::now(), generation, state));
+    ) -> i64 {
+        let counts = self
+            .downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let written = sum(&counts.written, state.version_ids());
+        let unchanged = self.state_generation() == generation && generation.is_multiple_of(2);
+        drop(counts);
+        if unchanged {
+            let mut map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+            bounded(&mut map, MAX_STATES);
+            map.insert(address.clone(), (lapses_at(), written, state));
+        }
+        written
     }
 
     /// An artifact's history, read briefly ago, for pages and module resolution.
     pub fn history(&self, address: &ArtifactAddress) -> Option<Arc<super::artifacts::History>> {
-        let generation = self.state_generation();
         let map = self
             .histories
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         map.get(address)
-            .filter(|(at, read_in, _)| at.elapsed() < LIST_TTL && *read_in == generation)
-            .map(|(_, _, history)| history.clone())
+            .filter(|(lapses, _)| Instant::now() < *lapses)
+            .map(|(_, history)| history.clone())
     }
 
     pub fn store_history(
         &self,
         address: &ArtifactAddress,
-        generation: u64,
         history: Arc<super::artifacts::History>,
     ) {
         let mut map = self
@@ -190,7 +234,7 @@ impl Caches {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         bounded(&mut map, MAX_STATES);
-        map.insert(address.clone(), (Instant::now(), generation, history));
+        map.insert(address.clone(), (lapses_at(), history));
     }
 
     /// A module version's analysis.
@@ -245,41 +289,140 @@ impl Caches {
             .downloads
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .pending
             .entry(version_id)
             .or_default() += 1;
     }
 
-    /// Downloads counted but not yet written, for these versions.
-    pub fn pending_downloads(&self, version_ids: impl IntoIterator<Item = i32>) -> i64 {
-        let map = self
+    /// Downloads of these versions a state read when this process had written `written_at_read`
+    /// of them does not hold: written since, and counted but not yet written.
+    pub fn unstored_downloads(
+        &self,
+        version_ids: impl IntoIterator<Item = i32> + Clone,
+        written_at_read: i64,
+    ) -> i64 {
+        let counts = self
             .downloads
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        version_ids.into_iter().filter_map(|id| map.get(&id)).sum()
+        sum(&counts.pending, version_ids.clone()) + sum(&counts.written, version_ids)
+            - written_at_read
     }
 
+    /// Downloads counted but not yet written, for these versions.
+    pub fn pending_downloads(&self, version_ids: impl IntoIterator<Item = i32>) -> i64 {
+        let counts = self
+            .downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        sum(&counts.pending, version_ids)
+    }
+
+    /// Takes the counts to write, and marks a write under way.
     pub fn take_downloads(&self) -> HashMap<i32, i64> {
-        std::mem::take(
-            &mut *self
+        let taken = std::mem::take(
+            &mut self
                 .downloads
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+                .unwrap_or_else(PoisonError::into_inner)
+                .pending,
+        );
+        if !taken.is_empty() {
+            self.download_writes.fetch_add(1, Ordering::AcqRel);
+        }
+        taken
     }
 
-    /// Notes that download counts were written: states read before no longer hold them.
-    pub fn downloads_written(&self) {
-        self.download_writes.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Puts counts back after a failed write, so none are lost.
-    pub fn restore_downloads(&self, counts: HashMap<i32, i64>) {
-        let mut map = self
+    /// Notes that the counts taken were written, ending the write.
+    pub fn downloads_written(&self, counts: &HashMap<i32, i64>) {
+        let mut held = self
             .downloads
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for (id, count) in counts {
-            *map.entry(id).or_default() += count;
+            *held.written.entry(*id).or_default() += count;
         }
+        self.download_writes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Puts counts back after a failed write, so none are lost, ending the write.
+    pub fn restore_downloads(&self, counts: HashMap<i32, i64>) {
+        let mut held = self
+            .downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (id, count) in counts {
+            *held.pending.entry(id).or_default() += count;
+        }
+        self.download_writes.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::artifacts::{Artifact, History, VersionInfo};
+    use crate::service::modules::ModuleState;
+
+    fn state(downloads: i64) -> Arc<ModuleState> {
+        let address: ArtifactAddress = ArtifactAddress::Module("acme/net/aws".parse().unwrap());
+        Arc::new(ModuleState {
+            history: History {
+                artifact: Artifact {
+                    id: 1,
+                    address,
+                    description: String::new(),
+                },
+                versions: vec![VersionInfo {
+                    id: 7,
+                    version: Version::parse("1.0.0").unwrap(),
+                    archive: quarry_core::digest::Sha256::of(b""),
+                    archive_size: 0,
+                    published_at: chrono::Utc::now(),
+                    published_by: "ci".into(),
+                    deprecation: None,
+                    yank: None,
+                    downloads,
+                }],
+            },
+            systems: vec!["aws".into()],
+        })
+    }
+
+    /// What the detail shows of a state: its stored counts plus what it does not hold.
+    fn shown(caches: &Caches, (state, written): (Arc<ModuleState>, i64)) -> i64 {
+        let stored: i64 = state.history.versions.iter().map(|v| v.downloads).sum();
+        stored + caches.unstored_downloads(state.version_ids(), written)
+    }
+
+    #[test]
+    fn a_kept_state_stays_exact_across_writes_and_one_read_during_a_write_is_not_kept() {
+        let caches = Caches::default();
+        let key = state(0).history.artifact.address.clone();
+        let generation = caches.state_generation();
+        let written = caches.store_state(&key, generation, state(0));
+        assert_eq!(written, 0);
+        for _ in 0..3 {
+            caches.count_download(7);
+        }
+        let cached = caches.state(&key).expect("kept");
+        assert_eq!(shown(&caches, cached), 3, "counted in memory");
+
+        let counts = caches.take_downloads();
+        // Read while the write is under way: the database may or may not hold the three yet.
+        let during = caches.state_generation();
+        caches.downloads_written(&counts);
+        caches.store_state(&key, during, state(3));
+        let cached = caches.state(&key).expect("the earlier state is still kept");
+        assert_eq!(shown(&caches, cached.clone()), 3, "written: still 3");
+        assert_eq!(cached.0.history.versions[0].downloads, 0, "not replaced");
+
+        // Read after the write, the database holds the three: the state's base says so.
+        let after = caches.state_generation();
+        caches.store_state(&key, after, state(3));
+        caches.count_download(7);
+        let cached = caches.state(&key).expect("kept");
+        assert_eq!(cached.0.history.versions[0].downloads, 3);
+        assert_eq!(shown(&caches, cached), 4, "one more, not counted twice");
     }
 }

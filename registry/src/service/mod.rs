@@ -228,7 +228,7 @@ impl Registry {
             Ok(()) => {
                 held.add_stored_downloads(&counts);
                 drop(held);
-                self.caches.downloads_written();
+                self.caches.downloads_written(&counts);
             }
             Err(error) => {
                 drop(held);

@@ -43,6 +43,13 @@ pub struct ModuleState {
     pub systems: Vec<String>,
 }
 
+impl ModuleState {
+    /// The version rows of the module.
+    pub fn version_ids(&self) -> impl Iterator<Item = i32> + Clone + '_ {
+        self.history.versions.iter().map(|version| version.id)
+    }
+}
+
 /// Everything the detail endpoint shows of one version.
 #[derive(Debug)]
 pub struct ModuleDetail {
@@ -55,14 +62,15 @@ pub struct ModuleDetail {
 }
 
 impl Registry {
-    /// A module's state, from the cache when it is fresh.
+    /// A module's state, from the cache when it is fresh, and how many downloads of it this
+    /// process had written when it was read.
     async fn module_state(
         &self,
         address: &ModuleAddress,
-    ) -> Result<Option<Arc<ModuleState>>, super::Internal> {
+    ) -> Result<Option<(Arc<ModuleState>, i64)>, super::Internal> {
         let key = ArtifactAddress::Module(address.clone());
-        if let Some(state) = self.cached("module_states", self.caches.state(&key)) {
-            return Ok(Some(state));
+        if let Some(cached) = self.cached("module_states", self.caches.state(&key)) {
+            return Ok(Some(cached));
         }
         let generation = self.caches.state_generation();
         let Some(history) = self.history(&key).await? else {
@@ -76,8 +84,8 @@ impl Registry {
         )
         .await?;
         let state = Arc::new(ModuleState { history, systems });
-        self.caches.store_state(&key, generation, state.clone());
-        Ok(Some(state))
+        let written = self.caches.store_state(&key, generation, state.clone());
+        Ok(Some((state, written)))
     }
 
     /// A module version's analysis, kept once read (it never changes).
@@ -106,7 +114,7 @@ impl Registry {
         address: &ModuleAddress,
         version: Option<&Version>,
     ) -> Result<Option<ModuleDetail>, super::Internal> {
-        let Some(state) = self.module_state(address).await? else {
+        let Some((state, written_at_read)) = self.module_state(address).await? else {
             return Ok(None);
         };
         let found = match version {
@@ -129,7 +137,7 @@ impl Registry {
             .sum::<i64>()
             + self
                 .caches
-                .pending_downloads(versions.iter().map(|version| version.id));
+                .unstored_downloads(state.version_ids(), written_at_read);
         Ok(Some(ModuleDetail {
             state,
             version: found,
