@@ -54,18 +54,20 @@ pub async fn load(urls: Vec<String>, connections: usize, seconds: u64) -> anyhow
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(Measured {
         requests_per_second: latencies.len() as f64 / elapsed,
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
         errors,
     })
+}
+
+/// The `q` quantile of `sorted` times (zero when there are none).
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Starts the ceiling on a free port, on its own thread and actix system; returns its URL.

@@ -15,7 +15,7 @@ const SEARCH_P99: Duration = Duration::from_millis(10);
 const DETAIL_P99: Duration = Duration::from_millis(5);
 
 /// Waits until the listing holds the last seeded module (it loads after the server is ready).
-fn listing_loaded(url: &str, last: usize) -> anyhow::Result<Duration> {
+pub fn listing_loaded(url: &str, last: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let probe = format!("{url}/v1/modules/search?q=mod{last:05}");
     let client = reqwest::blocking::Client::new();

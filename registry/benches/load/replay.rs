@@ -103,18 +103,12 @@ pub async fn run(
         eprintln!("replay: {errors} inits failed; the first: {error:#}");
     }
     times.sort();
-    let at = |q: f64| {
-        times
-            .get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(Replayed {
         inits: times.len(),
         requests,
         errors,
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: crate::endpoints::percentile(&times, 0.50),
+        p99: crate::endpoints::percentile(&times, 0.99),
         elapsed: started.elapsed(),
     })
 }

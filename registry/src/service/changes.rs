@@ -3,8 +3,8 @@
 //! feed: each replica reads the events after the last one it saw, about once a second, and drops
 //! (and reads again) what it holds of each artifact named, and forgets every token revoked (see
 //! [`super::tokens::VerifiedTokens`]). A change whose event could not be
-//! recorded is still bounded: cached version lists and states live five seconds, and the listing
-//! is read in full every few minutes.
+//! read is still bounded: cached version lists and states live 30 s at most, verified tokens
+//! 10 s, and the listing is read in full every few minutes.
 
 use super::Registry;
 use super::audit::Action;
