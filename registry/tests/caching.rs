@@ -132,9 +132,16 @@ async fn a_replica_sees_another_replicas_changes_once_it_follows_the_change_feed
     publish(path, small_module()).await;
 
     // Until it follows the feed, the reader still answers from its cache (this is what the
-    // feed is for; without it the cache would only lapse after a few seconds).
+    // feed is for; without it the cache would only lapse after some seconds).
     let (_, versions) = call_json(&reader, get("/v1/modules/acme/net/aws/versions", None)).await;
     assert_eq!(versions_of(&versions), ["1.0.0"]);
+    // But a version its kept state does not know is read again, not refused: another replica
+    // may list it already.
+    let (status, new) = call_json(&reader, get("/v1/modules/acme/net/aws/1.1.0", None)).await;
+    assert_eq!(status, 200, "{new}");
+    assert_eq!(input_names(&new), ["region"]);
+    let (status, _) = call_json(&reader, get("/v1/modules/acme/net/aws/9.9.9", None)).await;
+    assert_eq!(status, 404, "an unknown version is still unknown");
 
     assert_eq!(
         reader_registry

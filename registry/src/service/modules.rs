@@ -62,14 +62,15 @@ pub struct ModuleDetail {
 }
 
 impl Registry {
-    /// A module's state, from the cache when it is fresh, and how many downloads of it this
-    /// process had written when it was read.
+    /// A module's state, from the cache when it is fresh (unless `reread`), and how many
+    /// downloads of it this process had written when it was read.
     async fn module_state(
         &self,
         address: &ModuleAddress,
+        reread: bool,
     ) -> Result<Option<(Arc<ModuleState>, i64)>, super::Internal> {
         let key = ArtifactAddress::Module(address.clone());
-        if let Some(cached) = self.cached("module_states", self.caches.state(&key)) {
+        if !reread && let Some(cached) = self.cached("module_states", self.caches.state(&key)) {
             return Ok(Some(cached));
         }
         let generation = self.caches.state_generation();
@@ -114,9 +115,21 @@ impl Registry {
         address: &ModuleAddress,
         version: Option<&Version>,
     ) -> Result<Option<ModuleDetail>, super::Internal> {
-        let Some((state, written_at_read)) = self.module_state(address).await? else {
+        let Some((mut state, mut written_at_read)) = self.module_state(address, false).await?
+        else {
             return Ok(None);
         };
+        // A version the kept state does not know may be newer than it: another replica's
+        // publish that `versions` (read at another moment) already lists, before the change feed
+        // drops this state. Read again rather than answer 404 for a listed version.
+        if let Some(version) = version
+            && state.history.find(version).is_none()
+        {
+            let Some(fresh) = self.module_state(address, true).await? else {
+                return Ok(None);
+            };
+            (state, written_at_read) = fresh;
+        }
         let found = match version {
             Some(version) => state.history.find(version),
             None => state.history.latest(),
