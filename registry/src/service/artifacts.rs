@@ -176,11 +176,12 @@ impl Registry {
         if let Some(cached) = self.cached("histories", self.caches.history(address)) {
             return Ok(Some(cached));
         }
+        let read_in = self.caches.generation();
         let Some(history) = self.history(address).await? else {
             return Ok(None);
         };
         let history = Arc::new(history);
-        self.caches.store_history(address, history.clone());
+        self.caches.store_history(address, read_in, history.clone());
         Ok(Some(history))
     }
 
@@ -193,6 +194,7 @@ impl Registry {
         if let Some(cached) = self.cached("versions", self.caches.versions(address)) {
             return Ok(Some(cached));
         }
+        let read_in = self.caches.generation();
         let Some(history) = self.history(address).await? else {
             return Ok(None);
         };
@@ -203,7 +205,7 @@ impl Registry {
             versions,
             etag: format!("\"{}\"", &digest[..32]),
         });
-        self.caches.store_versions(address, answer.clone());
+        self.caches.store_versions(address, read_in, answer.clone());
         Ok(Some(answer))
     }
 

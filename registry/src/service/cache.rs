@@ -15,6 +15,11 @@
 //! terraform downloading all day, would read every state again every few seconds). A state read
 //! while a write was under way is not kept. Histories are for pages and module resolution, which
 //! show no per-version count: their counts may be a lifetime old.
+//!
+//! A value read from the database is kept only if nothing was forgotten while it was read: a
+//! reader that read just before a publish committed and stores just after its `forget` would
+//! otherwise keep the old list for a lifetime. Readers take a [`Generation`] before they read
+//! and hand it back when they store.
 
 use quarry_core::address::ArtifactAddress;
 use quarry_core::module::ModuleAnalysis;
@@ -117,6 +122,14 @@ impl<T> ByVersion<T> {
     }
 }
 
+/// When a value was read: how many forgets, and download-count writes, had begun by then. A
+/// store passes it back; a value read across either is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    forgets: u64,
+    download_writes: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Caches {
     versions: Mutex<HashMap<ArtifactAddress, VersionList>>,
@@ -129,6 +142,8 @@ pub struct Caches {
     /// Bumped when this process starts writing download counts and when it is done: odd while a
     /// write is under way. A state read across a change of it is not kept.
     download_writes: AtomicU64,
+    /// Bumped by every [`Caches::forget`], before it drops anything.
+    forgets: AtomicU64,
 }
 
 fn bounded<K, V>(map: &mut HashMap<K, V>, most: usize) {
@@ -145,16 +160,39 @@ impl Caches {
             .map(|(_, versions)| versions.clone())
     }
 
-    pub fn store_versions(&self, address: &ArtifactAddress, versions: Arc<VisibleVersions>) {
+    /// The generation to read in, for a later store (see [`Generation`]).
+    pub fn generation(&self) -> Generation {
+        Generation {
+            forgets: self.forgets.load(Ordering::Acquire),
+            download_writes: self.download_writes.load(Ordering::Acquire),
+        }
+    }
+
+    /// Whether nothing was forgotten since `read_in`. Checked under the lock of the map stored
+    /// into, which `forget` takes after its bump: a store either sees the bump or is dropped by it.
+    fn nothing_forgotten_since(&self, read_in: Generation) -> bool {
+        self.forgets.load(Ordering::Acquire) == read_in.forgets
+    }
+
+    /// Keeps an artifact's version list read in `read_in`, unless something was forgotten since.
+    pub fn store_versions(
+        &self,
+        address: &ArtifactAddress,
+        read_in: Generation,
+        versions: Arc<VisibleVersions>,
+    ) {
         let mut map = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map, MAX_LISTS);
-        map.insert(address.clone(), (lapses_at(), versions));
+        if self.nothing_forgotten_since(read_in) {
+            bounded(&mut map, MAX_LISTS);
+            map.insert(address.clone(), (lapses_at(), versions));
+        }
     }
 
     /// Forgets what is cached of an artifact after it changed: its version list and its state,
     /// and the state of its siblings of the same kind, namespace and name (a module's detail
     /// lists the systems published beside it).
     pub fn forget(&self, address: &ArtifactAddress) {
+        self.forgets.fetch_add(1, Ordering::AcqRel);
         self.versions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -173,11 +211,6 @@ impl Caches {
             });
     }
 
-    /// The generation to read a module's state in (pass it to [`Caches::store_state`]).
-    pub fn state_generation(&self) -> u64 {
-        self.download_writes.load(Ordering::Acquire)
-    }
-
     /// A module's state, and how many downloads of it this process had written when it was read.
     pub fn state(
         &self,
@@ -189,13 +222,14 @@ impl Caches {
             .map(|(_, written, state)| (state.clone(), *written))
     }
 
-    /// Keeps a module's state read in `generation`, unless download counts were being written
-    /// meanwhile (it could then hold some of them twice); returns how many downloads of it this
-    /// process has written, the state's base for [`Caches::unstored_downloads`].
+    /// Keeps a module's state read in `read_in`, unless something was forgotten or download
+    /// counts were being written meanwhile (it could then hold some of them twice); returns how
+    /// many downloads of it this process has written, the state's base for
+    /// [`Caches::unstored_downloads`].
     pub fn store_state(
         &self,
         address: &ArtifactAddress,
-        generation: u64,
+        read_in: Generation,
         state: Arc<super::modules::ModuleState>,
     ) -> i64 {
         let counts = self
@@ -203,12 +237,15 @@ impl Caches {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let written = sum(&counts.written, state.version_ids());
-        let unchanged = self.state_generation() == generation && generation.is_multiple_of(2);
+        let no_write = self.download_writes.load(Ordering::Acquire) == read_in.download_writes
+            && read_in.download_writes.is_multiple_of(2);
         drop(counts);
-        if unchanged {
+        if no_write {
             let mut map = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-            bounded(&mut map, MAX_STATES);
-            map.insert(address.clone(), (lapses_at(), written, state));
+            if self.nothing_forgotten_since(read_in) {
+                bounded(&mut map, MAX_STATES);
+                map.insert(address.clone(), (lapses_at(), written, state));
+            }
         }
         written
     }
@@ -224,17 +261,21 @@ impl Caches {
             .map(|(_, history)| history.clone())
     }
 
+    /// Keeps an artifact's history read in `read_in`, unless something was forgotten since.
     pub fn store_history(
         &self,
         address: &ArtifactAddress,
+        read_in: Generation,
         history: Arc<super::artifacts::History>,
     ) {
         let mut map = self
             .histories
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        bounded(&mut map, MAX_STATES);
-        map.insert(address.clone(), (lapses_at(), history));
+        if self.nothing_forgotten_since(read_in) {
+            bounded(&mut map, MAX_STATES);
+            map.insert(address.clone(), (lapses_at(), history));
+        }
     }
 
     /// A module version's analysis.
@@ -399,7 +440,7 @@ mod tests {
     fn a_kept_state_stays_exact_across_writes_and_one_read_during_a_write_is_not_kept() {
         let caches = Caches::default();
         let key = state(0).history.artifact.address.clone();
-        let generation = caches.state_generation();
+        let generation = caches.generation();
         let written = caches.store_state(&key, generation, state(0));
         assert_eq!(written, 0);
         for _ in 0..3 {
@@ -410,7 +451,7 @@ mod tests {
 
         let counts = caches.take_downloads();
         // Read while the write is under way: the database may or may not hold the three yet.
-        let during = caches.state_generation();
+        let during = caches.generation();
         caches.downloads_written(&counts);
         caches.store_state(&key, during, state(3));
         let cached = caches.state(&key).expect("the earlier state is still kept");
@@ -418,11 +459,45 @@ mod tests {
         assert_eq!(cached.0.history.versions[0].downloads, 0, "not replaced");
 
         // Read after the write, the database holds the three: the state's base says so.
-        let after = caches.state_generation();
+        let after = caches.generation();
         caches.store_state(&key, after, state(3));
         caches.count_download(7);
         let cached = caches.state(&key).expect("kept");
         assert_eq!(cached.0.history.versions[0].downloads, 3);
         assert_eq!(shown(&caches, cached), 4, "one more, not counted twice");
+    }
+
+    #[test]
+    fn a_value_read_before_a_forget_and_stored_after_it_is_not_kept() {
+        let caches = Caches::default();
+        let key = state(0).history.artifact.address.clone();
+        let list = |v: &str| {
+            Arc::new(VisibleVersions {
+                versions: vec![Version::parse(v).unwrap()],
+                etag: v.into(),
+            })
+        };
+
+        // Read, then a publish commits and forgets, then the old read is stored.
+        let read_in = caches.generation();
+        caches.forget(&key);
+        caches.store_versions(&key, read_in, list("1.0.0"));
+        caches.store_history(&key, read_in, Arc::new(state(0).history.clone()));
+        caches.store_state(&key, read_in, state(0));
+        assert!(caches.versions(&key).is_none(), "a stale list is not kept");
+        assert!(
+            caches.history(&key).is_none(),
+            "a stale history is not kept"
+        );
+        assert!(caches.state(&key).is_none(), "a stale state is not kept");
+
+        // Read after the forget: kept.
+        let read_in = caches.generation();
+        caches.store_versions(&key, read_in, list("2.0.0"));
+        caches.store_history(&key, read_in, Arc::new(state(0).history.clone()));
+        caches.store_state(&key, read_in, state(0));
+        assert_eq!(caches.versions(&key).unwrap().etag, "2.0.0");
+        assert!(caches.history(&key).is_some());
+        assert!(caches.state(&key).is_some());
     }
 }

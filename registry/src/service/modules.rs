@@ -73,7 +73,7 @@ impl Registry {
         if !reread && let Some(cached) = self.cached("module_states", self.caches.state(&key)) {
             return Ok(Some(cached));
         }
-        let generation = self.caches.state_generation();
+        let read_in = self.caches.generation();
         let Some(history) = self.history(&key).await? else {
             return Ok(None);
         };
@@ -85,7 +85,7 @@ impl Registry {
         )
         .await?;
         let state = Arc::new(ModuleState { history, systems });
-        let written = self.caches.store_state(&key, generation, state.clone());
+        let written = self.caches.store_state(&key, read_in, state.clone());
         Ok(Some((state, written)))
     }
 
