@@ -16,6 +16,14 @@ pub enum AddressError {
         "invalid address `{0}`: expected `namespace/name/system` (a module) or `namespace/name` (a blueprint)"
     )]
     Shape(String),
+    #[error(
+        "invalid provider type `{0}`: must be 1-64 lowercase letters, digits or `-`, starting and ending with a letter or digit (e.g. `aws`)"
+    )]
+    ProviderType(String),
+    #[error(
+        "invalid provider host `{0}`: must be a lowercase host name with an optional port (e.g. `registry.terraform.io`)"
+    )]
+    Host(String),
 }
 
 /// Shows a value in an error without letting a hostile one flood a log line or a response.
@@ -175,22 +183,107 @@ impl fmt::Display for BlueprintAddress {
     }
 }
 
+/// A provider's address: its type (`name`) in a namespace, and the host it comes from when it
+/// is mirrored from another registry (`None`: this registry's own). Provider types are stricter
+/// than module names: lowercase, no `_` (terraform splits file names at `_`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProviderAddress {
+    pub host: Option<String>,
+    pub namespace: Namespace,
+    pub name: ModuleName,
+}
+
+fn is_valid_provider_type(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let inner_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    (1..=64).contains(&bytes.len())
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes.iter().all(inner_ok)
+}
+
+fn is_valid_host(value: &str) -> bool {
+    let (name, port) = match value.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (value, None),
+    };
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    (1..=253).contains(&name.len())
+        && name.split('.').all(label_ok)
+        && port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0))
+}
+
+impl ProviderAddress {
+    /// This registry's own provider `namespace/type`.
+    pub fn new(namespace: &str, name: &str) -> Result<Self, AddressError> {
+        Self::on_host(None, namespace, name)
+    }
+
+    /// A provider of `host` (`None`: this registry's own).
+    pub fn on_host(host: Option<&str>, namespace: &str, name: &str) -> Result<Self, AddressError> {
+        if !is_valid_provider_type(name) {
+            return Err(AddressError::ProviderType(shown(name)));
+        }
+        let host = match host {
+            Some(host) if is_valid_host(host) => Some(host.to_owned()),
+            Some(host) => return Err(AddressError::Host(shown(host))),
+            None => None,
+        };
+        Ok(Self {
+            host,
+            namespace: Namespace::new(namespace)?,
+            name: ModuleName::new(name)?,
+        })
+    }
+}
+
+impl std::str::FromStr for ProviderAddress {
+    type Err = AddressError;
+
+    /// `namespace/type`, or `host/namespace/type` for a provider of another registry.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.split('/').collect::<Vec<_>>().as_slice() {
+            [namespace, name] => Self::new(namespace, name),
+            [host, namespace, name] => Self::on_host(Some(host), namespace, name),
+            _ => Err(AddressError::Shape(shown(value))),
+        }
+    }
+}
+
+impl fmt::Display for ProviderAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(host) = &self.host {
+            write!(f, "{host}/")?;
+        }
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
 /// What kind of thing the registry holds at an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Module,
     Blueprint,
+    Provider,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 2] = [Self::Module, Self::Blueprint];
+    pub const ALL: [Self; 3] = [Self::Module, Self::Blueprint, Self::Provider];
 
     /// The kind's name in storage, audit actions (`module.publish`) and messages.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Module => "module",
             Self::Blueprint => "blueprint",
+            Self::Provider => "provider",
         }
     }
 
@@ -211,6 +304,7 @@ impl fmt::Display for Kind {
 pub enum ArtifactAddress {
     Module(ModuleAddress),
     Blueprint(BlueprintAddress),
+    Provider(ProviderAddress),
 }
 
 impl ArtifactAddress {
@@ -218,6 +312,7 @@ impl ArtifactAddress {
         match self {
             Self::Module(_) => Kind::Module,
             Self::Blueprint(_) => Kind::Blueprint,
+            Self::Provider(_) => Kind::Provider,
         }
     }
 
@@ -225,6 +320,7 @@ impl ArtifactAddress {
         match self {
             Self::Module(address) => &address.namespace,
             Self::Blueprint(address) => &address.namespace,
+            Self::Provider(address) => &address.namespace,
         }
     }
 
@@ -232,14 +328,17 @@ impl ArtifactAddress {
         match self {
             Self::Module(address) => &address.name,
             Self::Blueprint(address) => &address.name,
+            Self::Provider(address) => &address.name,
         }
     }
 
-    /// The system of a module; `""` for kinds that have none.
+    /// The third part of the key it is stored under: a module's system, a mirrored provider's
+    /// host; `""` for the rest.
     pub fn system(&self) -> &str {
         match self {
             Self::Module(address) => address.system.as_str(),
             Self::Blueprint(_) => "",
+            Self::Provider(address) => address.host.as_deref().unwrap_or(""),
         }
     }
 
@@ -249,6 +348,7 @@ impl ArtifactAddress {
         match self {
             Self::Module(address) => address.to_string(),
             Self::Blueprint(address) => format!("blueprint {address}"),
+            Self::Provider(address) => format!("provider {address}"),
         }
     }
 
@@ -267,6 +367,11 @@ impl ArtifactAddress {
         Ok(match kind {
             Kind::Module => Self::Module(ModuleAddress::new(namespace, name, system)?),
             Kind::Blueprint => Self::Blueprint(BlueprintAddress::new(namespace, name)?),
+            Kind::Provider => Self::Provider(ProviderAddress::on_host(
+                Some(system).filter(|host| !host.is_empty()),
+                namespace,
+                name,
+            )?),
         })
     }
 }
@@ -276,6 +381,7 @@ impl fmt::Display for ArtifactAddress {
         match self {
             Self::Module(address) => address.fmt(f),
             Self::Blueprint(address) => address.fmt(f),
+            Self::Provider(address) => address.fmt(f),
         }
     }
 }
@@ -283,6 +389,12 @@ impl fmt::Display for ArtifactAddress {
 impl From<ModuleAddress> for ArtifactAddress {
     fn from(address: ModuleAddress) -> Self {
         Self::Module(address)
+    }
+}
+
+impl From<ProviderAddress> for ArtifactAddress {
+    fn from(address: ProviderAddress) -> Self {
+        Self::Provider(address)
     }
 }
 

@@ -40,6 +40,12 @@ impl std::fmt::Display for ErrorItem {
 pub struct Discovery {
     #[serde(rename = "modules.v1")]
     pub modules_v1: String,
+    #[serde(
+        rename = "providers.v1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub providers_v1: Option<String>,
     #[serde(rename = "stacks.v1", default, skip_serializing_if = "Option::is_none")]
     pub stacks_v1: Option<String>,
 }
@@ -443,4 +449,78 @@ mod tests {
             json!({ "limit": 15, "current_offset": 0 })
         );
     }
+}
+
+/// `GET /v1/providers/{ns}/{type}/versions`: the provider protocol's answer. `warnings` are
+/// shown by `terraform init` (deprecations travel there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProviderVersions {
+    pub id: String,
+    pub versions: Vec<ProviderVersion>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProviderVersion {
+    pub version: String,
+    pub protocols: Vec<String>,
+    pub platforms: Vec<ProviderPlatform>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProviderPlatform {
+    pub os: String,
+    pub arch: String,
+}
+
+/// `GET /v1/providers/{ns}/{type}/{version}/download/{os}/{arch}`: what terraform fetches and
+/// checks. The URLs are signed when reads need a token (terraform sends none there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProviderDownload {
+    pub protocols: Vec<String>,
+    pub os: String,
+    pub arch: String,
+    pub filename: String,
+    pub download_url: String,
+    pub shasums_url: String,
+    pub shasums_signature_url: String,
+    /// The zip's sha256, hex.
+    pub shasum: String,
+    pub signing_keys: SigningKeys,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SigningKeys {
+    pub gpg_public_keys: Vec<GpgPublicKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GpgPublicKey {
+    pub key_id: String,
+    pub ascii_armor: String,
+    /// Always empty: a non-empty one is checked against HashiCorp's partner key.
+    pub trust_signature: String,
+    /// `Quarry` for the registry's keys, the namespace for a publisher's.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
+}
+
+/// `GET /v1/providers/signing-keys`: the registry's provider signing keys, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SigningKeyList {
+    pub keys: Vec<ListedSigningKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ListedSigningKey {
+    pub namespace: String,
+    pub key_id: String,
+    pub fingerprint: String,
+    pub ascii_armor: String,
+    pub created_at: String,
+    /// When a newer key replaced it; versions it signed stay verifiable with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<String>,
 }

@@ -16,6 +16,24 @@ impl Sha256 {
         Self(Hasher::digest(bytes).into())
     }
 
+    /// The digest of what `reader` gives, read in blocks; with how many bytes it gave.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<(Self, u64)> {
+        let mut hasher = Hasher::new();
+        let mut block = [0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let read = match reader.read(&mut block) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            hasher.update(&block[..read]);
+            total += read as u64;
+        }
+        Ok((Self(hasher.finalize().into()), total))
+    }
+
     pub fn from_hex(text: &str) -> Result<Self, DigestError> {
         if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(DigestError);

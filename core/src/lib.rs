@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod module;
 pub mod policy;
 pub mod private_file;
+pub mod provider;
 pub mod render;
 pub mod schemas;
 pub mod secrets;

@@ -349,7 +349,7 @@ impl Terraform {
         std::fs::write(
             &cli_config,
             format!(
-                "host \"{host}\" {{\n  services = {{\n    \"modules.v1\" = \"{registry_url}/v1/modules/\"\n  }}\n}}\n"
+                "host \"{host}\" {{\n  services = {{\n    \"modules.v1\" = \"{registry_url}/v1/modules/\"\n    \"providers.v1\" = \"{registry_url}/v1/providers/\"\n  }}\n}}\n"
             ),
         )?;
         std::fs::create_dir(dir.path().join("work"))?;

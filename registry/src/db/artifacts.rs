@@ -343,6 +343,18 @@ pub async fn referenced_archives(
         .collect())
 }
 
+/// The ids of every version of `kind`'s artifacts, yanked ones included.
+pub async fn version_ids_of_kind(db: &impl ConnectionTrait, kind: &str) -> Result<Vec<i32>, DbErr> {
+    artifact_version::Entity::find()
+        .select_only()
+        .column(artifact_version::Column::Id)
+        .inner_join(artifact::Entity)
+        .filter(artifact::Column::Kind.eq(kind))
+        .into_tuple::<i32>()
+        .all(db)
+        .await
+}
+
 /// The documents of the versions `ids` (those that exist) as their JSON text, read a few hundred
 /// at a time. Text, so that one document that does not parse (none should) is the caller's to
 /// leave out, not a failure of the whole read.

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(UnifyArtifacts),
             Box::new(AddSessions),
             Box::new(AddStacks),
+            Box::new(AddSigningKeys),
         ]
     }
 }
@@ -633,6 +634,54 @@ impl MigrationTrait for AddStacks {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("stacks").if_exists().to_owned())
+            .await
+    }
+}
+
+/// The OpenPGP keys the registry signs providers' `SHA256SUMS` with, per namespace. A key is
+/// retired by a newer one; versions keep naming the key that signed them.
+struct AddSigningKeys;
+
+impl MigrationName for AddSigningKeys {
+    fn name(&self) -> &str {
+        "m20261202_000008_add_signing_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddSigningKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("signing_keys")
+                    .if_not_exists()
+                    .col(pk_auto("id"))
+                    .col(string_len("namespace", 64))
+                    .col(string_len_uniq("key_id", 16))
+                    .col(string_len("fingerprint", 64))
+                    .col(text("public_key"))
+                    .col(text("secret_key"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("retired_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("signing_keys_namespace")
+                    .table("signing_keys")
+                    .col("namespace")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("signing_keys").if_exists().to_owned())
             .await
     }
 }

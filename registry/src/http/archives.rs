@@ -1,4 +1,5 @@
-//! `GET|HEAD /v1/archives/<sha256>.tar.gz`: immutable, content-addressed archives, streamed with
+//! `GET|HEAD /v1/archives/<sha256>.tar.gz` (and a provider's `.zip`, `SHA256SUMS` as `.txt`
+//! and its signature as `.sig`): immutable, content-addressed files, streamed with
 //! `ETag`, `Range` and long-lived caching. With token reads, the URL must carry a valid signature
 //! (terraform sends no token here) or the request a token that may read.
 
@@ -22,6 +23,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .to(archive),
     );
 }
+
+/// The names a stored file is served under, and the content type each gives it.
+const FILE_TYPES: [(&str, &str); 4] = [
+    (".tar.gz", "application/gzip"),
+    (".zip", "application/zip"),
+    (".txt", "text/plain; charset=utf-8"),
+    (".sig", "application/pgp-signature"),
+];
 
 #[derive(Debug, Deserialize)]
 pub struct SignedQuery {
@@ -78,10 +87,15 @@ async fn archive(
     path: web::Path<String>,
     query: web::Query<SignedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let digest = path
-        .strip_suffix(".tar.gz")
-        .and_then(|hex| Sha256::from_hex(hex).ok())
-        .ok_or_else(|| ApiError::not_found("archive names are <sha256>.tar.gz"))?;
+    let (digest, content_type) = FILE_TYPES
+        .iter()
+        .find_map(|(suffix, content_type)| {
+            let hex = path.strip_suffix(suffix)?;
+            Some((Sha256::from_hex(hex).ok()?, *content_type))
+        })
+        .ok_or_else(|| {
+            ApiError::not_found("archive names are <sha256>.tar.gz (or .zip, .txt, .sig)")
+        })?;
     if registry.read_access == ReadAccess::Token {
         let signed = registry.signer.verify(
             &digest,
@@ -154,7 +168,7 @@ async fn archive(
 
     let mut response = HttpResponse::build(status);
     response
-        .content_type("application/gzip")
+        .content_type(content_type)
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::ACCEPT_RANGES, "bytes"));

@@ -100,6 +100,7 @@ async fn publish_answer(
     let collection = match address {
         ArtifactAddress::Module(_) => "modules",
         ArtifactAddress::Blueprint(_) => "blueprints",
+        ArtifactAddress::Provider(_) => "providers",
     };
     Ok(HttpResponse::Created()
         .insert_header((

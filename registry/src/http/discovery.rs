@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, get, web};
 pub async fn discovery(registry: web::Data<Registry>) -> HttpResponse {
     HttpResponse::Ok().json(quarry_core::api::Discovery {
         modules_v1: "/v1/modules/".into(),
+        providers_v1: Some("/v1/providers/".into()),
         stacks_v1: registry.stack_inventory.then(|| "/v1/stacks/".into()),
     })
 }

@@ -213,7 +213,16 @@ impl From<PublishError> for ApiError {
             PublishError::Archive(
                 ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
             ) => StatusCode::BAD_REQUEST,
+            PublishError::Release(quarry_core::provider::ReleaseError::TooLarge { .. })
+            | PublishError::Release(quarry_core::provider::ReleaseError::Archive(
+                ArchiveError::TooLarge { .. },
+            )) => StatusCode::PAYLOAD_TOO_LARGE,
+            PublishError::Release(quarry_core::provider::ReleaseError::Archive(
+                ArchiveError::NotGzip | ArchiveError::Undecodable(_) | ArchiveError::TrailingData,
+            )) => StatusCode::BAD_REQUEST,
             PublishError::Archive(_)
+            | PublishError::Release(_)
+            | PublishError::Signature(_)
             | PublishError::Analysis(_)
             | PublishError::DescriptionTooLong { .. }
             | PublishError::AddressMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -221,6 +230,7 @@ impl From<PublishError> for ApiError {
             | PublishError::Storage(_)
             | PublishError::Internal(_)
             | PublishError::Task(_)
+            | PublishError::Key(_)
             | PublishError::Sandbox(_)
             | PublishError::Invalid(_) => return Self::internal(&error),
         };

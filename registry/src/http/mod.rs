@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod modules;
 pub mod openapi;
+pub mod providers;
 pub mod stacks;
 pub mod upload;
 
@@ -48,6 +49,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(openapi::serve)
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
+            .service(web::scope("/v1/providers").configure(providers::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
             .service(web::scope("/v1/stacks").configure(stacks::routes))
             .route("/v1/audit", web::get().to(audit::list))

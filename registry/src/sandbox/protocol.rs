@@ -5,6 +5,7 @@
 use quarry_core::archive::{ArchiveError, Limits};
 use quarry_core::blueprint::{Manifest, Problem};
 use quarry_core::module::{AnalysisError, ModuleAnalysis};
+use quarry_core::provider::{CheckedRelease, ReleaseError};
 use quarry_core::render::{RenderError, Resolutions};
 use quarry_core::version::Version;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,13 @@ pub enum Job {
     AnalyzeModule { limits: Limits },
     /// Check a blueprint archive (the payload): every file, template, policy and context.
     CheckBlueprint { limits: Limits },
+    /// Check a provider release (the payload, a `.tar.gz` of its files) for provider `name`
+    /// at `version`: every zip opened and hashed.
+    CheckRelease {
+        limits: Limits,
+        name: String,
+        version: String,
+    },
     /// Render a stack from a published blueprint. The payload is the blueprint's archive, or
     /// empty to use the worker's copy (it answers [`Reply::NeedArchive`] when it has none).
     Render(RenderJob),
@@ -65,6 +73,7 @@ pub enum Refusal {
     Archive(ArchiveError),
     Analysis(AnalysisError),
     Blueprint(Vec<Problem>),
+    Release(ReleaseError),
 }
 
 /// A worker's answer.
@@ -73,6 +82,7 @@ pub enum Reply {
     Pong,
     Module(Result<Box<ModuleAnalysis>, Refusal>),
     Blueprint(Result<Box<CheckedBlueprint>, Refusal>),
+    Release(Result<Box<CheckedRelease>, Refusal>),
     /// The stack rendered; when packing, the payload is its `.tar.gz`.
     Rendered,
     RenderFailed(RenderError),

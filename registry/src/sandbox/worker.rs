@@ -152,6 +152,20 @@ fn handle(job: Job, payload: &[u8], loaded: &mut Loaded) -> (Reply, Vec<u8>) {
                 });
             (Reply::Blueprint(checked), Vec::new())
         }
+        Job::CheckRelease {
+            limits,
+            name,
+            version,
+        } => {
+            let checked = quarry_core::archive::read_files(payload, &limits)
+                .map_err(Refusal::Archive)
+                .and_then(|files| {
+                    quarry_core::provider::check_release(&files, &name, &version, &limits)
+                        .map(Box::new)
+                        .map_err(Refusal::Release)
+                });
+            (Reply::Release(checked), Vec::new())
+        }
         Job::Render(job) => render_job(job, payload, loaded),
     }
 }

@@ -37,7 +37,7 @@ impl Actor {
 pub struct Action(&'static str);
 
 /// Every action, as it is stored and filtered on.
-const ACTIONS: [&str; 13] = [
+const ACTIONS: [&str; 19] = [
     "module.publish",
     "module.deprecate",
     "module.undeprecate",
@@ -48,6 +48,12 @@ const ACTIONS: [&str; 13] = [
     "blueprint.undeprecate",
     "blueprint.yank",
     "blueprint.unyank",
+    "provider.publish",
+    "provider.deprecate",
+    "provider.undeprecate",
+    "provider.yank",
+    "provider.unyank",
+    "provider.rotate_key",
     "token.create",
     "token.revoke",
     "stack.forget",
@@ -57,6 +63,7 @@ impl Action {
     pub const TOKEN_CREATE: Self = Self("token.create");
     pub const TOKEN_REVOKE: Self = Self("token.revoke");
     pub const STACK_FORGET: Self = Self("stack.forget");
+    pub const PROVIDER_ROTATE_KEY: Self = Self("provider.rotate_key");
 
     /// `verb` done to an artifact of `kind`: one of `publish`, `deprecate`, `undeprecate`,
     /// `yank`, `unyank`.
@@ -170,7 +177,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_every_verb() {
-        for kind in [Kind::Module, Kind::Blueprint] {
+        for kind in Kind::ALL {
             for verb in ["publish", "deprecate", "undeprecate", "yank", "unyank"] {
                 let action = Action::new(kind, verb);
                 assert_eq!(Action::parse(action.as_str()), Some((kind, verb)));

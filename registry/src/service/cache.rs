@@ -137,6 +137,7 @@ pub struct Caches {
     histories: Mutex<HashMap<ArtifactAddress, HistoryEntry>>,
     analyses: Mutex<ByVersion<ModuleAnalysis>>,
     documents: Mutex<ByVersion<super::blueprints::BlueprintDocument>>,
+    releases: Mutex<ByVersion<super::providers::ProviderRelease>>,
     resolved: Mutex<Resolutions>,
     downloads: Mutex<Counts>,
     /// Bumped when this process starts writing download counts and when it is done: odd while a
@@ -301,6 +302,21 @@ impl Caches {
         size: usize,
     ) {
         ByVersion::store(&self.documents, version_id, document, size);
+    }
+
+    /// A provider version's release.
+    pub fn release(&self, version_id: i32) -> Option<Arc<super::providers::ProviderRelease>> {
+        ByVersion::get(&self.releases, version_id)
+    }
+
+    /// Keeps a provider version's release; `size` is what it took stored.
+    pub fn store_release(
+        &self,
+        version_id: i32,
+        release: Arc<super::providers::ProviderRelease>,
+        size: usize,
+    ) {
+        ByVersion::store(&self.releases, version_id, release, size);
     }
 
     pub fn resolved(&self, address: &ArtifactAddress, version: &Version) -> Option<Resolved> {

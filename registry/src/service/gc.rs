@@ -14,6 +14,8 @@ pub enum GcError {
     Database(#[from] DbErr),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("stored data does not read back: {0}")]
+    Corrupt(String),
 }
 
 /// What a collection found (and, unless a dry run, removed).
@@ -28,6 +30,24 @@ pub struct GcReport {
 }
 
 impl Registry {
+    /// Every stored file a version points at: archives, and a provider version's zips, sums
+    /// and signature (named in its document). A provider document that does not read back is
+    /// an error, not "references nothing": its files must never be collected.
+    async fn referenced_files(&self) -> Result<std::collections::HashSet<String>, GcError> {
+        let mut referenced = crate::db::artifacts::referenced_archives(&self.db).await?;
+        let ids = crate::db::artifacts::version_ids_of_kind(
+            &self.db,
+            quarry_core::address::Kind::Provider.as_str(),
+        )
+        .await?;
+        for (id, text) in crate::db::artifacts::document_texts(&self.db, &ids).await? {
+            let release: super::providers::ProviderRelease = serde_json::from_str(&text)
+                .map_err(|error| GcError::Corrupt(format!("provider version {id}: {error}")))?;
+            referenced.extend(release.digests().map(str::to_owned));
+        }
+        Ok(referenced)
+    }
+
     /// Finds archives no version points at and older than `grace`; deletes them when `delete`.
     pub async fn collect_garbage(
         &self,
@@ -35,7 +55,7 @@ impl Registry {
         delete: bool,
     ) -> Result<GcReport, GcError> {
         let stored = self.storage.list_archives().await?;
-        let referenced = crate::db::artifacts::referenced_archives(&self.db).await?;
+        let referenced = self.referenced_files().await?;
         let cutoff = chrono::Utc::now() - grace;
         let mut report = GcReport {
             deleted: delete,
@@ -63,10 +83,7 @@ impl Registry {
             }
             for (digest, _) in &report.unreferenced {
                 // Checked again right before deleting: a version may have been recorded since.
-                if !crate::db::artifacts::referenced_archives(&self.db)
-                    .await?
-                    .contains(&digest.to_hex())
-                {
+                if !self.referenced_files().await?.contains(&digest.to_hex()) {
                     self.storage.delete_archive(digest).await?;
                 }
             }

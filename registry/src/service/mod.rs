@@ -10,6 +10,8 @@ pub mod changes;
 pub mod gc;
 pub mod import;
 pub mod modules;
+pub mod provider_keys;
+pub mod providers;
 pub mod publish;
 pub mod ratelimit;
 pub mod search;
@@ -84,6 +86,8 @@ pub enum Internal {
     Database(#[from] DbErr),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("stored data does not read back: {0}")]
+    Corrupt(String),
 }
 
 /// A version just published.
@@ -241,8 +245,14 @@ impl Registry {
     /// The URL a client fetches an archive from: relative unless a public URL is configured, and
     /// signed when reads need a token.
     pub fn archive_url(&self, digest: &quarry_core::digest::Sha256) -> String {
+        self.file_url(digest, ".tar.gz")
+    }
+
+    /// [`Registry::archive_url`] for any stored file, named `<sha256><suffix>` (the suffix
+    /// gives its content type: `.tar.gz`, `.zip`, `.txt`, `.sig`).
+    pub fn file_url(&self, digest: &quarry_core::digest::Sha256, suffix: &str) -> String {
         let base = self.public_url.as_deref().unwrap_or("");
-        let mut url = format!("{base}/v1/archives/{}.tar.gz", digest.to_hex());
+        let mut url = format!("{base}/v1/archives/{}{suffix}", digest.to_hex());
         if self.read_access == ReadAccess::Token {
             url.push('?');
             url.push_str(&self.signer.sign(digest, signing::now_unix()));

@@ -55,6 +55,12 @@ pub enum PublishError {
     Invalid(Vec<Problem>),
     #[error("blueprint.yaml declares `{declared}` but is published as `{published}`")]
     AddressMismatch { declared: String, published: String },
+    #[error(transparent)]
+    Release(#[from] quarry_core::provider::ReleaseError),
+    #[error(transparent)]
+    Signature(#[from] super::provider_keys::SignatureProblem),
+    #[error("signing: {0}")]
+    Key(#[from] super::provider_keys::KeyError),
     #[error("{0}")]
     Sandbox(#[from] SandboxError),
     #[error("database: {0}")]
@@ -85,11 +91,13 @@ pub struct PublishRequest {
     pub actor: super::audit::Actor,
 }
 
-/// What a kind's checks made of an upload: the document stored with the version, and the
-/// artifact's description.
-struct Checked {
-    document: Value,
-    description: String,
+/// What a kind's checks made of an upload: the document stored with the version, the
+/// artifact's description, and the files besides the upload the version serves (a provider's
+/// zips, sums and signature), stored under their digests before the version is recorded.
+pub(super) struct Checked {
+    pub document: Value,
+    pub description: String,
+    pub files: Vec<Bytes>,
 }
 
 /// The first paragraph of a README that is not a heading, badge, HTML, table or code, on one
@@ -162,7 +170,7 @@ impl Registry {
     }
 
     /// Runs one check job in the sandbox under the check budget.
-    async fn check_job(
+    pub(super) async fn check_job(
         &self,
         what: &'static str,
         job: Job,
@@ -198,6 +206,7 @@ impl Registry {
         Ok(Checked {
             document,
             description,
+            files: Vec::new(),
         })
     }
 
@@ -232,6 +241,7 @@ impl Registry {
         Ok(Checked {
             description: checked.manifest.metadata.description.clone(),
             document: json!({ "manifest": checked.manifest, "readme": checked.readme }),
+            files: Vec::new(),
         })
     }
 
@@ -272,6 +282,10 @@ impl Registry {
             ArtifactAddress::Blueprint(_) => {
                 self.check_blueprint(address, &request.archive).await?
             }
+            ArtifactAddress::Provider(provider) => {
+                self.check_provider(provider, &request.version, &request.archive)
+                    .await?
+            }
         };
         if quarry_core::inputs::depth(&checked.document) > MAX_STORED_DEPTH {
             return Err(PublishError::Task(format!(
@@ -283,6 +297,15 @@ impl Registry {
             .await
             .map_err(|error| PublishError::Task(error.to_string()))?;
         let archive_size = request.archive.len() as u64;
+        for file in checked.files {
+            let digest = tokio::task::spawn_blocking({
+                let file = file.clone();
+                move || Sha256::of(&file)
+            })
+            .await
+            .map_err(|error| PublishError::Task(error.to_string()))?;
+            self.storage.put_archive(&digest, file).await?;
+        }
         self.storage
             .put_archive(&digest, request.archive.clone())
             .await?;

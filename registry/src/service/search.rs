@@ -82,11 +82,15 @@ impl Listed {
     }
 }
 
+/// The kinds search and the listings show. Providers are served to terraform, not listed (yet).
+const LISTED_KINDS: [Kind; 2] = [Kind::Blueprint, Kind::Module];
+
 /// Where a kind sorts in listings: blueprints (the golden paths) first.
 fn rank(kind: Kind) -> u8 {
     match kind {
         Kind::Blueprint => 0,
         Kind::Module => 1,
+        Kind::Provider => 2,
     }
 }
 
@@ -222,6 +226,7 @@ impl Compiled {
                         *tags.entry(tag.to_lowercase()).or_insert(0) += 1;
                     }
                 }
+                Kind::Provider => {}
             }
         }
         facets.namespaces = counted(namespaces);
@@ -532,7 +537,7 @@ async fn documents_of(
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
     let mut entries = Entries::default();
-    for kind in Kind::ALL {
+    for kind in LISTED_KINDS {
         let mut gathered: HashMap<i32, Gathered> = HashMap::new();
         let mut rows = queries::visible_versions_of_kind(db, kind.as_str()).await?;
         while let Some(row) = rows.try_next().await? {
@@ -683,6 +688,9 @@ impl SearchIndex {
         db: &DatabaseConnection,
         address: &ArtifactAddress,
     ) -> Result<(), DbErr> {
+        if !LISTED_KINDS.contains(&address.kind()) {
+            return Ok(());
+        }
         let mut guard = self.entries.lock().await;
         let Some(entries) = guard.as_mut() else {
             return Ok(());

@@ -248,7 +248,7 @@ impl Registry {
                 let (history, version) = blueprints.version(count.artifact_id, count.version_id)?;
                 let address = match &history.artifact.address {
                     ArtifactAddress::Blueprint(address) => address.clone(),
-                    ArtifactAddress::Module(_) => return None,
+                    ArtifactAddress::Module(_) | ArtifactAddress::Provider(_) => return None,
                 };
                 Some(Count {
                     standing: standing(history, version),

@@ -47,6 +47,7 @@ pub fn href(address: &ArtifactAddress) -> String {
     match address {
         ArtifactAddress::Module(module) => format!("/modules/{module}"),
         ArtifactAddress::Blueprint(blueprint) => format!("/blueprints/{blueprint}"),
+        ArtifactAddress::Provider(provider) => format!("/providers/{provider}"),
     }
 }
 

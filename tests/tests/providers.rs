@@ -1,0 +1,435 @@
+//! Private providers end to end: releases published to the built `quarry`, installed by the real
+//! `terraform init` through `required_providers`, which checks the zip's sha256, the
+//! `SHA256SUMS` line and the OpenPGP signature itself, and writes the lock file. The zips wrap a
+//! small script: init installs a provider, it never runs it.
+
+use pgp::composed::{
+    ArmorOptions, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedSecretKey,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::ser::Serialize as _;
+use pgp::types::Password;
+use quarry_e2e::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+/// The platform terraform installs for on this machine.
+fn this_platform() -> (&'static str, &'static str) {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => panic!("no provider platform for {other}"),
+    };
+    ("linux", arch)
+}
+
+/// A provider zip holding `entries` (the executable first, as GoReleaser packs it).
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    for (name, content) in entries {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// The release of `echo` `version` for this platform and darwin/arm64: file name → bytes.
+fn release(version: &str) -> BTreeMap<String, Vec<u8>> {
+    let (os, arch) = this_platform();
+    let mut files = BTreeMap::new();
+    for (os, arch) in [(os, arch), ("darwin", "arm64")] {
+        let script = format!("#!/bin/sh\necho echo {version} {os}_{arch}\n");
+        files.insert(
+            quarry_core::provider::zip_name("echo", version, os, arch),
+            zip_of(&[
+                (
+                    &format!("terraform-provider-echo_v{version}"),
+                    script.as_bytes(),
+                ),
+                ("LICENSE", b"Apache-2.0\n"),
+            ]),
+        );
+    }
+    files
+}
+
+fn packed(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    quarry_core::archive::pack_files(files).unwrap()
+}
+
+fn get_json(quarry: &Quarry, path: &str) -> Value {
+    let response = reqwest::blocking::get(format!("{}{path}", quarry.url)).unwrap();
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().unwrap()
+}
+
+fn main_tf(version: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    echo = {{
+      source  = "registry.test/acme/echo"
+      version = "{version}"
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// The `h1:` hash of a zip's entries, as terraform computes it (checked against terraform's
+/// own computation through the lock file).
+fn h1_of(zip: &[u8]) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut entries = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+        entries.push((
+            String::from_utf8(entry.name_raw().to_vec()).unwrap(),
+            quarry_core::digest::Sha256::of(&content),
+        ));
+    }
+    quarry_core::provider::h1(
+        entries
+            .iter()
+            .map(|(name, digest)| (name.as_str(), *digest)),
+    )
+}
+
+/// The hashes the lock file records for `registry.test/acme/echo`.
+fn locked_hashes(terraform: &Terraform) -> Vec<String> {
+    let lock = std::fs::read_to_string(terraform.work_dir().join(".terraform.lock.hcl"))
+        .expect("init writes the lock file");
+    lock.lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix('"'))
+        .filter_map(|line| line.strip_suffix("\","))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Finds the stored object of a digest under the data directory (file storage).
+fn stored_object(quarry: &Quarry, hex: &str) -> std::path::PathBuf {
+    let name = format!("{hex}.tar.gz");
+    let mut stack = vec![quarry.data_dir.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|file| file == name.as_str()) {
+                return path;
+            }
+        }
+    }
+    panic!("no stored object {hex}");
+}
+
+#[test]
+fn terraform_installs_a_server_signed_provider_and_locks_the_hashes_quarry_reported() {
+    let quarry = Quarry::start(&[]).unwrap();
+    let token = quarry.token("ci", &["publish:acme"]).unwrap();
+    let files = release("1.0.0");
+    quarry
+        .published(&token, "/v1/providers/acme/echo/1.0.0", packed(&files))
+        .unwrap();
+
+    let discovery = get_json(&quarry, "/.well-known/terraform.json");
+    assert_eq!(discovery["providers.v1"], "/v1/providers/");
+    let versions = get_json(&quarry, "/v1/providers/acme/echo/versions");
+    assert_eq!(versions["versions"][0]["version"], "1.0.0");
+    assert_eq!(versions["versions"][0]["protocols"][0], "5.0");
+    assert_eq!(
+        versions["versions"][0]["platforms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (os, arch) = this_platform();
+    let download = get_json(
+        &quarry,
+        &format!("/v1/providers/acme/echo/1.0.0/download/{os}/{arch}"),
+    );
+    let zip_name = quarry_core::provider::zip_name("echo", "1.0.0", os, arch);
+    assert_eq!(download["filename"], zip_name.as_str());
+    let shasum = download["shasum"].as_str().unwrap().to_owned();
+    assert_eq!(
+        shasum,
+        quarry_core::digest::Sha256::of(&files[&zip_name]).to_hex()
+    );
+    let key_id = download["signing_keys"]["gpg_public_keys"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(key_id.len(), 16);
+    let keys = get_json(&quarry, "/v1/providers/signing-keys");
+    assert_eq!(keys["keys"][0]["key_id"], key_id.as_str());
+    assert_eq!(keys["keys"][0]["namespace"], "acme");
+
+    let terraform = Terraform::new(&quarry.url, &main_tf("1.0.0")).unwrap();
+    let init = terraform.init().unwrap();
+    assert!(
+        init.contains("Installed registry.test/acme/echo v1.0.0") && init.contains(&key_id),
+        "init installs it, verified with the registry's key {key_id}:\n{init}"
+    );
+    let locked = locked_hashes(&terraform);
+    let darwin = quarry_core::provider::zip_name("echo", "1.0.0", "darwin", "arm64");
+    for file in [&zip_name, &darwin] {
+        let zh = format!(
+            "zh:{}",
+            quarry_core::digest::Sha256::of(&files[file]).to_hex()
+        );
+        assert!(
+            locked.contains(&zh),
+            "every SHA256SUMS line is locked: {zh} in {locked:?}"
+        );
+    }
+    assert!(
+        locked.contains(&h1_of(&files[&zip_name])),
+        "terraform's own h1 of the installed zip is the one Quarry computes: {locked:?}"
+    );
+
+    // A deprecation reaches `terraform init` as a registry warning.
+    let response = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/v1/providers/acme/echo/1.0.0/deprecate",
+            quarry.url
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"reason": "use 2.x", "replacement": "acme/echo 2.0.0"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let again = Terraform::new(&quarry.url, &main_tf("1.0.0")).unwrap();
+    let init = again.init().unwrap();
+    assert!(
+        init.contains("acme/echo 1.0.0 is deprecated: use 2.x"),
+        "terraform shows the deprecation:\n{init}"
+    );
+}
+
+#[test]
+fn a_tampered_zip_or_signature_makes_init_fail() {
+    let quarry = Quarry::start(&[]).unwrap();
+    let token = quarry.token("ci", &["publish:acme"]).unwrap();
+    quarry
+        .published(
+            &token,
+            "/v1/providers/acme/echo/1.0.0",
+            packed(&release("1.0.0")),
+        )
+        .unwrap();
+    let (os, arch) = this_platform();
+    let download = get_json(
+        &quarry,
+        &format!("/v1/providers/acme/echo/1.0.0/download/{os}/{arch}"),
+    );
+    let signature_hex = download["shasums_signature_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/v1/archives/")
+        .trim_end_matches(".sig")
+        .to_owned();
+    let zip_hex = download["shasum"].as_str().unwrap().to_owned();
+
+    for (what, hex, expected) in [
+        ("zip", &zip_hex, "checksum"),
+        ("signature", &signature_hex, "signature"),
+    ] {
+        let object = stored_object(&quarry, hex);
+        let original = std::fs::read(&object).unwrap();
+        let mut tampered = original.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 0x55;
+        std::fs::write(&object, &tampered).unwrap();
+
+        let terraform = Terraform::new(&quarry.url, &main_tf("1.0.0")).unwrap();
+        let output = terraform
+            .run(&["init", "-input=false", "-no-color"])
+            .unwrap();
+        let printed = text(&output).to_lowercase();
+        assert!(
+            !output.status.success() && printed.contains(expected),
+            "a tampered {what} fails init, saying `{expected}`:\n{printed}"
+        );
+        std::fs::write(&object, &original).unwrap();
+    }
+}
+
+/// A publisher's own key: a v4 RSA signing key, and its armored public half.
+fn publisher_key() -> (SignedSecretKey, String) {
+    let mut params = SecretKeyParamsBuilder::default();
+    params
+        .key_type(KeyType::Rsa(2048))
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id("Acme Releases <releases@acme.test>".into());
+    let secret = params
+        .build()
+        .unwrap()
+        .generate(rand_pgp::thread_rng())
+        .unwrap();
+    let public = secret
+        .to_public_key()
+        .to_armored_string(ArmorOptions::default())
+        .unwrap();
+    (secret, public)
+}
+
+fn signature_of(key: &SignedSecretKey, data: &[u8]) -> Vec<u8> {
+    DetachedSignature::sign_binary_data(
+        rand_pgp::thread_rng(),
+        &key.primary_key,
+        &Password::empty(),
+        HashAlgorithm::Sha256,
+        data,
+    )
+    .unwrap()
+    .to_bytes()
+    .unwrap()
+}
+
+#[test]
+fn a_publisher_signed_release_installs_with_the_publishers_key_and_a_bad_signature_is_refused() {
+    let quarry = Quarry::start(&["--read-access", "token"]).unwrap();
+    let token = quarry.token("ci", &["publish:acme"]).unwrap();
+    let reader = quarry.token("reader", &["read"]).unwrap();
+    let (key, public) = publisher_key();
+    let mut files = release("2.0.0");
+    let sums: BTreeMap<String, String> = files
+        .iter()
+        .map(|(name, bytes)| {
+            (
+                name.clone(),
+                quarry_core::digest::Sha256::of(bytes).to_hex(),
+            )
+        })
+        .collect();
+    let sums = quarry_core::provider::sums_text(&sums).into_bytes();
+    let sums_file = quarry_core::provider::sums_name("echo", "2.0.0");
+    files.insert(
+        format!("{sums_file}.sig"),
+        signature_of(&key, b"other bytes"),
+    );
+    files.insert(sums_file.clone(), sums.clone());
+    files.insert(
+        quarry_core::provider::PUBLIC_KEY_FILE.into(),
+        public.clone().into_bytes(),
+    );
+
+    let (status, body) = quarry
+        .publish(&token, "/v1/providers/acme/echo/2.0.0", packed(&files))
+        .unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains(&format!(
+            "`{sums_file}.sig` does not verify `{sums_file}` with the key in `signing-key.asc`"
+        )),
+        "{body}"
+    );
+
+    files.insert(format!("{sums_file}.sig"), signature_of(&key, &sums));
+    quarry
+        .published(&token, "/v1/providers/acme/echo/2.0.0", packed(&files))
+        .unwrap();
+    let key_id = hex_key_id(&key);
+
+    // Token reads: terraform sends its token to the JSON endpoints only; the zip, sums and
+    // signature URLs carry their own signature.
+    let anonymous = Terraform::new(&quarry.url, &main_tf("2.0.0")).unwrap();
+    let output = anonymous
+        .run(&["init", "-input=false", "-no-color"])
+        .unwrap();
+    assert!(!output.status.success(), "no token, no provider");
+    let terraform = Terraform::new(&quarry.url, &main_tf("2.0.0"))
+        .unwrap()
+        .with_token(&reader);
+    let init = terraform.init().unwrap();
+    assert!(
+        init.contains("Installed registry.test/acme/echo v2.0.0") && init.contains(&key_id),
+        "verified with the publisher's key {key_id}:\n{init}"
+    );
+    let locked = locked_hashes(&terraform);
+    for line in String::from_utf8(sums).unwrap().lines() {
+        let sum = line.split_whitespace().next().unwrap();
+        assert!(
+            locked.contains(&format!("zh:{sum}")),
+            "{sum} locked: {locked:?}"
+        );
+    }
+}
+
+fn hex_key_id(key: &SignedSecretKey) -> String {
+    use pgp::types::KeyDetails as _;
+    let id = key.legacy_key_id();
+    let bytes: &[u8] = id.as_ref();
+    bytes.iter().map(|byte| format!("{byte:02X}")).collect()
+}
+
+#[test]
+fn hostile_provider_zips_are_refused_naming_the_file() {
+    let quarry = Quarry::start(&["--max-unpacked-bytes", "16777216"]).unwrap();
+    let token = quarry.token("ci", &["publish:acme"]).unwrap();
+    let (os, arch) = this_platform();
+    let name = quarry_core::provider::zip_name("echo", "1.0.0", os, arch);
+    let cases: [(&str, Vec<u8>, u16, &str); 5] = [
+        (
+            "slip",
+            zip_of(&[("terraform-provider-echo", b"x"), ("../../evil", b"x")]),
+            422,
+            "entry `../../evil`: leaves the zip's root",
+        ),
+        (
+            "two executables",
+            zip_of(&[
+                ("terraform-provider-echo", b"x"),
+                ("terraform-provider-echo.exe", b"x"),
+            ]),
+            422,
+            "two executables",
+        ),
+        (
+            "wrong name",
+            zip_of(&[("terraform-provider-other", b"x")]),
+            422,
+            "no executable named `terraform-provider-echo`",
+        ),
+        (
+            "not a zip",
+            b"not a zip".to_vec(),
+            422,
+            "is not a zip archive",
+        ),
+        (
+            "bomb",
+            zip_of(&[
+                ("terraform-provider-echo", b"x"),
+                ("zeros", &vec![0u8; 64 << 20]),
+            ]),
+            413,
+            "unpack to more than",
+        ),
+    ];
+    for (case, zip, status, expected) in cases {
+        let files = BTreeMap::from([(name.clone(), zip)]);
+        let (answered, body) = quarry
+            .publish(&token, "/v1/providers/acme/echo/1.0.0", packed(&files))
+            .unwrap();
+        assert_eq!(answered, status, "{case}: {body}");
+        assert!(
+            body.contains(expected) && body.contains(&name),
+            "{case}: {body}"
+        );
+    }
+    let response =
+        reqwest::blocking::get(format!("{}/v1/providers/acme/echo/versions", quarry.url)).unwrap();
+    assert_eq!(response.status(), 404, "nothing was published");
+}
