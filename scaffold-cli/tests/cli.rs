@@ -521,3 +521,88 @@ fn what_a_new_user_tries_first_just_works() {
     let without = publish("1.5.0", &[], None);
     assert_eq!(without.status.code(), Some(6), "{}", text(&without));
 }
+
+/// A GoReleaser-style `dist/` of provider `echo` 1.0.0: a zip for this machine's platform,
+/// beside files a release directory also holds that are not the release.
+fn provider_dist() -> tempfile::TempDir {
+    use std::io::Write as _;
+    let dist = tempfile::tempdir().expect("dist");
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file(
+            "terraform-provider-echo_v1.0.0",
+            zip::write::SimpleFileOptions::default().unix_permissions(0o755),
+        )
+        .expect("zip entry");
+    writer.write_all(b"#!/bin/sh\n").expect("zip write");
+    let zip = writer.finish().expect("zip").into_inner();
+    std::fs::write(
+        dist.path()
+            .join(format!("terraform-provider-echo_1.0.0_linux_{arch}.zip")),
+        zip,
+    )
+    .expect("write zip");
+    std::fs::write(dist.path().join("artifacts.json"), "[]").expect("write");
+    std::fs::write(dist.path().join("config.yaml"), "project_name: echo\n").expect("write");
+    dist
+}
+
+#[test]
+fn publish_provider_uploads_a_release_directory_that_terraform_then_installs() {
+    let home = tempfile::tempdir().expect("home");
+    let quarry = Quarry::start(&[]).expect("quarry starts");
+    let token = quarry.token("ci", &["publish:acme"]).expect("token");
+    let dist = provider_dist();
+    let publish = |dist: &Path| {
+        let mut command = scaffold(&quarry, home.path());
+        command
+            .env("TF_TOKEN_registry_test", &token)
+            .args(["publish", "provider"])
+            .arg(dist)
+            .args(["--address", "acme/echo", "--version", "1.0.0"]);
+        command
+    };
+
+    // A signature without the key that verifies it is caught before anything is sent.
+    let signed = tempfile::tempdir().expect("dist");
+    for entry in std::fs::read_dir(dist.path()).expect("dist") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, signed.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    std::fs::write(
+        signed
+            .path()
+            .join("terraform-provider-echo_1.0.0_SHA256SUMS.sig"),
+        b"sig",
+    )
+    .expect("write");
+    publish(signed.path()).assert().failure().stderr(says(&[
+        "terraform-provider-echo_1.0.0_SHA256SUMS.sig",
+        "--key",
+    ]));
+
+    publish(dist.path())
+        .assert()
+        .success()
+        .stderr(says(&["published provider acme/echo 1.0.0"]));
+    let terraform = Terraform::new(
+        &quarry.url,
+        r#"
+terraform {
+  required_providers {
+    echo = { source = "registry.test/acme/echo", version = "1.0.0" }
+  }
+}
+"#,
+    )
+    .expect("terraform dir");
+    let init = terraform.init().expect("init installs the provider");
+    assert!(
+        init.contains("Installed registry.test/acme/echo v1.0.0"),
+        "{init}"
+    );
+}
