@@ -524,3 +524,27 @@ pub struct ListedSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<String>,
 }
+
+/// A network mirror's `GET /v1/mirror/{host}/{ns}/{type}/index.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MirrorIndex {
+    /// Each version, with an empty object (the protocol reserves it).
+    pub versions: std::collections::BTreeMap<String, MirrorEmpty>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MirrorEmpty {}
+
+/// A network mirror's `GET /v1/mirror/{host}/{ns}/{type}/{version}.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MirrorVersion {
+    /// By `os_arch`.
+    pub archives: std::collections::BTreeMap<String, MirrorArchive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MirrorArchive {
+    pub url: String,
+    /// `h1:` (terraform's hash of the contents) and `zh:` (the zip's sha256).
+    pub hashes: Vec<String>,
+}

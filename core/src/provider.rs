@@ -337,6 +337,105 @@ fn read_protocols(file: &str, bytes: &[u8]) -> Result<Vec<String>, ReleaseError>
     Ok(protocols)
 }
 
+/// The file a mirrored version's `{version}.json` (as `terraform providers mirror` writes it)
+/// travels in, beside its zips.
+pub const MIRROR_FILE: &str = "mirror.json";
+
+/// A network mirror's `{version}.json`: each platform's zip (`url`, a bare file name in a
+/// mirror directory) and the hashes it must have.
+#[derive(Debug, Deserialize)]
+struct MirrorVersion {
+    archives: BTreeMap<String, MirrorArchive>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MirrorArchive {
+    url: String,
+    #[serde(default)]
+    hashes: Vec<String>,
+}
+
+/// Checks a mirrored version (its zips and [`MIRROR_FILE`]): the zips as a release's, unsigned
+/// (a mirror has no sums), and every hash the mirror file gives must be the zip's.
+pub fn check_mirrored(
+    files: &BTreeMap<String, Vec<u8>>,
+    name: &str,
+    version: &str,
+    limits: &Limits,
+) -> Result<CheckedRelease, ReleaseError> {
+    let problem = |problem: String| ReleaseError::Manifest {
+        file: MIRROR_FILE.to_owned(),
+        problem,
+    };
+    let listing = files
+        .get(MIRROR_FILE)
+        .ok_or_else(|| ReleaseError::Missing {
+            file: MIRROR_FILE.to_owned(),
+            why: "a mirrored version comes with the hashes of its zips".into(),
+        })?;
+    let listing: MirrorVersion = serde_json::from_slice(listing).map_err(|error| {
+        problem(format!(
+            "expected {{\"archives\": {{\"OS_ARCH\": {{\"url\": …, \"hashes\": […]}}}}}}: {error}"
+        ))
+    })?;
+    let mut zips = files.clone();
+    zips.remove(MIRROR_FILE);
+    let checked = check_release(&zips, name, version, limits)?;
+    if checked.signed.is_some() {
+        return Err(problem(
+            "a mirrored version carries no sums or signature".into(),
+        ));
+    }
+    for platform in &checked.platforms {
+        let key = format!("{}_{}", platform.os, platform.arch);
+        let Some(archive) = listing.archives.get(&key) else {
+            return Err(problem(format!(
+                "lists no `{key}`, for `{}`",
+                platform.filename
+            )));
+        };
+        if archive.url != platform.filename {
+            return Err(problem(format!(
+                "`{key}` is `{}`, but its zip is `{}`",
+                archive.url, platform.filename
+            )));
+        }
+        let zh = format!("zh:{}", platform.shasum);
+        let mut verified = false;
+        for hash in &archive.hashes {
+            let expected = if hash.starts_with("h1:") {
+                &platform.h1
+            } else if hash.starts_with("zh:") {
+                &zh
+            } else {
+                continue;
+            };
+            if hash != expected {
+                return Err(problem(format!(
+                    "gives `{}` the hash {hash}, but it hashes to {expected}",
+                    platform.filename
+                )));
+            }
+            verified = true;
+        }
+        if !verified {
+            return Err(problem(format!(
+                "gives `{}` no h1: or zh: hash to verify it with",
+                platform.filename
+            )));
+        }
+    }
+    if let Some(unknown) = listing.archives.keys().find(|key| {
+        !checked
+            .platforms
+            .iter()
+            .any(|p| format!("{}_{}", p.os, p.arch) == **key)
+    }) {
+        return Err(problem(format!("lists `{unknown}`, whose zip is missing")));
+    }
+    Ok(checked)
+}
+
 /// Checks a release's files (from the unpacked `.tar.gz`) for provider `name` at `version`.
 pub fn check_release(
     files: &BTreeMap<String, Vec<u8>>,
@@ -713,5 +812,34 @@ mod tests {
         );
         let unsigned = release(&[(sums_file.as_str(), sums_text(&right).into_bytes())]);
         assert!(refusal(&unsigned).contains("the sums come unsigned"));
+    }
+
+    #[test]
+    fn a_mirrored_version_must_hash_as_its_mirror_file_says() {
+        let files = release(&[]);
+        let file = zip_name("echo", "1.0.0", "linux", "amd64");
+        let checked = check_release(&files, "echo", "1.0.0", &Limits::default()).unwrap();
+        let h1 = checked.platforms[0].h1.clone();
+        let mirrored = |hashes: &str| {
+            let mut files = files.clone();
+            let listing = format!(
+                r#"{{"archives":{{"linux_amd64":{{"url":"{file}","hashes":[{hashes}]}}}}}}"#
+            );
+            files.insert(MIRROR_FILE.into(), listing.into_bytes());
+            check_mirrored(&files, "echo", "1.0.0", &Limits::default())
+        };
+        assert!(mirrored(&format!("\"{h1}\"")).is_ok());
+        let wrong = mirrored("\"h1:AAAA\"").unwrap_err().to_string();
+        assert!(
+            wrong
+                .contains("gives `terraform-provider-echo_1.0.0_linux_amd64.zip` the hash h1:AAAA"),
+            "{wrong}"
+        );
+        let none = mirrored("").unwrap_err().to_string();
+        assert!(none.contains("no h1: or zh: hash"), "{none}");
+        let missing = check_mirrored(&files, "echo", "1.0.0", &Limits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("`mirror.json` is missing"), "{missing}");
     }
 }

@@ -48,9 +48,30 @@ enum Command {
     /// Manage API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The provider network mirror
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
+    /// Provider signing keys
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
     /// A worker process of the sandbox (started by `quarry serve`, not by hand)
     #[command(hide = true)]
     SandboxWorker,
+}
+
+#[derive(Subcommand)]
+enum MirrorCommand {
+    /// Import the providers of a `terraform providers mirror DIR` directory (hashes verified)
+    Import { dir: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+enum SigningKeyCommand {
+    /// List the registry's provider signing keys (public halves), newest first
+    List,
+    /// Generate a new key for NAMESPACE's providers; the old one stays valid for the versions
+    /// it signed
+    Rotate { namespace: String },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +143,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(command) => token(&registry, command).await,
+        Command::Mirror(MirrorCommand::Import { dir }) => {
+            let report = registry.import_mirror(&dir).await?;
+            for id in &report.imported {
+                eprintln!("imported {id}");
+            }
+            eprintln!(
+                "{} imported, {} already there",
+                quarry_core::counted(
+                    report.imported.len(),
+                    "provider version",
+                    "provider versions"
+                ),
+                report.already_imported.len()
+            );
+            Ok(())
+        }
+        Command::SigningKey(SigningKeyCommand::List) => {
+            for listed in registry.signing_keys(None).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    listed.namespace,
+                    listed.key.key_id,
+                    listed.created_at.to_rfc3339(),
+                    listed.retired_at.map_or("current".to_owned(), |at| format!(
+                        "retired {}",
+                        at.to_rfc3339()
+                    ))
+                );
+            }
+            Ok(())
+        }
+        Command::SigningKey(SigningKeyCommand::Rotate { namespace }) => {
+            quarry_core::address::Namespace::new(&namespace)?;
+            let key = registry.rotate_signing_key(&namespace).await?;
+            eprintln!("{namespace} now signs with key {}", key.key_id);
+            println!("{}", key.ascii_armor);
+            Ok(())
+        }
         Command::Backup { dir } => {
             let report = registry.backup(&dir, &config.data_dir).await?;
             eprintln!(

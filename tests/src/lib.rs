@@ -159,14 +159,20 @@ impl Quarry {
         }
     }
 
-    /// Runs another `quarry` command against this registry's data directory.
-    pub fn command(&self, args: &[&str]) -> Result<Output> {
-        let output = Command::new(binary("quarry"))
+    /// Runs another `quarry` command against this registry's data directory, whatever its
+    /// exit code.
+    pub fn run_command(&self, args: &[&str]) -> Result<Output> {
+        Ok(Command::new(binary("quarry"))
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(args)
             .env_remove("QUARRY_DATABASE_URL")
-            .output()?;
+            .output()?)
+    }
+
+    /// Runs another `quarry` command against this registry's data directory, which must succeed.
+    pub fn command(&self, args: &[&str]) -> Result<Output> {
+        let output = self.run_command(args)?;
         if !output.status.success() {
             bail!(
                 "quarry {args:?} failed: {}",
@@ -492,4 +498,36 @@ impl std::io::Read for SlowBody {
         self.position = end;
         Ok(count)
     }
+}
+
+/// A CA, and a server certificate and key it signed for `127.0.0.1` and `registry.test`,
+/// written as PEM files into `dir` under `name`: the CA's, the certificate's and the key's paths.
+pub fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("Quarry test CA {name}"));
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["registry.test".to_owned()]).expect("params");
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = params.signed_by(&key, &ca).expect("signed");
+    let paths = (
+        dir.join(format!("{name}-ca.pem")),
+        dir.join(format!("{name}-cert.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).expect("write");
+    std::fs::write(&paths.1, certificate.pem()).expect("write");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
+    paths
 }

@@ -433,3 +433,129 @@ fn hostile_provider_zips_are_refused_naming_the_file() {
         reqwest::blocking::get(format!("{}/v1/providers/acme/echo/versions", quarry.url)).unwrap();
     assert_eq!(response.status(), 404, "nothing was published");
 }
+
+/// `terraform providers mirror` of `registry.test/acme/echo` 1.0.0, as published on a first
+/// registry: the directory terraform writes (index.json, 1.0.0.json, the zip).
+fn terraform_mirror_directory(into: &std::path::Path) {
+    let origin = Quarry::start(&[]).unwrap();
+    let token = origin.token("ci", &["publish:acme"]).unwrap();
+    origin
+        .published(
+            &token,
+            "/v1/providers/acme/echo/1.0.0",
+            packed(&release("1.0.0")),
+        )
+        .unwrap();
+    let terraform = Terraform::new(&origin.url, &main_tf("1.0.0")).unwrap();
+    terraform
+        .succeeds(&["providers", "mirror", into.to_str().unwrap()])
+        .unwrap();
+    assert!(into.join("registry.test/acme/echo/1.0.0.json").is_file());
+}
+
+#[test]
+fn terraform_installs_through_quarrys_network_mirror_what_was_imported_from_a_mirror_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror_dir = dir.path().join("mirror");
+    terraform_mirror_directory(&mirror_dir);
+
+    let certificates = certificates(dir.path(), "mirror");
+    let quarry = Quarry::start(&[
+        "--tls-cert",
+        certificates.1.to_str().unwrap(),
+        "--tls-key",
+        certificates.2.to_str().unwrap(),
+    ])
+    .unwrap();
+    let imported = quarry
+        .command(&["mirror", "import", mirror_dir.to_str().unwrap()])
+        .unwrap();
+    assert!(
+        text(&imported).contains("imported registry.test/acme/echo 1.0.0"),
+        "{}",
+        text(&imported)
+    );
+    let again = quarry
+        .command(&["mirror", "import", mirror_dir.to_str().unwrap()])
+        .unwrap();
+    assert!(text(&again).contains("0 provider versions imported, 1 already there"));
+
+    // A zip that does not hash as the mirror file says is refused on import.
+    let tampered_dir = dir.path().join("tampered");
+    std::fs::create_dir_all(tampered_dir.join("registry.test/acme/other")).unwrap();
+    let (os, arch) = this_platform();
+    let zip = quarry_core::provider::zip_name("other", "1.0.0", os, arch);
+    std::fs::write(
+        tampered_dir.join("registry.test/acme/other").join(&zip),
+        zip_of(&[("terraform-provider-other", b"x")]),
+    )
+    .unwrap();
+    std::fs::write(
+        tampered_dir.join("registry.test/acme/other/1.0.0.json"),
+        format!(
+            r#"{{"archives":{{"{os}_{arch}":{{"url":"{zip}","hashes":["h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let refused = quarry
+        .run_command(&["mirror", "import", tampered_dir.to_str().unwrap()])
+        .unwrap();
+    assert!(
+        !refused.status.success() && text(&refused).contains("the hash h1:AAAA"),
+        "{}",
+        text(&refused)
+    );
+
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("main.tf"), main_tf("1.0.0")).unwrap();
+    let cli_config = dir.path().join("mirror.tfrc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "provider_installation {{\n  network_mirror {{\n    url = \"{}/v1/mirror/\"\n  }}\n}}\n",
+            quarry.url
+        ),
+    )
+    .unwrap();
+    let init = std::process::Command::new("terraform")
+        .args(["init", "-input=false", "-no-color"])
+        .current_dir(&work)
+        .env("SSL_CERT_FILE", &certificates.0)
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+    assert!(
+        text(&init).contains("Installed registry.test/acme/echo v1.0.0"),
+        "{}",
+        text(&init)
+    );
+    let lock = std::fs::read_to_string(work.join(".terraform.lock.hcl")).unwrap();
+    let index: Value = reqwest::blocking::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&certificates.0).unwrap()).unwrap(),
+        )
+        .build()
+        .unwrap()
+        .get(format!(
+            "{}/v1/mirror/registry.test/acme/echo/1.0.0.json",
+            quarry.url
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // terraform verifies the zip against the h1: Quarry reported and locks that hash.
+    let reported = index["archives"][format!("{os}_{arch}")]["hashes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reported.starts_with("h1:"));
+    assert!(
+        lock.contains(&format!("\"{reported}\"")),
+        "the lock file holds the h1: Quarry reported, {reported}:\n{lock}"
+    );
+}

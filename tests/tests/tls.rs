@@ -8,41 +8,9 @@
 //! `registry.test` would need an `/etc/hosts` entry, which tests do not write.
 
 use quarry_e2e::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A CA, and a server certificate and key it signed for `127.0.0.1` and `registry.test`,
-/// written as PEM files into `dir` under `name`: the CA's, the certificate's and the key's paths.
-fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, format!("Quarry test CA {name}"));
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["registry.test".to_owned()]).expect("params");
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
-    let key = rcgen::KeyPair::generate().expect("key");
-    let certificate = params.signed_by(&key, &ca).expect("signed");
-    let paths = (
-        dir.join(format!("{name}-ca.pem")),
-        dir.join(format!("{name}-cert.pem")),
-        dir.join(format!("{name}-key.pem")),
-    );
-    std::fs::write(&paths.0, ca.pem()).expect("write");
-    std::fs::write(&paths.1, certificate.pem()).expect("write");
-    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
-    paths
-}
 
 /// `curl` against `url` trusting only `ca`: the HTTP version spoken, or `None` when the
 /// connection was refused (an untrusted certificate).

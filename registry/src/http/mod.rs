@@ -8,6 +8,7 @@ pub mod auth;
 pub mod blueprints;
 pub mod discovery;
 pub mod error;
+pub mod mirror;
 pub mod modules;
 pub mod openapi;
 pub mod providers;
@@ -50,6 +51,7 @@ pub fn configure(registry: Registry) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/v1/modules").configure(modules::routes))
             .service(web::scope("/v1/blueprints").configure(blueprints::routes))
             .service(web::scope("/v1/providers").configure(providers::routes))
+            .service(web::scope("/v1/mirror").configure(mirror::routes))
             .service(web::scope("/v1/archives").configure(archives::routes))
             .service(web::scope("/v1/stacks").configure(stacks::routes))
             .route("/v1/audit", web::get().to(audit::list))

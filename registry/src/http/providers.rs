@@ -177,6 +177,9 @@ async fn download(
         })
     };
     let release = &found.release;
+    let signed = release.signed.as_ref().ok_or_else(|| {
+        ApiError::internal(&format!("provider {address} {version} has no signed sums"))
+    })?;
     registry.record_download(found.version_id);
     Ok(HttpResponse::Ok().json(api::ProviderDownload {
         protocols: release.protocols.clone(),
@@ -184,15 +187,15 @@ async fn download(
         arch: found.platform.arch.clone(),
         filename: found.platform.filename.clone(),
         download_url: registry.file_url(&digest(&found.platform.shasum)?, ".zip"),
-        shasums_url: registry.file_url(&digest(&release.sums.sha256)?, ".txt"),
-        shasums_signature_url: registry.file_url(&digest(&release.signature.sha256)?, ".sig"),
+        shasums_url: registry.file_url(&digest(&signed.sums.sha256)?, ".txt"),
+        shasums_signature_url: registry.file_url(&digest(&signed.signature.sha256)?, ".sig"),
         shasum: found.platform.shasum.clone(),
         signing_keys: api::SigningKeys {
             gpg_public_keys: vec![api::GpgPublicKey {
-                key_id: release.key.key_id.clone(),
-                ascii_armor: release.key.ascii_armor.clone(),
+                key_id: signed.key.key_id.clone(),
+                ascii_armor: signed.key.ascii_armor.clone(),
                 trust_signature: String::new(),
-                source: match release.signer {
+                source: match signed.signer {
                     Signer::Registry => "Quarry".into(),
                     Signer::Publisher => address.namespace.to_string(),
                 },

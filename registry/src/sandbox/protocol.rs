@@ -38,6 +38,8 @@ pub enum Job {
         limits: Limits,
         name: String,
         version: String,
+        /// A mirrored version (its zips and `mirror.json`, see `quarry mirror import`).
+        mirrored: bool,
     },
     /// Render a stack from a published blueprint. The payload is the blueprint's archive, or
     /// empty to use the worker's copy (it answers [`Reply::NeedArchive`] when it has none).

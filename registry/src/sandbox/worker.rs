@@ -156,11 +156,17 @@ fn handle(job: Job, payload: &[u8], loaded: &mut Loaded) -> (Reply, Vec<u8>) {
             limits,
             name,
             version,
+            mirrored,
         } => {
+            let check = if mirrored {
+                quarry_core::provider::check_mirrored
+            } else {
+                quarry_core::provider::check_release
+            };
             let checked = quarry_core::archive::read_files(payload, &limits)
                 .map_err(Refusal::Archive)
                 .and_then(|files| {
-                    quarry_core::provider::check_release(&files, &name, &version, &limits)
+                    check(&files, &name, &version, &limits)
                         .map(Box::new)
                         .map_err(Refusal::Release)
                 });

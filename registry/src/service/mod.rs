@@ -9,6 +9,7 @@ pub mod cache;
 pub mod changes;
 pub mod gc;
 pub mod import;
+pub mod mirror;
 pub mod modules;
 pub mod provider_keys;
 pub mod providers;

@@ -195,6 +195,14 @@ impl Registry {
     /// versions are signed with it, older versions keep naming, and verifying with, theirs.
     pub async fn rotate_signing_key(&self, namespace: &str) -> Result<PublicKey, KeyError> {
         let row = self.store_new_key(namespace).await?;
+        super::audit::record(
+            &self.db,
+            &super::audit::Actor::console(),
+            super::audit::Action::PROVIDER_ROTATE_KEY,
+            namespace,
+            serde_json::json!({ "key_id": row.key_id }),
+        )
+        .await?;
         Ok(PublicKey {
             key_id: row.key_id,
             ascii_armor: row.public_key,

@@ -52,7 +52,15 @@ pub enum Signer {
 pub struct ProviderRelease {
     pub protocols: Vec<String>,
     pub platforms: Vec<PlatformZip>,
-    /// The `SHA256SUMS` file (the sums' name is the release's, see [`sums_name`]).
+    /// The signed sums; always there for this registry's own providers, never for mirrored
+    /// ones (a network mirror serves hashes, not signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<SignedSums>,
+}
+
+/// A version's `SHA256SUMS`, its signature, and the key that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedSums {
     pub sums: StoredFile,
     pub signature: StoredFile,
     pub key: PublicKey,
@@ -62,10 +70,16 @@ pub struct ProviderRelease {
 impl ProviderRelease {
     /// Every digest the version serves: zips, sums, signature (for `quarry gc`).
     pub fn digests(&self) -> impl Iterator<Item = &str> {
+        let signed = self.signed.iter().flat_map(|signed| {
+            [
+                signed.sums.sha256.as_str(),
+                signed.signature.sha256.as_str(),
+            ]
+        });
         self.platforms
             .iter()
             .map(|platform| platform.shasum.as_str())
-            .chain([self.sums.sha256.as_str(), self.signature.sha256.as_str()])
+            .chain(signed)
     }
 
     pub fn platform(&self, os: &str, arch: &str) -> Option<&PlatformZip> {
@@ -99,10 +113,12 @@ impl Registry {
         version: &Version,
         archive: &Bytes,
     ) -> Result<Checked, PublishError> {
+        let mirrored = address.host.is_some();
         let job = Job::CheckRelease {
             limits: self.limits,
             name: address.name.to_string(),
             version: version.to_string(),
+            mirrored,
         };
         let checked = match self
             .check_job("checking the provider release", job, archive)
@@ -129,6 +145,19 @@ impl Registry {
         let mut stored = Vec::new();
         for platform in &checked.platforms {
             stored.push(take(&platform.filename).map_err(vanished)?);
+        }
+        if mirrored {
+            let release = ProviderRelease {
+                protocols: checked.protocols,
+                platforms: checked.platforms,
+                signed: None,
+            };
+            return Ok(Checked {
+                document: serde_json::to_value(&release)
+                    .map_err(|error| PublishError::Task(error.to_string()))?,
+                description: String::new(),
+                files: stored,
+            });
         }
         let (sums, signature, key, signer) = match &checked.signed {
             Some(signed) => {
@@ -164,10 +193,12 @@ impl Registry {
         let release = ProviderRelease {
             protocols: checked.protocols,
             platforms: checked.platforms,
-            sums: StoredFile::of(&sums),
-            signature: StoredFile::of(&signature),
-            key,
-            signer,
+            signed: Some(SignedSums {
+                sums: StoredFile::of(&sums),
+                signature: StoredFile::of(&signature),
+                key,
+                signer,
+            }),
         };
         stored.push(sums);
         stored.push(signature);
@@ -274,13 +305,15 @@ mod tests {
                 h1: "h1:x".into(),
                 executable: "terraform-provider-x".into(),
             }],
-            sums: StoredFile::of(b"sums"),
-            signature: StoredFile::of(b"sig"),
-            key: PublicKey {
-                key_id: "0123456789ABCDEF".into(),
-                ascii_armor: String::new(),
-            },
-            signer: Signer::Registry,
+            signed: Some(SignedSums {
+                sums: StoredFile::of(b"sums"),
+                signature: StoredFile::of(b"sig"),
+                key: PublicKey {
+                    key_id: "0123456789ABCDEF".into(),
+                    ascii_armor: String::new(),
+                },
+                signer: Signer::Registry,
+            }),
         };
         let digests: Vec<&str> = release.digests().collect();
         assert_eq!(digests.len(), 3);

@@ -1,0 +1,81 @@
+//! The provider network mirror under `/v1/mirror/` (PROTOCOL.md §4): `index.json` and
+//! `{version}.json` for `{host}/{namespace}/{type}`, with the `h1:` and `zh:` hashes Quarry
+//! computed. It serves providers imported from another host (`quarry mirror import`) and this
+//! registry's own: a host with nothing imported under it is taken as this registry's name when
+//! it is the public URL's host, or when no public URL is configured.
+
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::service::Registry;
+use actix_web::{HttpRequest, HttpResponse, web};
+use quarry_core::address::ProviderAddress;
+use quarry_core::api;
+use quarry_core::digest::Sha256;
+use quarry_core::version::Version;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.route("/{host}/{namespace}/{name}/{file}", web::get().to(serve));
+}
+
+/// Whether `host` names this registry.
+fn is_own_host(registry: &Registry, host: &str) -> bool {
+    let Some(public) = registry.public_url.as_deref() else {
+        return true;
+    };
+    let authority = public
+        .split_once("://")
+        .map_or(public, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    authority.eq_ignore_ascii_case(host)
+}
+
+async fn serve(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    Caller::of(&request, &registry).await?.reader()?;
+    let (host, namespace, name, file) = path.into_inner();
+    let mirrored = ProviderAddress::on_host(Some(&host.to_ascii_lowercase()), &namespace, &name)?;
+    let own = ProviderAddress::new(&namespace, &name)?;
+    let mut releases = registry.provider_versions(&mirrored).await?;
+    if releases.is_none() && is_own_host(&registry, &host) {
+        releases = registry.provider_versions(&own).await?;
+    }
+    let releases =
+        releases.ok_or_else(|| ApiError::not_found(format!("provider {mirrored} not mirrored")))?;
+    if file == "index.json" {
+        return Ok(HttpResponse::Ok().json(api::MirrorIndex {
+            versions: releases
+                .iter()
+                .map(|listed| (listed.version.version.to_string(), api::MirrorEmpty {}))
+                .collect(),
+        }));
+    }
+    let version = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found("expected index.json or VERSION.json"))?;
+    let version = Version::parse(version)?;
+    let listed = releases
+        .iter()
+        .find(|listed| listed.version.version == version)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("provider {mirrored} has no version {version}"))
+        })?;
+    let mut archives = std::collections::BTreeMap::new();
+    for platform in &listed.release.platforms {
+        let digest = Sha256::from_hex(&platform.shasum)
+            .map_err(|_| ApiError::internal(&format!("{mirrored} {version}: bad digest")))?;
+        archives.insert(
+            format!("{}_{}", platform.os, platform.arch),
+            api::MirrorArchive {
+                url: registry.file_url(&digest, ".zip"),
+                hashes: vec![platform.h1.clone(), format!("zh:{}", platform.shasum)],
+            },
+        );
+    }
+    registry.record_download(listed.version.id);
+    Ok(HttpResponse::Ok().json(api::MirrorVersion { archives }))
+}
