@@ -476,6 +476,15 @@ pub fn inspect_module(compressed: &[u8], limits: &Limits) -> Result<Inspected, A
     })
 }
 
+/// The sha256 of a `.tar.gz`'s uncompressed stream, read up to `limit` bytes (`None` past it
+/// or when it does not decompress): what two archives packed from the same files share,
+/// whatever compressor (or compressor version) made them.
+pub fn content_digest(compressed: &[u8], limit: u64) -> Option<crate::digest::Sha256> {
+    let decoder = flate2::read::GzDecoder::new(compressed);
+    let (digest, read) = crate::digest::Sha256::of_reader(decoder.take(limit + 1)).ok()?;
+    (read <= limit).then_some(digest)
+}
+
 /// Reads every regular file of a `.tar.gz` (a blueprint), with the same checks as for modules
 /// except that links are refused outright. The total is bounded by `max_unpacked_bytes`.
 pub fn read_files(
@@ -687,6 +696,32 @@ fn collect(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_content_digest_is_the_same_whatever_compressed_it() {
+        use std::io::Write as _;
+        let files = std::collections::BTreeMap::from([("main.tf".to_owned(), vec![b'x'; 4096])]);
+        let packed = super::pack_files(&files).unwrap();
+        let tar = {
+            let mut decoder = flate2::read::GzDecoder::new(&packed[..]);
+            let mut tar = Vec::new();
+            std::io::Read::read_to_end(&mut decoder, &mut tar).unwrap();
+            tar
+        };
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&tar).unwrap();
+        let recompressed = encoder.finish().unwrap();
+        assert_ne!(packed, recompressed, "different bytes");
+        assert_eq!(
+            super::content_digest(&packed, 1 << 20),
+            super::content_digest(&recompressed, 1 << 20)
+        );
+        assert!(
+            super::content_digest(&packed, 100).is_none(),
+            "past the limit"
+        );
+        assert!(super::content_digest(b"not gzip", 1 << 20).is_none());
+    }
+
     use super::*;
     use crate::test_support::{gzip, tar_gz};
 

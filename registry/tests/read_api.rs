@@ -15,7 +15,10 @@ async fn discovery_names_the_modules_service() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), "application/json");
     let body: Value = response.json.clone();
-    assert_eq!(body, json!({ "modules.v1": "/v1/modules/" }));
+    assert_eq!(
+        body,
+        json!({ "modules.v1": "/v1/modules/", "providers.v1": "/v1/providers/" })
+    );
 }
 
 #[actix_web::test]

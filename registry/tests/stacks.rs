@@ -249,7 +249,10 @@ async fn the_inventory_needs_a_token_even_on_a_public_registry_and_is_off_by_def
     let off = start().await;
     let app = off.app().await;
     let (_, discovery) = app.get("/.well-known/terraform.json").await;
-    assert_eq!(discovery, json!({ "modules.v1": "/v1/modules/" }));
+    assert_eq!(
+        discovery,
+        json!({ "modules.v1": "/v1/modules/", "providers.v1": "/v1/providers/" })
+    );
     let token = off.token("reader", &["read"]).await;
     for request in [
         put(&format!("/v1/stacks/{}", id(1)), Some(&token), body.clone()),

@@ -133,6 +133,17 @@ impl Registry {
     /// Publishes every module and blueprint under `dir` whose version is not published yet. One
     /// whose version is published but whose files differ from what was published is reported and
     /// warned about (versions are immutable: its version must change for it to be published).
+    /// Whether the stored archive `digest` holds what `packed` holds: the same files packed by
+    /// another compressor (a newer zlib) differ in bytes, not in content.
+    async fn same_content(&self, digest: &Sha256, packed: &[u8]) -> Result<bool, super::Internal> {
+        let Some(stored) = self.storage.archive_bytes(digest).await? else {
+            return Ok(false);
+        };
+        let limit = self.limits.max_unpacked_bytes;
+        let stored = archive::content_digest(&stored, limit);
+        Ok(stored.is_some() && stored == archive::content_digest(packed, limit))
+    }
+
     pub async fn import_dir(&self, dir: &Path) -> Result<ImportReport, ImportError> {
         let mut manifests = Vec::new();
         find_manifests(dir, &mut manifests)?;
@@ -152,7 +163,13 @@ impl Registry {
                 let stored = self
                     .resolve_download(&found.address, &found.version)
                     .await?;
-                if stored.is_some_and(|stored| stored.archive != Sha256::of(&packed)) {
+                let changed = match stored {
+                    Some(stored) if stored.archive != Sha256::of(&packed) => {
+                        !self.same_content(&stored.archive, &packed).await?
+                    }
+                    _ => false,
+                };
+                if changed {
                     tracing::warn!(
                         artifact = %found.address,
                         version = %found.version,

@@ -239,11 +239,15 @@ async fn results_page(
     }
     let kind = match given(&query.kind).as_deref() {
         None => None,
-        Some(name) => Some(Kind::from_name(name).ok_or_else(|| {
-            UiError::bad_request(format!(
-                "There is no kind `{name}`: choose module or blueprint."
-            ))
-        })?),
+        Some(name) => Some(
+            Kind::from_name(name)
+                .filter(|kind| *kind != Kind::Provider)
+                .ok_or_else(|| {
+                    UiError::bad_request(format!(
+                        "There is no kind `{name}`: choose module or blueprint."
+                    ))
+                })?,
+        ),
     };
     let page_number = match given(&query.page) {
         None => 1,
