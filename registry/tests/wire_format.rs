@@ -297,6 +297,44 @@ async fn every_answer_keeps_its_shape() {
         .await;
     spec.answered("DELETE", &format!("/v1/stacks/{stack}"), &forgotten);
 
+    // Providers: a release, its versions (snapshotted), a download, the keys, the marks and the
+    // mirror (checked: keys and signatures are made fresh on every run).
+    let release = provider_release();
+    let published = app
+        .answer(publish_request(
+            "/v1/providers/fixtures/echo/1.0.0",
+            Some(&token),
+            release,
+        ))
+        .await;
+    spec.answered("POST", "/v1/providers/fixtures/echo/1.0.0", &published);
+    let (status, versions) = app.get("/v1/providers/fixtures/echo/versions").await;
+    spec.check(
+        "GET",
+        "/v1/providers/fixtures/echo/versions",
+        status,
+        &versions,
+    );
+    snapshot(
+        "provider_versions",
+        &json!({ "status": status, "body": versions }),
+    );
+    for path in [
+        "/v1/providers/fixtures/echo/1.0.0/download/linux/amd64",
+        "/v1/providers/signing-keys",
+        "/v1/mirror/registry.test/fixtures/echo/index.json",
+        "/v1/mirror/registry.test/fixtures/echo/1.0.0.json",
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        spec.check("GET", path, status, &body);
+    }
+    for verb in ["deprecate", "undeprecate", "yank", "unyank"] {
+        let path = format!("/v1/providers/fixtures/echo/1.0.0/{verb}");
+        let (status, answer) = app.post(&path, Some(&token), json!({})).await;
+        spec.check("POST", &path, status, &answer);
+    }
+
     spec.assert_every_operation_answered();
     // And the check itself finds a body that breaks the schema.
     let (_, problems) = spec.problems(
@@ -434,4 +472,23 @@ impl Spec {
             "operations in /openapi.json this test never called: {missing:?}"
         );
     }
+}
+
+/// A provider release of `fixtures/echo` 1.0.0 for linux/amd64, as a publish's body.
+fn provider_release() -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file(
+            "terraform-provider-echo_v1.0.0",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("zip entry");
+    writer.write_all(b"#!/bin/sh\n").expect("zip write");
+    let zip = writer.finish().expect("zip").into_inner();
+    let files = std::collections::BTreeMap::from([(
+        "terraform-provider-echo_1.0.0_linux_amd64.zip".to_owned(),
+        zip,
+    )]);
+    quarry_core::archive::pack_files(&files).expect("pack")
 }

@@ -112,6 +112,17 @@ const OPERATIONS: &[Operation] = operations! {
     Post "/v1/blueprints/{namespace}/{name}/{version}/yank" "Yank a blueprint version", query &[], body MARK, Write => [200: Answer::Json("Marked")];
     Post "/v1/blueprints/{namespace}/{name}/{version}/unyank" "Undo a yank", query &[], body MARK, Write => [200: Answer::Json("Marked")];
 
+    Get "/v1/providers/signing-keys" "The registry's provider signing keys, newest first", query &[], body Body::None, Read => [200: Answer::Json("SigningKeyList")];
+    Get "/v1/providers/{namespace}/{type}/versions" "The versions terraform chooses from, with protocols and platforms", query &[], body Body::None, Read => [200: Answer::Json("ProviderVersions")];
+    Get "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}" "What terraform fetches and checks for a platform", query &[], body Body::None, Read => [200: Answer::Json("ProviderDownload")];
+    Post "/v1/providers/{namespace}/{type}/{version}" "Publish a provider release (a .tar.gz of its zips, optionally signed sums)", query &[], body Body::Gzip, Write => [201: Answer::Json("Published")];
+    Post "/v1/providers/{namespace}/{type}/{version}/deprecate" "Deprecate a provider version", query &[], body MARK, Write => [200: Answer::Json("Marked")];
+    Post "/v1/providers/{namespace}/{type}/{version}/undeprecate" "Undo a deprecation", query &[], body MARK, Write => [200: Answer::Json("Marked")];
+    Post "/v1/providers/{namespace}/{type}/{version}/yank" "Yank a provider version", query &[], body MARK, Write => [200: Answer::Json("Marked")];
+    Post "/v1/providers/{namespace}/{type}/{version}/unyank" "Undo a yank", query &[], body MARK, Write => [200: Answer::Json("Marked")];
+    Get "/v1/mirror/{host}/{namespace}/{type}/index.json" "A network mirror's versions of a provider", query &[], body Body::None, Read => [200: Answer::Json("MirrorIndex")];
+    Get "/v1/mirror/{host}/{namespace}/{type}/{file}" "A network mirror's platforms of a version (`<version>.json`), with h1: and zh: hashes", query &[], body Body::None, Read => [200: Answer::Json("MirrorVersion")];
+
     Get "/v1/archives/{file}" "An archive (`<sha256>.tar.gz`), signed when reads need a token", query &["exp", "sig"], body Body::None, Read => [200: Answer::Gzip, 206: Answer::Gzip, 304: Answer::Empty, 307: Answer::Empty, 416: Answer::Json("Errors")];
     Head "/v1/archives/{file}" "An archive's headers", query &["exp", "sig"], body Body::None, Read => [200: Answer::Empty, 206: Answer::Empty, 304: Answer::Empty, 307: Answer::Empty, 416: Answer::Empty];
 
@@ -284,6 +295,11 @@ pub fn document() -> OpenApi {
     schemas::<api::StackReport>(&mut collected);
     schemas::<api::StackReported>(&mut collected);
     schemas::<api::AuditPage>(&mut collected);
+    schemas::<api::SigningKeyList>(&mut collected);
+    schemas::<api::ProviderVersions>(&mut collected);
+    schemas::<api::ProviderDownload>(&mut collected);
+    schemas::<api::MirrorIndex>(&mut collected);
+    schemas::<api::MirrorVersion>(&mut collected);
     let mut components = ComponentsBuilder::new().security_scheme(
         "token",
         SecurityScheme::Http(
