@@ -156,6 +156,11 @@ settings! {
         access_log: bool = false, "false", "QUARRY_ACCESS_LOG",
             "Log every request (at INFO). Without it only server errors, refused writes and requests slower than a second are logged; /metrics counts the rest"
             [, num_args = 0..=1, default_missing_value = "true"];
+        mirror_platforms: Vec<String> = ["linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64", "windows_amd64"]
+            .map(String::from).to_vec(), "linux_amd64,linux_arm64,darwin_amd64,darwin_arm64,windows_amd64",
+            "QUARRY_MIRROR_PLATFORMS",
+            "The platforms (os_arch, comma-separated) --mirror-upstream fetches of a provider version"
+            [, value_delimiter = ','];
         import: Vec<PathBuf> = Vec::new(), "none", "QUARRY_IMPORT",
             "Publish every module and blueprint found under these directories that is not published yet (comma-separated)"
             [, value_delimiter = ','];
@@ -170,6 +175,12 @@ settings! {
         tls_key: PathBuf, "QUARRY_TLS_KEY",
             "The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)"
             [];
+        mirror_upstream: String, "QUARRY_MIRROR_UPSTREAM",
+            "Pull provider versions the network mirror does not hold from this registry ([HOST=]URL, e.g. https://registry.terraform.io; HOST is the providers' origin host, by default the URL's), verified against its signed SHA256SUMS, stored, then served"
+            [];
+        mirror_upstream_token: String, "QUARRY_MIRROR_UPSTREAM_TOKEN",
+            "A token sent to --mirror-upstream's JSON endpoints"
+            [, hide_env_values = true];
         signing_key: String, "QUARRY_SIGNING_KEY",
             "Key for signing archive URLs (at least 32 characters). Replicas must share it. When unset a random key is kept in the data directory"
             [, hide_env_values = true];

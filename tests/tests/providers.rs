@@ -559,3 +559,129 @@ fn terraform_installs_through_quarrys_network_mirror_what_was_imported_from_a_mi
         "the lock file holds the h1: Quarry reported, {reported}:\n{lock}"
     );
 }
+
+/// How many times `quarry` answered `route` with 200, from its `/metrics`.
+fn answered(quarry: &Quarry, route: &str) -> u64 {
+    let metrics = reqwest::blocking::get(format!("{}/metrics", quarry.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("quarry_http_requests_total{")
+                && line.contains(&format!("route=\"{route}\""))
+                && line.contains("status=\"200\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn the_mirror_pulls_a_version_through_from_an_upstream_quarry_once_for_many_inits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut upstream = Quarry::start(&[]).unwrap();
+    let token = upstream.token("ci", &["publish:acme"]).unwrap();
+    upstream
+        .published(
+            &token,
+            "/v1/providers/acme/echo/1.0.0",
+            packed(&release("1.0.0")),
+        )
+        .unwrap();
+
+    let (ca, cert, key) = certificates(dir.path(), "pull");
+    let mirror = Quarry::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--mirror-upstream",
+        &format!("registry.test={}", upstream.url),
+    ])
+    .unwrap();
+    let cli_config = dir.path().join("mirror.tfrc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "provider_installation {{\n  network_mirror {{\n    url = \"{}/v1/mirror/\"\n  }}\n}}\n",
+            mirror.url
+        ),
+    )
+    .unwrap();
+    let init = |name: &str| {
+        let work = dir.path().join(name);
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(work.join("main.tf"), main_tf("1.0.0")).unwrap();
+        std::process::Command::new("terraform")
+            .args(["init", "-input=false", "-no-color"])
+            .current_dir(&work)
+            .env("SSL_CERT_FILE", &ca)
+            .env("TF_CLI_CONFIG_FILE", &cli_config)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .unwrap()
+    };
+    let download_route = "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}";
+    for round in 0..3 {
+        let output = init(&format!("work-{round}"));
+        assert!(
+            output.status.success()
+                && text(&output).contains("Installed registry.test/acme/echo v1.0.0"),
+            "init {round} through the pulling mirror:\n{}",
+            text(&output)
+        );
+    }
+    assert_eq!(
+        answered(&upstream, download_route),
+        2,
+        "the upstream was asked once per platform (linux and darwin), for three inits"
+    );
+
+    // A zip the upstream serves that is not the one its signed sums name is never stored.
+    upstream
+        .published(
+            &token,
+            "/v1/providers/acme/echo/2.0.0",
+            packed(&release("2.0.0")),
+        )
+        .unwrap();
+    let (os, arch) = this_platform();
+    let download = get_json(
+        &upstream,
+        &format!("/v1/providers/acme/echo/2.0.0/download/{os}/{arch}"),
+    );
+    let object = stored_object(&upstream, download["shasum"].as_str().unwrap());
+    let mut tampered = std::fs::read(&object).unwrap();
+    tampered[10] ^= 0x55;
+    std::fs::write(&object, tampered).unwrap();
+    let trusting = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let refused = trusting
+        .get(format!(
+            "{}/v1/mirror/registry.test/acme/echo/2.0.0.json",
+            mirror.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 502);
+    let message = refused.text().unwrap();
+    assert!(
+        message.contains("does not verify") && message.contains("its sha256 is"),
+        "{message}"
+    );
+
+    // Pulled, stored, served: the upstream may go away.
+    upstream
+        .terminate(std::time::Duration::from_secs(5))
+        .unwrap();
+    let output = init("work-after");
+    assert!(
+        output.status.success(),
+        "served from storage with the upstream gone:\n{}",
+        text(&output)
+    );
+}

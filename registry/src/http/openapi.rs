@@ -133,7 +133,7 @@ const OPERATIONS: &[Operation] = operations! {
     Get "/v1/audit" "The audit log (admin)", query &["actor", "action", "target", "since", "until", "offset", "limit"], body Body::None, Read => [200: Answer::Json("AuditPage")];
 };
 
-const READ_ERRORS: &[u16] = &[400, 401, 403, 404, 500, 503];
+const READ_ERRORS: &[u16] = &[400, 401, 403, 404, 500, 502, 503];
 const WRITE_ERRORS: &[u16] = &[
     400, 401, 403, 404, 408, 409, 411, 413, 415, 422, 429, 500, 503,
 ];

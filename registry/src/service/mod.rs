@@ -14,6 +14,7 @@ pub mod modules;
 pub mod provider_keys;
 pub mod providers;
 pub mod publish;
+pub mod pull_through;
 pub mod ratelimit;
 pub mod search;
 pub mod sessions;
@@ -61,6 +62,8 @@ pub struct Registry {
     pub access_log: bool,
     /// Archive downloads redirect to presigned object-store URLs valid this long.
     pub archive_redirect: Option<std::time::Duration>,
+    /// Where the network mirror pulls providers it does not hold from.
+    pub upstream: Option<pull_through::Upstream>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -189,6 +192,18 @@ impl Registry {
             archive_redirect: settings
                 .archive_redirect
                 .then(|| std::time::Duration::from_secs(settings.signed_url_ttl)),
+            upstream: settings
+                .mirror_upstream
+                .as_deref()
+                .map(|value| {
+                    pull_through::Upstream::parse(
+                        value,
+                        settings.mirror_upstream_token.clone(),
+                        settings.mirror_platforms.clone(),
+                    )
+                })
+                .transpose()
+                .map_err(StartError::Config)?,
             metrics,
         })
     }
