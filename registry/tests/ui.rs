@@ -557,3 +557,58 @@ async fn the_audit_view_is_for_admins() {
         "filtered: {text}"
     );
 }
+
+#[actix_web::test]
+async fn providers_are_listed_and_each_has_a_page_with_platforms_key_and_usage() {
+    let (app, token) = app_with_token(&["publish:*"]).await;
+    for version in ["1.0.0", "1.1.0"] {
+        let published = app
+            .answer(publish_request(
+                &format!("/v1/providers/acme/echo/{version}"),
+                Some(&token),
+                provider_release("echo", version),
+            ))
+            .await;
+        assert_eq!(published.status, 201, "{version}");
+    }
+    let (_, download) = app
+        .get("/v1/providers/acme/echo/1.1.0/download/linux/amd64")
+        .await;
+    let key_id = download["signing_keys"]["gpg_public_keys"][0]["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    let visitor = Visitor::new(&app);
+
+    let list = html(&visitor.page("/providers").await);
+    assert!(list.contains("href=\"/providers/acme/echo\""), "{list}");
+    assert!(list.contains("1.1.0"), "the latest version: {list}");
+
+    let page = visitor.page("/providers/acme/echo").await;
+    assert_eq!(page.status, 200);
+    let text = decoded(&page);
+    assert!(
+        text.contains("version <strong>1.1.0</strong> (latest)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("linux_amd64")
+            && text.contains("terraform-provider-echo_1.1.0_linux_amd64.zip")
+    );
+    assert!(
+        text.contains(&format!("<code id=\"key-id\">{key_id}</code>")),
+        "{text}"
+    );
+    assert!(text.contains("signed by this registry"));
+    assert!(
+        text.contains("/acme/echo\"\n      version = \"1.1.0\""),
+        "{text}"
+    );
+    assert!(text.contains("h1:") && text.contains("zh:"), "{text}");
+
+    let older = decoded(&visitor.page("/providers/acme/echo/1.0.0").await);
+    assert!(older.contains("version <strong>1.0.0</strong>") && !older.contains("(latest)"));
+    assert_eq!(visitor.page("/providers/acme/echo/9.9.9").await.status, 404);
+    assert_eq!(visitor.page("/providers/acme/nothing").await.status, 404);
+    assert_eq!(visitor.page("/providers/acme/Bad_Type").await.status, 400);
+}

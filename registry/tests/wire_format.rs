@@ -299,7 +299,7 @@ async fn every_answer_keeps_its_shape() {
 
     // Providers: a release, its versions (snapshotted), a download, the keys, the marks and the
     // mirror (checked: keys and signatures are made fresh on every run).
-    let release = provider_release();
+    let release = provider_release("echo", "1.0.0");
     let published = app
         .answer(publish_request(
             "/v1/providers/fixtures/echo/1.0.0",
@@ -472,23 +472,4 @@ impl Spec {
             "operations in /openapi.json this test never called: {missing:?}"
         );
     }
-}
-
-/// A provider release of `fixtures/echo` 1.0.0 for linux/amd64, as a publish's body.
-fn provider_release() -> Vec<u8> {
-    use std::io::Write as _;
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    writer
-        .start_file(
-            "terraform-provider-echo_v1.0.0",
-            zip::write::SimpleFileOptions::default(),
-        )
-        .expect("zip entry");
-    writer.write_all(b"#!/bin/sh\n").expect("zip write");
-    let zip = writer.finish().expect("zip").into_inner();
-    let files = std::collections::BTreeMap::from([(
-        "terraform-provider-echo_1.0.0_linux_amd64.zip".to_owned(),
-        zip,
-    )]);
-    quarry_core::archive::pack_files(&files).expect("pack")
 }

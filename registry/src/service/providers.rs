@@ -212,7 +212,10 @@ impl Registry {
     }
 
     /// A provider version's release, kept once read (it never changes).
-    async fn release(&self, version_id: i32) -> Result<Arc<ProviderRelease>, super::Internal> {
+    pub async fn provider_release(
+        &self,
+        version_id: i32,
+    ) -> Result<Arc<ProviderRelease>, super::Internal> {
         if let Some(release) = self.cached("provider_releases", self.caches.release(version_id)) {
             return Ok(release);
         }
@@ -244,7 +247,7 @@ impl Registry {
         for version in history.visible() {
             listed.push(ListedRelease {
                 version: version.clone(),
-                release: self.release(version.id).await?,
+                release: self.provider_release(version.id).await?,
             });
         }
         Ok(Some(listed))
@@ -275,7 +278,7 @@ impl Registry {
                 None => return Ok(None),
             },
         };
-        let release = self.release(found.id).await?;
+        let release = self.provider_release(found.id).await?;
         let Some(platform) = release.platform(os, arch).cloned() else {
             return Ok(None);
         };

@@ -16,6 +16,7 @@ mod error;
 mod form;
 mod markdown;
 mod modules;
+mod providers;
 mod search;
 mod session;
 mod state;
@@ -59,6 +60,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/blueprints/{namespace}/{name}/{version}/preview",
             web::post().to(blueprints::preview),
+        )
+        .route("/providers", web::get().to(providers::list))
+        .route(
+            "/providers/{namespace}/{name}",
+            web::get().to(providers::latest),
+        )
+        .route(
+            "/providers/{namespace}/{name}/{version}",
+            web::get().to(providers::version),
         )
         .route("/stacks/{id}", web::get().to(blueprints::download))
         .route("/audit", web::get().to(audit::page_of_events))

@@ -462,3 +462,23 @@ pub fn refused((actual, body): (u16, serde_json::Value), status: u16) -> String 
     assert_eq!(actual, status, "{body}");
     error_message(&body)
 }
+
+/// A provider release of `name` `version` for linux/amd64 (one zip holding a script), as a
+/// publish's body.
+pub fn provider_release(name: &str, version: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file(
+            format!("terraform-provider-{name}_v{version}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("zip entry");
+    writer.write_all(b"#!/bin/sh\n").expect("zip write");
+    let zip = writer.finish().expect("zip").into_inner();
+    let files = std::collections::BTreeMap::from([(
+        quarry_core::provider::zip_name(name, version, "linux", "amd64"),
+        zip,
+    )]);
+    quarry_core::archive::pack_files(&files).expect("pack")
+}
