@@ -685,3 +685,59 @@ fn the_mirror_pulls_a_version_through_from_an_upstream_quarry_once_for_many_init
         text(&output)
     );
 }
+
+#[test]
+fn a_rotated_key_signs_new_versions_and_older_ones_keep_verifying_with_theirs() {
+    let quarry = Quarry::start(&[]).unwrap();
+    let token = quarry.token("ci", &["publish:acme"]).unwrap();
+    let (os, arch) = this_platform();
+    let key_of = |version: &str| {
+        get_json(
+            &quarry,
+            &format!("/v1/providers/acme/echo/{version}/download/{os}/{arch}"),
+        )["signing_keys"]["gpg_public_keys"][0]["key_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    quarry
+        .published(
+            &token,
+            "/v1/providers/acme/echo/1.0.0",
+            packed(&release("1.0.0")),
+        )
+        .unwrap();
+    let first = key_of("1.0.0");
+    let rotated = quarry.command(&["signing-key", "rotate", "acme"]).unwrap();
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains("BEGIN PGP PUBLIC KEY BLOCK"));
+    quarry
+        .published(
+            &token,
+            "/v1/providers/acme/echo/1.1.0",
+            packed(&release("1.1.0")),
+        )
+        .unwrap();
+    let second = key_of("1.1.0");
+    assert_ne!(first, second, "the new version is signed with the new key");
+    assert_eq!(
+        key_of("1.0.0"),
+        first,
+        "the old version still names its key"
+    );
+    let keys = get_json(&quarry, "/v1/providers/signing-keys");
+    assert_eq!(keys["keys"][0]["key_id"], second.as_str());
+    assert!(keys["keys"][0]["retired_at"].is_null());
+    assert_eq!(keys["keys"][1]["key_id"], first.as_str());
+    assert!(keys["keys"][1]["retired_at"].is_string());
+    let listed = quarry.command(&["signing-key", "list"]).unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&format!("acme\t{first}")));
+
+    for (version, key) in [("1.0.0", &first), ("1.1.0", &second)] {
+        let terraform = Terraform::new(&quarry.url, &main_tf(version)).unwrap();
+        let init = terraform.init().unwrap();
+        assert!(
+            init.contains(key.as_str()),
+            "{version} verifies with {key}:\n{init}"
+        );
+    }
+}
