@@ -67,6 +67,26 @@ fn get_json(quarry: &Quarry, path: &str) -> Value {
     response.json().unwrap()
 }
 
+/// Publishes `release(version)` as `acme/echo`.
+fn publish_echo(quarry: &Quarry, token: &str, version: &str) {
+    quarry
+        .published(
+            token,
+            &format!("/v1/providers/acme/echo/{version}"),
+            packed(&release(version)),
+        )
+        .unwrap();
+}
+
+/// The download answer of `acme/echo` `version` for this platform.
+fn download_of(quarry: &Quarry, version: &str) -> Value {
+    let (os, arch) = this_platform();
+    get_json(
+        quarry,
+        &format!("/v1/providers/acme/echo/{version}/download/{os}/{arch}"),
+    )
+}
+
 fn main_tf(version: &str) -> String {
     format!(
         r#"
@@ -153,11 +173,8 @@ fn terraform_installs_a_server_signed_provider_and_locks_the_hashes_quarry_repor
             .len(),
         2
     );
+    let download = download_of(&quarry, "1.0.0");
     let (os, arch) = this_platform();
-    let download = get_json(
-        &quarry,
-        &format!("/v1/providers/acme/echo/1.0.0/download/{os}/{arch}"),
-    );
     let zip_name = quarry_core::provider::zip_name("echo", "1.0.0", os, arch);
     assert_eq!(download["filename"], zip_name.as_str());
     let shasum = download["shasum"].as_str().unwrap().to_owned();
@@ -220,18 +237,8 @@ fn terraform_installs_a_server_signed_provider_and_locks_the_hashes_quarry_repor
 fn a_tampered_zip_or_signature_makes_init_fail() {
     let quarry = Quarry::start(&[]).unwrap();
     let token = quarry.token("ci", &["publish:acme"]).unwrap();
-    quarry
-        .published(
-            &token,
-            "/v1/providers/acme/echo/1.0.0",
-            packed(&release("1.0.0")),
-        )
-        .unwrap();
-    let (os, arch) = this_platform();
-    let download = get_json(
-        &quarry,
-        &format!("/v1/providers/acme/echo/1.0.0/download/{os}/{arch}"),
-    );
+    publish_echo(&quarry, &token, "1.0.0");
+    let download = download_of(&quarry, "1.0.0");
     let signature_hex = download["shasums_signature_url"]
         .as_str()
         .unwrap()
@@ -439,13 +446,7 @@ fn hostile_provider_zips_are_refused_naming_the_file() {
 fn terraform_mirror_directory(into: &std::path::Path) {
     let origin = Quarry::start(&[]).unwrap();
     let token = origin.token("ci", &["publish:acme"]).unwrap();
-    origin
-        .published(
-            &token,
-            "/v1/providers/acme/echo/1.0.0",
-            packed(&release("1.0.0")),
-        )
-        .unwrap();
+    publish_echo(&origin, &token, "1.0.0");
     let terraform = Terraform::new(&origin.url, &main_tf("1.0.0")).unwrap();
     terraform
         .succeeds(&["providers", "mirror", into.to_str().unwrap()])
@@ -506,27 +507,8 @@ fn terraform_installs_through_quarrys_network_mirror_what_was_imported_from_a_mi
         text(&refused)
     );
 
+    let init = init_through_mirror(dir.path(), "work", &quarry.url, &certificates.0);
     let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    std::fs::write(work.join("main.tf"), main_tf("1.0.0")).unwrap();
-    let cli_config = dir.path().join("mirror.tfrc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "provider_installation {{\n  network_mirror {{\n    url = \"{}/v1/mirror/\"\n  }}\n}}\n",
-            quarry.url
-        ),
-    )
-    .unwrap();
-    let init = std::process::Command::new("terraform")
-        .args(["init", "-input=false", "-no-color"])
-        .current_dir(&work)
-        .env("SSL_CERT_FILE", &certificates.0)
-        .env("TF_CLI_CONFIG_FILE", &cli_config)
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .unwrap();
     assert!(init.status.success(), "{}", text(&init));
     assert!(
         text(&init).contains("Installed registry.test/acme/echo v1.0.0"),
@@ -560,6 +542,36 @@ fn terraform_installs_through_quarrys_network_mirror_what_was_imported_from_a_mi
     );
 }
 
+/// `terraform init` of `main_tf("1.0.0")` in a new directory `name` under `dir`, installing
+/// through the network mirror of the registry at `url` (HTTPS), trusting `ca`.
+fn init_through_mirror(
+    dir: &std::path::Path,
+    name: &str,
+    url: &str,
+    ca: &std::path::Path,
+) -> std::process::Output {
+    let work = dir.join(name);
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("main.tf"), main_tf("1.0.0")).unwrap();
+    let cli_config = work.join("mirror.tfrc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "provider_installation {{\n  network_mirror {{\n    url = \"{url}/v1/mirror/\"\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("terraform")
+        .args(["init", "-input=false", "-no-color"])
+        .current_dir(&work)
+        .env("SSL_CERT_FILE", ca)
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .unwrap()
+}
+
 /// How many times `quarry` answered `route` with 200, from its `/metrics`.
 fn answered(quarry: &Quarry, route: &str) -> u64 {
     let metrics = reqwest::blocking::get(format!("{}/metrics", quarry.url))
@@ -582,13 +594,7 @@ fn the_mirror_pulls_a_version_through_from_an_upstream_quarry_once_for_many_init
     let dir = tempfile::tempdir().unwrap();
     let mut upstream = Quarry::start(&[]).unwrap();
     let token = upstream.token("ci", &["publish:acme"]).unwrap();
-    upstream
-        .published(
-            &token,
-            "/v1/providers/acme/echo/1.0.0",
-            packed(&release("1.0.0")),
-        )
-        .unwrap();
+    publish_echo(&upstream, &token, "1.0.0");
 
     let (ca, cert, key) = certificates(dir.path(), "pull");
     let mirror = Quarry::start(&[
@@ -600,29 +606,7 @@ fn the_mirror_pulls_a_version_through_from_an_upstream_quarry_once_for_many_init
         &format!("registry.test={}", upstream.url),
     ])
     .unwrap();
-    let cli_config = dir.path().join("mirror.tfrc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "provider_installation {{\n  network_mirror {{\n    url = \"{}/v1/mirror/\"\n  }}\n}}\n",
-            mirror.url
-        ),
-    )
-    .unwrap();
-    let init = |name: &str| {
-        let work = dir.path().join(name);
-        std::fs::create_dir(&work).unwrap();
-        std::fs::write(work.join("main.tf"), main_tf("1.0.0")).unwrap();
-        std::process::Command::new("terraform")
-            .args(["init", "-input=false", "-no-color"])
-            .current_dir(&work)
-            .env("SSL_CERT_FILE", &ca)
-            .env("TF_CLI_CONFIG_FILE", &cli_config)
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .output()
-            .unwrap()
-    };
+    let init = |name: &str| init_through_mirror(dir.path(), name, &mirror.url, &ca);
     let download_route = "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}";
     for round in 0..3 {
         let output = init(&format!("work-{round}"));
@@ -640,18 +624,8 @@ fn the_mirror_pulls_a_version_through_from_an_upstream_quarry_once_for_many_init
     );
 
     // A zip the upstream serves that is not the one its signed sums name is never stored.
-    upstream
-        .published(
-            &token,
-            "/v1/providers/acme/echo/2.0.0",
-            packed(&release("2.0.0")),
-        )
-        .unwrap();
-    let (os, arch) = this_platform();
-    let download = get_json(
-        &upstream,
-        &format!("/v1/providers/acme/echo/2.0.0/download/{os}/{arch}"),
-    );
+    publish_echo(&upstream, &token, "2.0.0");
+    let download = download_of(&upstream, "2.0.0");
     let object = stored_object(&upstream, download["shasum"].as_str().unwrap());
     let mut tampered = std::fs::read(&object).unwrap();
     tampered[10] ^= 0x55;
@@ -700,23 +674,11 @@ fn a_rotated_key_signs_new_versions_and_older_ones_keep_verifying_with_theirs() 
             .unwrap()
             .to_owned()
     };
-    quarry
-        .published(
-            &token,
-            "/v1/providers/acme/echo/1.0.0",
-            packed(&release("1.0.0")),
-        )
-        .unwrap();
+    publish_echo(&quarry, &token, "1.0.0");
     let first = key_of("1.0.0");
     let rotated = quarry.command(&["signing-key", "rotate", "acme"]).unwrap();
     assert!(String::from_utf8_lossy(&rotated.stdout).contains("BEGIN PGP PUBLIC KEY BLOCK"));
-    quarry
-        .published(
-            &token,
-            "/v1/providers/acme/echo/1.1.0",
-            packed(&release("1.1.0")),
-        )
-        .unwrap();
+    publish_echo(&quarry, &token, "1.1.0");
     let second = key_of("1.1.0");
     assert_ne!(first, second, "the new version is signed with the new key");
     assert_eq!(

@@ -188,3 +188,36 @@ pub async fn log_request(
 fn request_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
+
+/// The percent-decoded segments of the path left after a scope (`1.0.0%2Bbuild` is
+/// `1.0.0+build`), for a dispatcher that routes by their shape; `None` when one is empty.
+pub(crate) fn tail_segments(
+    request: &actix_web::HttpRequest,
+) -> Option<Vec<std::borrow::Cow<'_, str>>> {
+    let tail = request.match_info().unprocessed();
+    let tail = tail.strip_prefix('/').unwrap_or(tail);
+    if tail.is_empty() {
+        return Some(Vec::new());
+    }
+    let segments: Vec<_> = tail
+        .split('/')
+        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8_lossy())
+        .collect();
+    (!segments.iter().any(|segment| segment.is_empty())).then_some(segments)
+}
+
+/// The caller of a request a dispatcher routed as `pattern`: the pattern noted for the metrics
+/// (actix's router never saw it), the token resolved once, before anything else is looked at
+/// (a bad token is refused first), and a read refused to a caller that may not read.
+pub(crate) async fn routed_caller(
+    request: &actix_web::HttpRequest,
+    registry: &Registry,
+    pattern: &'static str,
+) -> Result<auth::Caller, error::ApiError> {
+    actix_web::HttpMessage::extensions_mut(request).insert(RoutePattern(pattern));
+    let caller = auth::Caller::of(request, registry).await?;
+    if request.method() == actix_web::http::Method::GET {
+        caller.reader()?;
+    }
+    Ok(caller)
+}

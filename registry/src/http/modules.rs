@@ -3,7 +3,6 @@
 //! marks (see [`super::artifacts`]).
 
 use super::artifacts::{self, MARK_VERBS};
-use super::auth::Caller;
 use super::error::ApiError;
 use super::upload;
 use crate::service::Registry;
@@ -22,11 +21,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config.default_service(web::to(dispatch));
 }
 
-/// A path segment, percent-decoded (`1.0.0%2Bbuild` is `1.0.0+build`).
-fn decode(segment: &str) -> std::borrow::Cow<'_, str> {
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
-}
-
 /// Routes a request under `/v1/modules` by the shape of its path. actix's router matches each
 /// route's pattern as a regular expression, one route after another; for the protocol's hot
 /// paths that was an eighth of the registry's CPU under load (docs/PERFORMANCE.md). The caller is
@@ -36,16 +30,9 @@ async fn dispatch(
     registry: web::Data<Registry>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tail = request.match_info().unprocessed();
-    let tail = tail.strip_prefix('/').unwrap_or(tail);
-    let segments: Vec<std::borrow::Cow<'_, str>> = if tail.is_empty() {
-        Vec::new()
-    } else {
-        tail.split('/').map(decode).collect()
-    };
-    if segments.iter().any(|segment| segment.is_empty()) {
+    let Some(segments) = super::tail_segments(&request) else {
         return super::error::not_found(request).await;
-    }
+    };
     let parts: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
     let get = request.method() == Method::GET;
     let post = request.method() == Method::POST;
@@ -73,11 +60,7 @@ async fn dispatch(
         }
         _ => return super::error::not_found(request).await,
     };
-    actix_web::HttpMessage::extensions_mut(&request).insert(super::RoutePattern(route.pattern()));
-    let caller = Caller::of(&request, &registry).await?;
-    if get {
-        caller.reader()?;
-    }
+    let caller = super::routed_caller(&request, &registry, route.pattern()).await?;
     let registry = registry.get_ref();
     let address = |(namespace, name, system): Parts<'_>| {
         ModuleAddress::new(namespace, name, system).map_err(ApiError::from)

@@ -3,7 +3,6 @@
 //! marks (shared with the other kinds, see [`super::artifacts`]).
 
 use super::artifacts::{self, MARK_VERBS};
-use super::auth::Caller;
 use super::error::ApiError;
 use crate::service::Registry;
 use crate::service::providers::Signer;
@@ -51,15 +50,9 @@ async fn dispatch(
     registry: web::Data<Registry>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tail = request.match_info().unprocessed();
-    let tail = tail.strip_prefix('/').unwrap_or(tail);
-    let segments: Vec<std::borrow::Cow<'_, str>> = tail
-        .split('/')
-        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8_lossy())
-        .collect();
-    if segments.iter().any(|segment| segment.is_empty()) {
+    let Some(segments) = super::tail_segments(&request) else {
         return super::error::not_found(request).await;
-    }
+    };
     let parts: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
     let get = request.method() == Method::GET;
     let post = request.method() == Method::POST;
@@ -75,11 +68,7 @@ async fn dispatch(
         }
         _ => return super::error::not_found(request).await,
     };
-    actix_web::HttpMessage::extensions_mut(&request).insert(super::RoutePattern(route.pattern()));
-    let caller = Caller::of(&request, &registry).await?;
-    if get {
-        caller.reader()?;
-    }
+    let caller = super::routed_caller(&request, &registry, route.pattern()).await?;
     let registry = registry.get_ref();
     let address =
         |namespace: &str, name: &str| ProviderAddress::new(namespace, name).map_err(ApiError::from);
