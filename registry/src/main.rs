@@ -72,6 +72,12 @@ enum SigningKeyCommand {
     /// Generate a new key for NAMESPACE's providers; the old one stays valid for the versions
     /// it signed
     Rotate { namespace: String },
+    /// Make an ASCII-armored OpenPGP secret key (without a passphrase) NAMESPACE's signing key
+    Import {
+        namespace: String,
+        /// The armored secret key, e.g. from `gpg --export-secret-keys --armor KEYID`
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +178,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     ))
                 );
             }
+            Ok(())
+        }
+        Command::SigningKey(SigningKeyCommand::Import { namespace, file }) => {
+            quarry_core::address::Namespace::new(&namespace)?;
+            let armor = std::fs::read_to_string(&file)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            let key = registry
+                .import_signing_key(&namespace, &armor)
+                .await
+                .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+            eprintln!("{namespace} now signs with key {}", key.key_id);
             Ok(())
         }
         Command::SigningKey(SigningKeyCommand::Rotate { namespace }) => {

@@ -37,6 +37,18 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     writer.finish().unwrap().into_inner()
 }
 
+/// A provider zip whose second entry is a symbolic link out of it.
+fn zip_with_link() -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    writer
+        .start_file("terraform-provider-echo", options)
+        .unwrap();
+    writer.write_all(b"x").unwrap();
+    writer.add_symlink("link", "/etc/passwd", options).unwrap();
+    writer.finish().unwrap().into_inner()
+}
+
 /// The release of `echo` `version` for this platform and darwin/arm64: file name → bytes.
 fn release(version: &str) -> BTreeMap<String, Vec<u8>> {
     let (os, arch) = this_platform();
@@ -387,7 +399,19 @@ fn hostile_provider_zips_are_refused_naming_the_file() {
     let token = quarry.token("ci", &["publish:acme"]).unwrap();
     let (os, arch) = this_platform();
     let name = quarry_core::provider::zip_name("echo", "1.0.0", os, arch);
-    let cases: [(&str, Vec<u8>, u16, &str); 5] = [
+    let cases: [(&str, Vec<u8>, u16, &str); 7] = [
+        (
+            "absolute",
+            zip_of(&[("terraform-provider-echo", b"x"), ("/etc/passwd", b"x")]),
+            422,
+            "entry `/etc/passwd`: has an absolute path",
+        ),
+        (
+            "symbolic link",
+            zip_with_link(),
+            422,
+            "entry `link`: is a symbolic link",
+        ),
         (
             "slip",
             zip_of(&[("terraform-provider-echo", b"x"), ("../../evil", b"x")]),
@@ -702,4 +726,56 @@ fn a_rotated_key_signs_new_versions_and_older_ones_keep_verifying_with_theirs() 
             "{version} verifies with {key}:\n{init}"
         );
     }
+}
+
+#[test]
+fn a_namespace_can_sign_with_an_imported_key_of_another_type() {
+    let quarry = Quarry::start(&[]).unwrap();
+    let token = quarry.token("ci", &["publish:acme"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = SecretKeyParamsBuilder::default();
+    params
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id("Acme <keys@acme.test>".into());
+    let secret = params
+        .build()
+        .unwrap()
+        .generate(rand_pgp::thread_rng())
+        .unwrap();
+    let file = dir.path().join("acme.asc");
+    std::fs::write(
+        &file,
+        secret.to_armored_string(ArmorOptions::default()).unwrap(),
+    )
+    .unwrap();
+    let junk = dir.path().join("junk.asc");
+    std::fs::write(&junk, "not a key").unwrap();
+    let refused = quarry
+        .run_command(&["signing-key", "import", "acme", junk.to_str().unwrap()])
+        .unwrap();
+    assert!(
+        !refused.status.success()
+            && text(&refused)
+                .contains("junk.asc: OpenPGP: not an ASCII-armored OpenPGP secret key"),
+        "{}",
+        text(&refused)
+    );
+    quarry
+        .command(&["signing-key", "import", "acme", file.to_str().unwrap()])
+        .unwrap();
+
+    publish_echo(&quarry, &token, "1.0.0");
+    let key_id = download_of(&quarry, "1.0.0")["signing_keys"]["gpg_public_keys"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(key_id, hex_key_id(&secret), "signed with the imported key");
+    let terraform = Terraform::new(&quarry.url, &main_tf("1.0.0")).unwrap();
+    let init = terraform.init().unwrap();
+    assert!(
+        init.contains(&key_id),
+        "terraform 1.11 verifies an EdDSA signature:\n{init}"
+    );
 }

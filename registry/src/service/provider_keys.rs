@@ -164,6 +164,13 @@ pub fn verify_publisher(
     })
 }
 
+fn armor_public(secret: &SignedSecretKey) -> Result<String, KeyError> {
+    secret
+        .to_public_key()
+        .to_armored_string(ArmorOptions::default())
+        .map_err(pgp_error)
+}
+
 impl Registry {
     /// `namespace`'s current signing key (armored secret, and its public side), generated and
     /// stored on first use. Two replicas generating at once both store one; either signs
@@ -209,11 +216,63 @@ impl Registry {
         })
     }
 
+    /// Makes an armored secret key (unprotected: the registry signs unattended) `namespace`'s
+    /// current key, retiring the one before: for a namespace that signs with its own key, or
+    /// one of another type (an Ed25519 key needs terraform 1.6 or later; RSA works everywhere).
+    pub async fn import_signing_key(
+        &self,
+        namespace: &str,
+        secret_armor: &str,
+    ) -> Result<PublicKey, KeyError> {
+        let (secret, _) = SignedSecretKey::from_string(secret_armor).map_err(|error| {
+            KeyError::Pgp(format!("not an ASCII-armored OpenPGP secret key: {error}"))
+        })?;
+        // A key that cannot sign unattended (protected, or not a signing key) is refused now,
+        // not at the next publish.
+        let armor = secret
+            .to_armored_string(ArmorOptions::default())
+            .map_err(pgp_error)?;
+        let probe = sign(&armor, b"quarry").map_err(|error| {
+            KeyError::Pgp(format!("the key cannot sign without a passphrase: {error}"))
+        })?;
+        verify_publisher(
+            "the key",
+            &armor_public(&secret)?,
+            "a test signature",
+            &probe,
+            "test data",
+            b"quarry",
+        )
+        .map_err(|problem| KeyError::Pgp(problem.to_string()))?;
+        let row = self.store_key(namespace, secret).await?;
+        super::audit::record(
+            &self.db,
+            &super::audit::Actor::console(),
+            super::audit::Action::PROVIDER_ROTATE_KEY,
+            namespace,
+            serde_json::json!({ "key_id": row.key_id, "imported": true }),
+        )
+        .await?;
+        Ok(PublicKey {
+            key_id: row.key_id,
+            ascii_armor: row.public_key,
+        })
+    }
+
     async fn store_new_key(&self, namespace: &str) -> Result<signing_key::Model, KeyError> {
         let owned = namespace.to_owned();
         let secret = tokio::task::spawn_blocking(move || generate(&owned))
             .await
             .map_err(|error| KeyError::Task(error.to_string()))??;
+        self.store_key(namespace, secret).await
+    }
+
+    /// Stores `secret` as `namespace`'s current key, retiring the one before (one transaction).
+    async fn store_key(
+        &self,
+        namespace: &str,
+        secret: SignedSecretKey,
+    ) -> Result<signing_key::Model, KeyError> {
         let public = secret.to_public_key();
         let armor = |result: pgp::errors::Result<String>| result.map_err(pgp_error);
         let public_armor = armor(public.to_armored_string(ArmorOptions::default()))?;
