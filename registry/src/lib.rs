@@ -63,10 +63,15 @@ async fn follow_changes(registry: Registry) {
         if let Err(error) = registry.follow_changes(at).await {
             tracing::warn!(%error, "could not read the change feed");
         }
-        if ticks.is_multiple_of(RELOAD_LISTING_EVERY)
-            && let Err(error) = registry.search.reload_all(&registry.db).await
-        {
-            tracing::warn!(%error, "could not reload the module listing");
+        if ticks.is_multiple_of(RELOAD_LISTING_EVERY) {
+            // In its own task: a load of a large listing takes seconds, and the change feed
+            // (revocations among it) must not wait for it.
+            let registry = registry.clone();
+            actix_web::rt::spawn(async move {
+                if let Err(error) = registry.search.reload_all(&registry.db).await {
+                    tracing::warn!(%error, "could not reload the module listing");
+                }
+            });
         }
     }
 }

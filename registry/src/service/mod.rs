@@ -239,14 +239,16 @@ impl Registry {
     /// Writes the download counts gathered in memory, in one transaction (one write instead of
     /// one per version); if it fails they are kept for the next try.
     pub async fn flush_downloads(&self) {
+        // Held first: a full load may keep it a while, and the counts taken mark a write under
+        // way, during which module states are not kept.
+        let held = self.search.hold().await;
         let counts = self.caches.take_downloads();
         if counts.is_empty() {
             return;
         }
-        let held = self.search.hold().await;
         match crate::db::artifacts::add_downloads(&self.db, &counts).await {
             Ok(()) => {
-                held.add_stored_downloads(&counts);
+                held.add_stored_downloads(&counts).await;
                 drop(held);
                 self.caches.downloads_written(&counts);
             }

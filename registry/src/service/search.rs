@@ -422,6 +422,15 @@ impl Compiled {
 pub struct SearchIndex {
     entries: tokio::sync::Mutex<Option<Entries>>,
     compiled: RwLock<Option<Arc<Compiled>>>,
+    /// Shared by a full load from its first read to its swap, taken alone while download counts
+    /// are written and added ([`SearchIndex::hold`]): no load reads the database between a
+    /// write and its add (it would count them twice, or lose them at the swap).
+    counts_gate: tokio::sync::RwLock<()>,
+    /// The artifacts changed while a full load runs (`None` when none runs): read again once it
+    /// is swapped in, as the load may have read them before they changed.
+    changed_during_load: std::sync::Mutex<Option<std::collections::HashSet<ArtifactAddress>>>,
+    /// Whether a full load runs (a second is not started).
+    loading: std::sync::atomic::AtomicBool,
 }
 
 /// What one artifact contributes to the index, folded from its versions that are not yanked one
@@ -588,6 +597,17 @@ impl SearchIndex {
             return Ok(compiled);
         }
         let mut entries = self.entries.lock().await;
+        // A first load here reads the database like a full load (see `counts_gate`), the gate
+        // taken before the entries (the order `hold` takes them in). Only then: a reader queued
+        // on the gate behind a flush waits for any full load under way.
+        let _reading = if entries.is_none() {
+            drop(entries);
+            let reading = self.counts_gate.read().await;
+            entries = self.entries.lock().await;
+            Some(reading)
+        } else {
+            None
+        };
         // Another search may have built it while this one waited.
         if let Some(compiled) = self.snapshot() {
             return Ok(compiled);
@@ -672,13 +692,54 @@ impl SearchIndex {
     }
 
     /// Loads every entry again (at start, and now and then to pick up other replicas' download
-    /// counts and any change the change feed missed).
+    /// counts and any change the change feed missed). The load reads without holding the
+    /// entries, so searches, publishes and the change feed go on meanwhile (at 100,000 modules
+    /// a load takes seconds); the artifacts changed meanwhile are read again after the swap.
+    /// Returns at once when a load runs already.
     pub async fn reload_all(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        let mut entries = self.entries.lock().await;
-        *entries = Some(load_all(db).await?);
-        drop(entries);
+        if self.loading.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let loaded = self.load_and_swap(db).await;
+        self.loading.store(false, Ordering::Release);
+        loaded
+    }
+
+    async fn load_and_swap(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        let reading = self.counts_gate.read().await;
+        *self.changed() = Some(std::collections::HashSet::new());
+        let loaded = load_all(db).await;
+        let changed = match loaded {
+            Ok(loaded) => {
+                *self.entries.lock().await = Some(loaded);
+                self.changed().take().unwrap_or_default()
+            }
+            Err(error) => {
+                *self.changed() = None;
+                return Err(error);
+            }
+        };
+        drop(reading);
         self.invalidate();
+        for address in changed {
+            self.reload(db, &address).await?;
+        }
         Ok(())
+    }
+
+    fn changed(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<std::collections::HashSet<ArtifactAddress>>> {
+        self.changed_during_load
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes a change for the full load under way, if one is.
+    fn note_change(&self, address: &ArtifactAddress) {
+        if let Some(changed) = self.changed().as_mut() {
+            changed.insert(address.clone());
+        }
     }
 
     /// Reads one artifact again after it changed. Nothing to do before the first load, which
@@ -691,6 +752,9 @@ impl SearchIndex {
         if !LISTED_KINDS.contains(&address.kind()) {
             return Ok(());
         }
+        // Noted before the read and after the change is applied: a load that started on either
+        // side of this reload reads the artifact again once it is swapped in.
+        self.note_change(address);
         let mut guard = self.entries.lock().await;
         let Some(entries) = guard.as_mut() else {
             return Ok(());
@@ -724,24 +788,32 @@ impl SearchIndex {
             None => entries.remove(&key_of(address)),
         }
         drop(guard);
+        self.note_change(address);
         self.invalidate();
         Ok(())
     }
 
-    /// Holds the entries while download counts are written, so that no load reads the database
-    /// between the write and [`Held::add_stored_downloads`] (which would count them twice).
+    /// Holds off full loads while download counts are written, so that no load reads the
+    /// database between the write and [`Held::add_stored_downloads`] (see `counts_gate`).
     pub async fn hold(&self) -> Held<'_> {
-        Held(self.entries.lock().await)
+        Held {
+            _gate: self.counts_gate.write().await,
+            entries: &self.entries,
+        }
     }
 }
 
-/// The entries, held (see [`SearchIndex::hold`]).
-pub struct Held<'a>(tokio::sync::MutexGuard<'a, Option<Entries>>);
+/// Full loads held off (see [`SearchIndex::hold`]).
+pub struct Held<'a> {
+    _gate: tokio::sync::RwLockWriteGuard<'a, ()>,
+    entries: &'a tokio::sync::Mutex<Option<Entries>>,
+}
 
 impl Held<'_> {
     /// Adds downloads this process has just written to the database.
-    pub fn add_stored_downloads(&self, counts: &HashMap<i32, i64>) {
-        let Some(entries) = self.0.as_ref() else {
+    pub async fn add_stored_downloads(&self, counts: &HashMap<i32, i64>) {
+        let entries = self.entries.lock().await;
+        let Some(entries) = entries.as_ref() else {
             return;
         };
         for (id, count) in counts {
