@@ -309,11 +309,11 @@ pub async fn set_flag(
     transaction.commit().await
 }
 
-/// Adds download counts to versions, in one transaction.
+/// Adds download counts to versions, in one transaction; returns them summed by artifact.
 pub async fn add_downloads(
     db: &DatabaseConnection,
     counts: &HashMap<i32, i64>,
-) -> Result<(), DbErr> {
+) -> Result<HashMap<i32, i64>, DbErr> {
     use sea_orm::TransactionTrait;
     let transaction = db.begin().await?;
     for (version_id, count) in counts {
@@ -326,7 +326,25 @@ pub async fn add_downloads(
             .exec(&transaction)
             .await?;
     }
-    transaction.commit().await
+    let ids: Vec<i32> = counts.keys().copied().collect();
+    let mut by_artifact: HashMap<i32, i64> = HashMap::new();
+    // In chunks: a query's bound parameters are limited (SQLite: 32,766).
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(i32, i32)> = artifact_version::Entity::find()
+            .select_only()
+            .column(artifact_version::Column::Id)
+            .column(artifact_version::Column::ArtifactId)
+            .filter(artifact_version::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(&transaction)
+            .await?;
+        for (version_id, artifact_id) in rows {
+            *by_artifact.entry(artifact_id).or_default() +=
+                counts.get(&version_id).copied().unwrap_or(0);
+        }
+    }
+    transaction.commit().await?;
+    Ok(by_artifact)
 }
 
 /// Every archive digest a version points at (for garbage collection).

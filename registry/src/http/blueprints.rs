@@ -73,8 +73,8 @@ async fn page(
             let address = &listed.artifact.address;
             api::BlueprintSummary {
                 id: format!("{address}/{}", listed.latest.version),
-                namespace: listed.namespace.clone(),
-                name: listed.name.clone(),
+                namespace: listed.namespace().to_owned(),
+                name: listed.name().to_owned(),
                 version: listed.latest.version.to_string(),
                 description: listed.artifact.description.clone(),
                 published_at: listed.latest.published_at.to_rfc3339(),

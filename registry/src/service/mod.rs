@@ -247,8 +247,8 @@ impl Registry {
             return;
         }
         match crate::db::artifacts::add_downloads(&self.db, &counts).await {
-            Ok(()) => {
-                held.add_stored_downloads(&counts).await;
+            Ok(by_artifact) => {
+                held.add_stored_downloads(&by_artifact).await;
                 drop(held);
                 self.caches.downloads_written(&counts);
             }

@@ -57,22 +57,32 @@ pub struct BlueprintUse {
 #[derive(Debug)]
 pub struct Listed {
     pub artifact: Artifact,
-    pub namespace: String,
-    pub name: String,
-    /// `""` for kinds without a system.
-    pub system: String,
     /// A blueprint's tags, as its latest version declares them.
     pub tags: Vec<String>,
     /// The modules a blueprint's visible versions use.
     pub uses: Vec<BlueprintUse>,
     pub latest: VersionInfo,
-    /// Versions that are not yanked.
-    pub version_ids: Vec<i32>,
+    /// Versions that are not yanked (exactly sized: a listing of 100,000 modules holds two
+    /// million).
+    pub version_ids: Box<[i32]>,
     /// Downloads stored in the database when read, plus those this process has written since.
     stored_downloads: AtomicI64,
 }
 
 impl Listed {
+    pub fn namespace(&self) -> &str {
+        self.artifact.address.namespace().as_str()
+    }
+
+    pub fn name(&self) -> &str {
+        self.artifact.address.name().as_str()
+    }
+
+    /// `""` for kinds without a system.
+    pub fn system(&self) -> &str {
+        self.artifact.address.system()
+    }
+
     pub fn stored_downloads(&self) -> i64 {
         self.stored_downloads.load(Ordering::Relaxed)
     }
@@ -109,15 +119,14 @@ fn key_of(address: &ArtifactAddress) -> Key {
 #[derive(Debug, Default)]
 struct Entries {
     by_key: BTreeMap<Key, Arc<Listed>>,
-    by_version: HashMap<i32, Arc<Listed>>,
+    /// By artifact id: where written download counts are added.
+    by_artifact: HashMap<i32, Arc<Listed>>,
 }
 
 impl Entries {
     fn remove(&mut self, key: &Key) {
         if let Some(old) = self.by_key.remove(key) {
-            for id in &old.version_ids {
-                self.by_version.remove(id);
-            }
+            self.by_artifact.remove(&old.artifact.id);
         }
     }
 
@@ -125,9 +134,7 @@ impl Entries {
         let key = key_of(&listed.artifact.address);
         self.remove(&key);
         let listed = Arc::new(listed);
-        for id in &listed.version_ids {
-            self.by_version.insert(*id, listed.clone());
-        }
+        self.by_artifact.insert(listed.artifact.id, listed.clone());
         self.by_key.insert(key, listed);
     }
 }
@@ -155,8 +162,9 @@ pub struct Facets {
 #[derive(Debug)]
 struct Compiled {
     entries: Vec<Arc<Listed>>,
-    /// The lowercased namespace, name, system, description and tags of each entry.
-    lowered: Vec<Vec<String>>,
+    /// The lowercased namespace, name, system, description and tags of each entry, joined by
+    /// [`FIELD_END`] (one allocation per entry, one substring test per match).
+    lowered: Vec<Box<str>>,
     /// Entry positions (ascending) of every entry a trigram occurs in.
     postings: HashMap<[u8; 3], Vec<u32>>,
     facets: Facets,
@@ -174,6 +182,10 @@ enum Ranking {
     Newest,
     Downloads,
 }
+
+/// What separates the fields of an entry's lowered text: no query holds it (a query that does
+/// matches nothing), so no match spans two fields.
+const FIELD_END: char = '\0';
 
 /// How long a ranked top list is reused: downloads move without a new snapshot.
 const TOP_TTL: Duration = Duration::from_secs(5);
@@ -197,14 +209,23 @@ impl Compiled {
             (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         let mut facets = Facets::default();
         for (position, listed) in entries.iter().enumerate() {
-            let mut fields = vec![
-                listed.namespace.to_lowercase(),
-                listed.name.to_lowercase(),
-                listed.system.to_lowercase(),
-                listed.artifact.description.to_lowercase(),
+            let fields = [
+                listed.namespace(),
+                listed.name(),
+                listed.system(),
+                &listed.artifact.description,
             ];
-            fields.extend(listed.tags.iter().map(|tag| tag.to_lowercase()));
-            for field in &fields {
+            let mut text = String::new();
+            for field in fields
+                .into_iter()
+                .chain(listed.tags.iter().map(String::as_str))
+            {
+                if !text.is_empty() {
+                    text.push(FIELD_END);
+                }
+                text.push_str(&field.to_lowercase());
+            }
+            for field in text.split(FIELD_END) {
                 for trigram in trigrams(field) {
                     let list = postings.entry(trigram).or_default();
                     // Positions are visited in order, so a repeat is always the last one.
@@ -213,12 +234,12 @@ impl Compiled {
                     }
                 }
             }
-            lowered.push(fields);
-            *namespaces.entry(listed.namespace.clone()).or_insert(0) += 1;
+            lowered.push(text.into_boxed_str());
+            *namespaces.entry(listed.namespace().to_owned()).or_insert(0) += 1;
             match listed.kind() {
                 Kind::Module => {
                     facets.modules += 1;
-                    *systems.entry(listed.system.clone()).or_insert(0) += 1;
+                    *systems.entry(listed.system().to_owned()).or_insert(0) += 1;
                 }
                 Kind::Blueprint => {
                     facets.blueprints += 1;
@@ -229,6 +250,8 @@ impl Compiled {
                 Kind::Provider => {}
             }
         }
+        postings.values_mut().for_each(Vec::shrink_to_fit);
+        postings.shrink_to_fit();
         facets.namespaces = counted(namespaces);
         facets.systems = counted(systems);
         facets.tags = counted(tags);
@@ -272,10 +295,10 @@ impl Compiled {
         let compare = |listed: &Arc<Listed>| {
             let mut order = rank(listed.kind()).cmp(&wanted.0);
             if let Some(namespace) = wanted.1 {
-                order = order.then_with(|| listed.namespace.as_str().cmp(namespace));
+                order = order.then_with(|| listed.namespace().cmp(namespace));
             }
             if let Some(name) = wanted.2 {
-                order = order.then_with(|| listed.name.as_str().cmp(name));
+                order = order.then_with(|| listed.name().cmp(name));
             }
             order
         };
@@ -294,20 +317,16 @@ impl Compiled {
             wanted.as_deref().is_none_or(|wanted| wanted == value)
         };
         filter.kind.is_none_or(|kind| listed.kind() == kind)
-            && equal(&filter.namespace, &listed.namespace)
-            && equal(&filter.name, &listed.name)
-            && equal(&filter.system, &listed.system)
+            && equal(&filter.namespace, listed.namespace())
+            && equal(&filter.name, listed.name())
+            && equal(&filter.system, listed.system())
             && filter.tag.as_deref().is_none_or(|wanted| {
                 listed
                     .tags
                     .iter()
                     .any(|tag| tag.eq_ignore_ascii_case(wanted))
             })
-            && needle.is_none_or(|needle| {
-                self.lowered[position]
-                    .iter()
-                    .any(|field| field.contains(needle))
-            })
+            && needle.is_none_or(|needle| self.lowered[position].contains(needle))
     }
 
     /// The entries matching `filter`, skipping `offset`, at most `limit`, whether more follow,
@@ -320,6 +339,13 @@ impl Compiled {
             .filter(|text| !text.is_empty())
             .map(str::to_lowercase);
         let needle = needle.as_deref();
+        if needle.is_some_and(|needle| needle.contains(FIELD_END)) {
+            return Page {
+                items: Vec::new(),
+                has_more: false,
+                total: count.then_some(0),
+            };
+        }
         let range = self.range(filter);
         let wanted = offset.saturating_add(limit).saturating_add(1);
         let mut found = Vec::new();
@@ -333,12 +359,20 @@ impl Compiled {
             }
             !count && found.len() >= wanted
         };
-        match needle.map(|needle| self.candidates(needle)) {
-            // A needle of three bytes or more: walk the shortest posting list.
-            Some(Some(candidates)) => {
-                let start = candidates.partition_point(|&p| (p as usize) < range.start);
-                for &position in &candidates[start..] {
-                    if position as usize >= range.end || take(position as usize) {
+        match needle.map(|needle| self.posting_lists(needle)) {
+            // A needle of three bytes or more: walk the shortest posting list, skipping the
+            // positions the others lack, until the page is full.
+            Some(Some((shortest, rest))) => {
+                let start = shortest.partition_point(|&p| (p as usize) < range.start);
+                for &position in &shortest[start..] {
+                    if position as usize >= range.end {
+                        break;
+                    }
+                    if rest
+                        .iter()
+                        .all(|list| list.binary_search(&position).is_ok())
+                        && take(position as usize)
+                    {
                         break;
                     }
                 }
@@ -368,22 +402,16 @@ impl Compiled {
         }
     }
 
-    /// Positions holding every trigram of `needle`, ascending; `None` when the needle is too short
-    /// to have trigrams or one of them occurs nowhere.
-    fn candidates(&self, needle: &str) -> Option<Vec<u32>> {
-        let mut lists: Vec<&Vec<u32>> = Vec::new();
+    /// The posting lists of every trigram of `needle`, shortest first; `None` when the needle is
+    /// too short to have trigrams or one of them occurs nowhere.
+    fn posting_lists(&self, needle: &str) -> Option<(&[u32], Vec<&[u32]>)> {
+        let mut lists: Vec<&[u32]> = Vec::new();
         for trigram in trigrams(needle) {
             lists.push(self.postings.get(&trigram)?);
         }
         lists.sort_by_key(|list| list.len());
         let (shortest, rest) = lists.split_first()?;
-        Some(
-            shortest
-                .iter()
-                .copied()
-                .filter(|position| rest.iter().all(|list| list.binary_search(position).is_ok()))
-                .collect(),
-        )
+        Some((shortest, rest.to_vec()))
     }
 
     /// The `count` entries of `kind` that rank highest by `score`, highest first (ties in
@@ -435,19 +463,33 @@ pub struct SearchIndex {
 
 /// What one artifact contributes to the index, folded from its versions that are not yanked one
 /// row at a time (so a full load never holds every row).
-#[derive(Default)]
 struct Gathered {
-    versions: Vec<(i32, Version)>,
+    ids: Vec<i32>,
+    /// A blueprint's versions, beside their ids (its entry lists what each uses); `None` for
+    /// the other kinds, whose entries need only the latest.
+    versions: Option<Vec<Version>>,
     downloads: i64,
     latest: Option<VersionInfo>,
 }
 
 impl Gathered {
+    fn new(kind: Kind) -> Self {
+        Self {
+            ids: Vec::new(),
+            versions: (kind == Kind::Blueprint).then(Vec::new),
+            downloads: 0,
+            latest: None,
+        }
+    }
+
     fn add(&mut self, row: VersionRow) {
         let Some(version) = version_of(row) else {
             return;
         };
-        self.versions.push((version.id, version.version.clone()));
+        self.ids.push(version.id);
+        if let Some(versions) = &mut self.versions {
+            versions.push(version.version.clone());
+        }
         self.downloads += version.downloads;
         let later = self
             .latest
@@ -468,20 +510,17 @@ impl Gathered {
             if let Some(document) = documents.get(&latest.id) {
                 tags = blueprint_tags(document);
             }
-            for (id, version) in &self.versions {
+            for (id, version) in self.ids.iter().zip(self.versions.iter().flatten()) {
                 if let Some(document) = documents.get(id) {
                     uses.extend(blueprint_uses(version, document));
                 }
             }
         }
         Some(Listed {
-            namespace: artifact.address.namespace().to_string(),
-            name: artifact.address.name().to_string(),
-            system: artifact.address.system().to_owned(),
             artifact,
             tags,
             uses,
-            version_ids: self.versions.into_iter().map(|(id, _)| id).collect(),
+            version_ids: self.ids.into_boxed_slice(),
             latest,
             stored_downloads: AtomicI64::new(self.downloads),
         })
@@ -527,7 +566,7 @@ async fn documents_of(
     let ids: Vec<i32> = blueprints
         .iter()
         .filter_map(|id| gathered.get(id))
-        .flat_map(|gathered| gathered.versions.iter().map(|(id, _)| *id))
+        .flat_map(|gathered| gathered.ids.iter().copied())
         .collect();
     Ok(queries::document_texts(db, &ids)
         .await?
@@ -550,7 +589,10 @@ async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
         let mut gathered: HashMap<i32, Gathered> = HashMap::new();
         let mut rows = queries::visible_versions_of_kind(db, kind.as_str()).await?;
         while let Some(row) = rows.try_next().await? {
-            gathered.entry(row.artifact_id).or_default().add(row);
+            gathered
+                .entry(row.artifact_id)
+                .or_insert_with(|| Gathered::new(kind))
+                .add(row);
         }
         drop(rows);
         let artifacts = queries::all_of_kind(db, kind.as_str()).await?;
@@ -762,7 +804,7 @@ impl SearchIndex {
         let listed = match queries::find(db, super::artifacts::key(address)).await? {
             Some(row) => {
                 let id = row.id;
-                let mut gathered = Gathered::default();
+                let mut gathered = Gathered::new(address.kind());
                 queries::versions(db, id)
                     .await?
                     .into_iter()
@@ -810,14 +852,14 @@ pub struct Held<'a> {
 }
 
 impl Held<'_> {
-    /// Adds downloads this process has just written to the database.
+    /// Adds downloads this process has just written to the database, by artifact id.
     pub async fn add_stored_downloads(&self, counts: &HashMap<i32, i64>) {
         let entries = self.entries.lock().await;
         let Some(entries) = entries.as_ref() else {
             return;
         };
         for (id, count) in counts {
-            if let Some(listed) = entries.by_version.get(id) {
+            if let Some(listed) = entries.by_artifact.get(id) {
                 listed.stored_downloads.fetch_add(*count, Ordering::Relaxed);
             }
         }
@@ -870,7 +912,7 @@ mod tests {
         let mut entries = Entries::default();
         for (i, (namespace, name, description)) in modules.iter().enumerate() {
             let id = i as i32 + 1;
-            let mut gathered = Gathered::default();
+            let mut gathered = Gathered::new(Kind::Module);
             gathered.add(row(id * 10, id, "1.0.0"));
             gathered.add(row(id * 10 + 1, id, "1.2.0"));
             entries.insert(
@@ -885,7 +927,7 @@ mod tests {
     fn names(page: &Page) -> Vec<String> {
         page.items
             .iter()
-            .map(|listed| format!("{}/{}", listed.namespace, listed.name))
+            .map(|listed| format!("{}/{}", listed.namespace(), listed.name()))
             .collect()
     }
 
@@ -1000,7 +1042,7 @@ mod tests {
         let page = page.items;
         assert_eq!(page[0].latest.version.to_string(), "1.2.0");
         assert_eq!(page[0].stored_downloads(), 2);
-        assert_eq!(page[0].version_ids, [10, 11]);
+        assert_eq!(*page[0].version_ids, [10, 11]);
     }
 
     /// Two blueprints (one tagged `aws`, using net/vpc in two versions) beside the modules.
@@ -1012,7 +1054,7 @@ mod tests {
                 .enumerate()
         {
             let id = i as i32 + 1;
-            let mut gathered = Gathered::default();
+            let mut gathered = Gathered::new(Kind::Module);
             gathered.add(row(id * 10, id, "1.0.0"));
             gathered.add(row(id * 10 + 1, id, "1.2.0"));
             entries.insert(
@@ -1027,7 +1069,7 @@ mod tests {
                 "modules": [{"name": "network", "source": "net/vpc/aws", "version": constraint}],
             }})
         };
-        let mut gathered = Gathered::default();
+        let mut gathered = Gathered::new(Kind::Blueprint);
         gathered.add(row(100, 10, "1.0.0"));
         gathered.add(row(101, 10, "2.0.0"));
         let documents = HashMap::from([
@@ -1039,7 +1081,7 @@ mod tests {
                 .into_listed(blueprint(10, "platform", "web-service", "Web"), &documents)
                 .expect("listed"),
         );
-        let mut gathered = Gathered::default();
+        let mut gathered = Gathered::new(Kind::Blueprint);
         gathered.add(row(200, 20, "0.1.0"));
         entries.insert(
             gathered
@@ -1097,7 +1139,7 @@ mod tests {
         let web = compiled
             .entries
             .iter()
-            .find(|listed| listed.name == "web-service")
+            .find(|listed| listed.name() == "web-service")
             .expect("listed");
         let uses: Vec<(String, String)> = web
             .uses
@@ -1117,8 +1159,8 @@ mod tests {
     #[test]
     fn top_lists_rank_by_score_then_listing_order() {
         let compiled = with_blueprints();
-        let top = compiled.top(Kind::Module, 5, |listed| listed.name.len());
-        let names: Vec<&str> = top.iter().map(|listed| listed.name.as_str()).collect();
+        let top = compiled.top(Kind::Module, 5, |listed| listed.name().len());
+        let names: Vec<&str> = top.iter().map(|listed| listed.name()).collect();
         assert_eq!(names, ["queue", "vpc"]);
         assert_eq!(compiled.top(Kind::Blueprint, 1, |_| 0).len(), 1);
         assert!(compiled.top(Kind::Module, 0, |_| 0).is_empty());
