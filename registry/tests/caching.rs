@@ -208,3 +208,34 @@ async fn a_module_whose_every_version_is_yanked_leaves_the_listing() {
         "and no page follows"
     );
 }
+
+#[actix_web::test]
+async fn the_first_listing_waits_for_the_load_under_way_instead_of_loading_again() {
+    let (quarry, token) = start_with_token(&["publish:acme"]).await;
+    let writer = quarry.service().await;
+    let request = publish_request(
+        "/v1/modules/acme/net/aws/1.0.0",
+        Some(&token),
+        module_with_variable("cidr"),
+    );
+    let (status, answer) = call_json(&writer, request).await;
+    assert_eq!(status, 201, "{answer}");
+
+    // A replica that has not read its listing yet: the start's load begins, then a listing
+    // comes before it ends.
+    let replica = quarry.replica().await;
+    let everything = quarry_registry::service::search::Filter::default();
+    let (loaded, page) = tokio::join!(
+        replica.search.reload_all(&replica.db),
+        replica.list_artifacts(&everything, 0, 10, false),
+    );
+    loaded.expect("loads");
+    let page = page.expect("lists");
+    let names: Vec<&str> = page
+        .items
+        .iter()
+        .map(|summary| summary.listed.name())
+        .collect();
+    assert_eq!(names, ["net"]);
+    assert_eq!(replica.search.full_loads(), 1, "one load, not two");
+}

@@ -457,8 +457,11 @@ pub struct SearchIndex {
     /// The artifacts changed while a full load runs (`None` when none runs): read again once it
     /// is swapped in, as the load may have read them before they changed.
     changed_during_load: std::sync::Mutex<Option<std::collections::HashSet<ArtifactAddress>>>,
-    /// Whether a full load runs (a second is not started).
-    loading: std::sync::atomic::AtomicBool,
+    /// Held by the full load that runs: a periodic one is not started beside it, and the first
+    /// search waits for the start's instead of loading everything a second time beside it.
+    loading: tokio::sync::Mutex<()>,
+    /// How many full loads were read.
+    full_loads: std::sync::atomic::AtomicU64,
 }
 
 /// What one artifact contributes to the index, folded from its versions that are not yanked one
@@ -638,24 +641,17 @@ impl SearchIndex {
         if let Some(compiled) = self.snapshot() {
             return Ok(compiled);
         }
-        let mut entries = self.entries.lock().await;
-        // A first load here reads the database like a full load (see `counts_gate`), the gate
-        // taken before the entries (the order `hold` takes them in). Only then: a reader queued
-        // on the gate behind a flush waits for any full load under way.
-        let _reading = if entries.is_none() {
-            drop(entries);
-            let reading = self.counts_gate.read().await;
-            entries = self.entries.lock().await;
-            Some(reading)
-        } else {
-            None
-        };
+        if self.entries.lock().await.is_none() {
+            // Not loaded yet: wait for the load under way (the start's), or make it.
+            let _loading = self.loading.lock().await;
+            if self.entries.lock().await.is_none() {
+                self.load_and_swap(db).await?;
+            }
+        }
+        let entries = self.entries.lock().await;
         // Another search may have built it while this one waited.
         if let Some(compiled) = self.snapshot() {
             return Ok(compiled);
-        }
-        if entries.is_none() {
-            *entries = Some(load_all(db).await?);
         }
         let compiled = Arc::new(Compiled::build(
             entries.as_ref().unwrap_or(&Entries::default()),
@@ -733,24 +729,28 @@ impl SearchIndex {
             .collect())
     }
 
+    /// How many times every entry was read from the database.
+    pub fn full_loads(&self) -> u64 {
+        self.full_loads.load(Ordering::Relaxed)
+    }
+
     /// Loads every entry again (at start, and now and then to pick up other replicas' download
     /// counts and any change the change feed missed). The load reads without holding the
     /// entries, so searches, publishes and the change feed go on meanwhile (at 100,000 modules
     /// a load takes seconds); the artifacts changed meanwhile are read again after the swap.
     /// Returns at once when a load runs already.
     pub async fn reload_all(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        if self.loading.swap(true, Ordering::AcqRel) {
+        let Ok(_loading) = self.loading.try_lock() else {
             return Ok(());
-        }
-        let loaded = self.load_and_swap(db).await;
-        self.loading.store(false, Ordering::Release);
-        loaded
+        };
+        self.load_and_swap(db).await
     }
 
     async fn load_and_swap(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         let reading = self.counts_gate.read().await;
         *self.changed() = Some(std::collections::HashSet::new());
         let loaded = load_all(db).await;
+        self.full_loads.fetch_add(1, Ordering::Relaxed);
         let changed = match loaded {
             Ok(loaded) => {
                 *self.entries.lock().await = Some(loaded);
