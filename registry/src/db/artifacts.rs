@@ -84,8 +84,9 @@ pub async fn versions(
         .await
 }
 
-/// The versions that are not yanked of every artifact of `kind`, as a stream of rows (for the
-/// in-memory listing, which must not hold them all at once).
+/// The versions that are not yanked of every artifact of `kind`, as a stream of rows grouped by
+/// artifact, in address order (for the in-memory listing, which must not hold them all at once;
+/// SQLite reads them in that order from the address index, without a sort).
 pub async fn visible_versions_of_kind<'a>(
     db: &'a DatabaseConnection,
     kind: &str,
@@ -94,6 +95,9 @@ pub async fn visible_versions_of_kind<'a>(
         .inner_join(artifact::Entity)
         .filter(artifact::Column::Kind.eq(kind))
         .filter(artifact_version::Column::Yanked.eq(false))
+        .order_by_asc(artifact::Column::Namespace)
+        .order_by_asc(artifact::Column::Name)
+        .order_by_asc(artifact::Column::System)
         .into_model::<VersionRow>()
         .stream(db)
         .await

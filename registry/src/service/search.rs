@@ -560,17 +560,11 @@ fn blueprint_uses(version: &Version, document: &Value) -> Vec<BlueprintUse> {
         .collect()
 }
 
-/// The documents a blueprint's entry is made from: those of its visible versions.
+/// The documents blueprint entries are made from: those of these (visible) versions.
 async fn documents_of(
     db: &DatabaseConnection,
-    gathered: &HashMap<i32, Gathered>,
-    blueprints: &[i32],
+    ids: Vec<i32>,
 ) -> Result<HashMap<i32, Value>, DbErr> {
-    let ids: Vec<i32> = blueprints
-        .iter()
-        .filter_map(|id| gathered.get(id))
-        .flat_map(|gathered| gathered.ids.iter().copied())
-        .collect();
     Ok(queries::document_texts(db, &ids)
         .await?
         .into_iter()
@@ -584,36 +578,63 @@ async fn documents_of(
         .collect())
 }
 
-/// Reads every listed artifact, streaming the version rows.
+/// Reads every listed artifact, streaming the version rows. They come grouped by artifact, so
+/// each artifact's entry is made once its run of rows ends and no map of every artifact's
+/// gathering is held (at 100,000 modules it was the load's largest allocation, and left the
+/// heap fragmented after it).
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
     let mut entries = Entries::default();
     for kind in LISTED_KINDS {
-        let mut gathered: HashMap<i32, Gathered> = HashMap::new();
+        // By id, each taken when its run of versions ends.
+        let mut artifacts: Vec<(i32, Option<Artifact>)> = queries::all_of_kind(db, kind.as_str())
+            .await?
+            .into_iter()
+            .map(|row| (row.id, artifact_of(row)))
+            .collect();
+        artifacts.sort_unstable_by_key(|(id, _)| *id);
+        // Blueprints wait for their versions' documents, read together at the end.
+        let mut waiting: Vec<(Artifact, Gathered)> = Vec::new();
+        let mut finish = |id: i32, gathered: Gathered| {
+            let artifact = artifacts
+                .binary_search_by_key(&id, |(id, _)| *id)
+                .ok()
+                .and_then(|index| artifacts[index].1.take());
+            let Some(artifact) = artifact else {
+                return;
+            };
+            if kind == Kind::Blueprint {
+                waiting.push((artifact, gathered));
+            } else if let Some(listed) = gathered.into_listed(artifact, &HashMap::new()) {
+                entries.insert(listed);
+            }
+        };
+        let mut current: Option<(i32, Gathered)> = None;
         let mut rows = queries::visible_versions_of_kind(db, kind.as_str()).await?;
         while let Some(row) = rows.try_next().await? {
-            gathered
-                .entry(row.artifact_id)
-                .or_insert_with(|| Gathered::new(kind))
-                .add(row);
+            match &mut current {
+                Some((id, gathered)) if *id == row.artifact_id => gathered.add(row),
+                _ => {
+                    let mut gathered = Gathered::new(kind);
+                    let id = row.artifact_id;
+                    gathered.add(row);
+                    if let Some((ended, gathered)) = current.replace((id, gathered)) {
+                        finish(ended, gathered);
+                    }
+                }
+            }
         }
         drop(rows);
-        let artifacts = queries::all_of_kind(db, kind.as_str()).await?;
-        let documents = if kind == Kind::Blueprint {
-            let ids: Vec<i32> = artifacts.iter().map(|row| row.id).collect();
-            documents_of(db, &gathered, &ids).await?
-        } else {
-            HashMap::new()
-        };
-        for row in artifacts {
-            let id = row.id;
-            let Some(artifact) = artifact_of(row) else {
-                continue;
-            };
-            if let Some(listed) = gathered
-                .remove(&id)
-                .and_then(|gathered| gathered.into_listed(artifact, &documents))
-            {
+        if let Some((ended, gathered)) = current {
+            finish(ended, gathered);
+        }
+        let ids = waiting
+            .iter()
+            .flat_map(|(_, gathered)| gathered.ids.iter().copied())
+            .collect();
+        let documents = documents_of(db, ids).await?;
+        for (artifact, gathered) in waiting {
+            if let Some(listed) = gathered.into_listed(artifact, &documents) {
                 entries.insert(listed);
             }
         }
@@ -803,25 +824,18 @@ impl SearchIndex {
         };
         let listed = match queries::find(db, super::artifacts::key(address)).await? {
             Some(row) => {
-                let id = row.id;
                 let mut gathered = Gathered::new(address.kind());
-                queries::versions(db, id)
+                queries::versions(db, row.id)
                     .await?
                     .into_iter()
                     .filter(|version| !version.yanked)
                     .for_each(|version| gathered.add(version));
-                let gathered = HashMap::from([(id, gathered)]);
                 let documents = if address.kind() == Kind::Blueprint {
-                    documents_of(db, &gathered, &[id]).await?
+                    documents_of(db, gathered.ids.clone()).await?
                 } else {
                     HashMap::new()
                 };
-                artifact_of(row).and_then(|artifact| {
-                    gathered
-                        .into_values()
-                        .next()?
-                        .into_listed(artifact, &documents)
-                })
+                artifact_of(row).and_then(|artifact| gathered.into_listed(artifact, &documents))
             }
             None => None,
         };
