@@ -2,12 +2,11 @@
 # storage servers the storage tests run on — Garage (a real S3 implementation, from crates.io)
 # and Azurite (Microsoft's Azure Blob emulator, from npm). GCS has no local server.
 #
-# The cache lives outside the clone so later runs on the same machine reuse it:
-# $QUARRY_CI_CACHE, default ~/.cache/quarry-ci. Garage builds in about 11 minutes the first time.
+# Both install into a cache outside the clone, so later runs on the same machine reuse them:
+# $QUARRY_CI_CACHE, default ~/.cache/quarry-ci (scripts/lib/installs.sh).
 
-# shellcheck source=garage-build.sh
-source "$(dirname "${BASH_SOURCE[0]}")/garage-build.sh"
-AZURITE_VERSION=3
+# shellcheck source=installs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/installs.sh"
 STORES_DIR=$(mktemp -d /tmp/quarry-stores.XXXXXX)
 STORES_PIDS=()
 
@@ -39,20 +38,15 @@ stop_object_stores() {
 
 garage_binary() {
   if [ ! -x "$GARAGE_ROOT/bin/garage" ]; then
-    echo "waiting for Garage: building it, or for the build .ci/run started (log: $STORES_CACHE/garage-build.log)" >&2
+    echo "waiting for Garage: building it, or for the build .ci/run started (log: $CI_CACHE/installs.log)" >&2
   fi
   build_garage
   echo "$GARAGE_ROOT/bin/garage"
 }
 
 azurite_binary() {
-  local root="$STORES_CACHE/azurite-$AZURITE_VERSION"
-  if [ ! -x "$root/node_modules/.bin/azurite-blob" ]; then
-    echo "Azurite not cached; installing it from npm" >&2
-    mkdir -p "$root"
-    npm install --prefix "$root" --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >&2
-  fi
-  echo "$root/node_modules/.bin/azurite-blob"
+  ensure_azurite
+  echo "$AZURITE_ROOT/node_modules/.bin/azurite-blob"
 }
 
 # Starts a one-node Garage with bucket `quarry-test` and exports what the S3 tests need.
