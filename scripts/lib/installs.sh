@@ -46,50 +46,52 @@ install_missing_packages() {
   fi
 }
 
-# Garage, built once per machine. A server for tests: only the SQLite metadata engine,
-# unoptimised (the tests store kilobytes). That builds in 313 s on 2 cores, against 637 s at
-# opt-level 1 and 1097 s for the default features at opt-level 3.
-build_garage() {
-  with_lock garage build_garage_unlocked
+# Under the lock named `name`, runs `install` unless `executable` is there already, saying what
+# it installs and how long that took.
+install_once() {
+  local name=$1 executable=$2 install=$3
+  with_lock "$name" install_once_unlocked "$name" "$executable" "$install"
 }
 
-build_garage_unlocked() {
-  if [ ! -x "$GARAGE_ROOT/bin/garage" ]; then
-    echo "Garage $GARAGE_VERSION not cached; building it with cargo install (about 5 minutes on 2 cores, once per machine)" >&2
+install_once_unlocked() {
+  local name=$1 executable=$2 install=$3
+  if [ ! -x "$executable" ]; then
+    echo "$name not cached; installing it (once per machine)" >&2
     local started=$SECONDS
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=false \
-      cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \
-      --features bundled-libs,sqlite --root "$GARAGE_ROOT" --quiet >&2
-    echo "Garage built in $((SECONDS - started)) s; cached in $GARAGE_ROOT" >&2
+    "$install" >&2
+    echo "$name installed in $((SECONDS - started)) s" >&2
   fi
+}
+
+# Garage, built once per machine (about 5 minutes on 2 cores). A server for tests: only the
+# SQLite metadata engine, unoptimised (the tests store kilobytes). That builds in 313 s on 2
+# cores, against 637 s at opt-level 1 and 1097 s for the default features at opt-level 3.
+build_garage() {
+  install_once garage "$GARAGE_ROOT/bin/garage" cargo_install_garage
+}
+
+cargo_install_garage() {
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=false \
+    cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \
+    --features bundled-libs,sqlite --root "$GARAGE_ROOT" --quiet
 }
 
 ensure_azurite() {
-  with_lock azurite install_azurite
+  install_once azurite "$AZURITE_ROOT/node_modules/.bin/azurite-blob" npm_install_azurite
 }
 
-install_azurite() {
-  if [ ! -x "$AZURITE_ROOT/node_modules/.bin/azurite-blob" ]; then
-    echo "Azurite not cached; installing it from npm into $AZURITE_ROOT" >&2
-    local started=$SECONDS
-    mkdir -p "$AZURITE_ROOT"
-    npm install --prefix "$AZURITE_ROOT" --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >&2
-    echo "Azurite installed in $((SECONDS - started)) s" >&2
-  fi
+npm_install_azurite() {
+  mkdir -p "$AZURITE_ROOT"
+  npm install --prefix "$AZURITE_ROOT" --silent --no-audit --no-fund "azurite@$AZURITE_VERSION"
 }
 
 ensure_schemathesis() {
-  with_lock schemathesis install_schemathesis
+  install_once schemathesis "$SCHEMATHESIS_ROOT/bin/st" pip_install_schemathesis
 }
 
-install_schemathesis() {
-  if [ ! -x "$SCHEMATHESIS_ROOT/bin/st" ]; then
-    echo "schemathesis not cached; installing it from PyPI into $SCHEMATHESIS_ROOT" >&2
-    local started=$SECONDS
-    python3 -m venv "$SCHEMATHESIS_ROOT"
-    "$SCHEMATHESIS_ROOT/bin/pip" install -q schemathesis >&2
-    echo "schemathesis installed in $((SECONDS - started)) s" >&2
-  fi
+pip_install_schemathesis() {
+  python3 -m venv "$SCHEMATHESIS_ROOT"
+  "$SCHEMATHESIS_ROOT/bin/pip" install -q schemathesis
 }
 
 # The PostgreSQL server's binaries: on PATH, or the newest Debian's packages installed.
