@@ -320,6 +320,15 @@ async fn the_form_checks_previews_and_downloads_the_api_s_render_for_its_viewer_
         !text.contains("name=\"input.approvers\""),
         "approvers only in prod"
     );
+    // The schema and the Rego are kept escaped per version: escaped once, never twice.
+    let raw = html(&page);
+    for expected in [
+        "&#34;type&#34;: &#34;object&#34;",
+        "&#34;delete&#34; in resource.change.actions",
+    ] {
+        assert!(raw.contains(expected), "{expected:?} in\n{raw}");
+    }
+    assert!(!raw.contains("&#38;#34;"), "escaped twice:\n{raw}");
     let token = csrf(&page);
 
     // The live check: `core::form`'s message for a bad value, and the fields prod brings.

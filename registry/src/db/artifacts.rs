@@ -313,11 +313,12 @@ pub async fn set_flag(
     transaction.commit().await
 }
 
-/// Adds download counts to versions, in one transaction; returns them summed by artifact.
+/// Adds download counts to versions, in one transaction; returns the artifact of each version
+/// counted.
 pub async fn add_downloads(
     db: &DatabaseConnection,
     counts: &HashMap<i32, i64>,
-) -> Result<HashMap<i32, i64>, DbErr> {
+) -> Result<HashMap<i32, i32>, DbErr> {
     use sea_orm::TransactionTrait;
     let transaction = db.begin().await?;
     for (version_id, count) in counts {
@@ -331,7 +332,7 @@ pub async fn add_downloads(
             .await?;
     }
     let ids: Vec<i32> = counts.keys().copied().collect();
-    let mut by_artifact: HashMap<i32, i64> = HashMap::new();
+    let mut artifacts = HashMap::with_capacity(ids.len());
     // In chunks: a query's bound parameters are limited (SQLite: 32,766).
     for chunk in ids.chunks(1000) {
         let rows: Vec<(i32, i32)> = artifact_version::Entity::find()
@@ -342,13 +343,10 @@ pub async fn add_downloads(
             .into_tuple()
             .all(&transaction)
             .await?;
-        for (version_id, artifact_id) in rows {
-            *by_artifact.entry(artifact_id).or_default() +=
-                counts.get(&version_id).copied().unwrap_or(0);
-        }
+        artifacts.extend(rows);
     }
     transaction.commit().await?;
-    Ok(by_artifact)
+    Ok(artifacts)
 }
 
 /// Every archive digest a version points at (for garbage collection).

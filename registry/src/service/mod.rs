@@ -27,6 +27,7 @@ use crate::storage::{Storage, StorageError};
 use quarry_core::archive::Limits;
 use sea_orm::{DatabaseConnection, DbErr};
 use signing::UrlSigner;
+use std::collections::HashMap;
 
 /// Everything a request needs, built once at start and shared by every worker.
 #[derive(Clone, Debug)]
@@ -247,7 +248,13 @@ impl Registry {
             return;
         }
         match crate::db::artifacts::add_downloads(&self.db, &counts).await {
-            Ok(by_artifact) => {
+            Ok(artifacts) => {
+                let mut by_artifact: HashMap<i32, i64> = HashMap::new();
+                for (version_id, count) in &counts {
+                    if let Some(artifact_id) = artifacts.get(version_id) {
+                        *by_artifact.entry(*artifact_id).or_default() += count;
+                    }
+                }
                 held.add_stored_downloads(&by_artifact).await;
                 drop(held);
                 self.caches.downloads_written(&counts);

@@ -19,6 +19,7 @@
 
 use super::artifacts::{Artifact, VersionInfo, artifact_of, version_of};
 use crate::db::artifacts::{self as queries, VersionRow};
+use memchr::memmem::Finder;
 use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress};
 use quarry_core::blueprint::ModuleSource;
 use quarry_core::constraint::Constraint;
@@ -196,6 +197,20 @@ fn trigrams(text: &str) -> impl Iterator<Item = [u8; 3]> + '_ {
         .map(|window| [window[0], window[1], window[2]])
 }
 
+/// The rest of an ascending `list` from its first position at or past `position`: found by
+/// doubling steps, then a binary search within the last step, so a walk over a list costs the
+/// gaps it jumps, not a search of the whole list at each position.
+fn gallop(list: &[u32], position: u32) -> &[u32] {
+    let mut step = 1;
+    while step < list.len() && list[step - 1] < position {
+        step *= 2;
+    }
+    let within = step.min(list.len());
+    let skipped = step / 2;
+    let at = skipped + list[skipped..within].partition_point(|&p| p < position);
+    &list[at..]
+}
+
 fn counted(counts: BTreeMap<String, usize>) -> Vec<(String, usize)> {
     counts.into_iter().collect()
 }
@@ -311,7 +326,7 @@ impl Compiled {
         start..end
     }
 
-    fn matches(&self, position: usize, filter: &Filter, needle: Option<&str>) -> bool {
+    fn matches(&self, position: usize, filter: &Filter, needle: Option<&Finder>) -> bool {
         let listed = &self.entries[position];
         let equal = |wanted: &Option<String>, value: &str| {
             wanted.as_deref().is_none_or(|wanted| wanted == value)
@@ -326,7 +341,7 @@ impl Compiled {
                     .iter()
                     .any(|tag| tag.eq_ignore_ascii_case(wanted))
             })
-            && needle.is_none_or(|needle| self.lowered[position].contains(needle))
+            && needle.is_none_or(|needle| needle.find(self.lowered[position].as_bytes()).is_some())
     }
 
     /// The entries matching `filter`, skipping `offset`, at most `limit`, whether more follow,
@@ -346,12 +361,13 @@ impl Compiled {
                 total: count.then_some(0),
             };
         }
+        let finder = needle.map(Finder::new);
         let range = self.range(filter);
         let wanted = offset.saturating_add(limit).saturating_add(1);
         let mut found = Vec::new();
         let mut total = 0usize;
         let mut take = |position: usize| {
-            if self.matches(position, filter, needle) {
+            if self.matches(position, filter, finder.as_ref()) {
                 total += 1;
                 if found.len() < wanted {
                     found.push(position);
@@ -361,18 +377,23 @@ impl Compiled {
         };
         match needle.map(|needle| self.posting_lists(needle)) {
             // A needle of three bytes or more: walk the shortest posting list, skipping the
-            // positions the others lack, until the page is full.
-            Some(Some((shortest, rest))) => {
+            // positions the others lack (each walked once, by galloping from where it stood),
+            // until the page is full.
+            Some(Some((shortest, mut rest))) => {
                 let start = shortest.partition_point(|&p| (p as usize) < range.start);
-                for &position in &shortest[start..] {
+                'walk: for &position in &shortest[start..] {
                     if position as usize >= range.end {
                         break;
                     }
-                    if rest
-                        .iter()
-                        .all(|list| list.binary_search(&position).is_ok())
-                        && take(position as usize)
-                    {
+                    for list in rest.iter_mut() {
+                        *list = gallop(list, position);
+                        match list.first() {
+                            Some(&next) if next == position => {}
+                            Some(_) => continue 'walk,
+                            None => break 'walk,
+                        }
+                    }
+                    if take(position as usize) {
                         break;
                     }
                 }
@@ -410,8 +431,9 @@ impl Compiled {
             lists.push(self.postings.get(&trigram)?);
         }
         lists.sort_by_key(|list| list.len());
-        let (shortest, rest) = lists.split_first()?;
-        Some((shortest, rest.to_vec()))
+        let shortest = *lists.first()?;
+        lists.remove(0);
+        Some((shortest, lists))
     }
 
     /// The `count` entries of `kind` that rank highest by `score`, highest first (ties in
@@ -953,6 +975,18 @@ mod tests {
     }
 
     #[test]
+    fn galloping_finds_what_a_binary_search_from_the_cursor_finds() {
+        let list: Vec<u32> = (0..200).map(|n| n * 7 + n % 5).collect();
+        for length in [0, 1, 2, 3, 7, 8, 9, 64, 200] {
+            let list = &list[..length];
+            for position in 0..(list.last().copied().unwrap_or(0) + 3) {
+                let expected = &list[list.partition_point(|&p| p < position)..];
+                assert_eq!(gallop(list, position), expected, "{position} in {length}");
+            }
+        }
+    }
+
+    #[test]
     fn search_matches_substrings_of_any_field_case_insensitively_in_listing_order() {
         let compiled = index(&[
             ("net", "vpc", "A Virtual Network"),
@@ -986,6 +1020,16 @@ mod tests {
                 .items
                 .is_empty()
         );
+        // The field separator in a query matches nothing, even where the plain query matches.
+        for query in ["\0", "a\0b", "net\0", "\0vpc", "vpc\0a virtual"] {
+            let page = compiled.page(&search(query), 0, 10, true);
+            assert!(
+                page.items.is_empty(),
+                "{query:?} matched {:?}",
+                names(&page)
+            );
+            assert_eq!(page.total, Some(0), "{query:?}");
+        }
     }
 
     #[test]

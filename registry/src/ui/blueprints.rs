@@ -9,7 +9,7 @@
 use super::form::{self, FormField};
 use super::modules::{Marks, VersionLink, module_href, version_links};
 use super::session::Viewer;
-use super::state::ArchiveTexts;
+use super::state::{ArchiveTexts, VersionTexts, escaped};
 use super::{Layout, UiError, page, when};
 use crate::http::blueprints::registry_host;
 use crate::service::Registry;
@@ -42,6 +42,7 @@ pub struct PolicyRow {
     pub description: String,
     pub when: String,
     pub file: String,
+    /// The Rego, escaped for HTML.
     pub source: String,
 }
 
@@ -50,6 +51,7 @@ pub struct ContextRow {
     pub file: String,
     pub priority: String,
     pub when: String,
+    /// The file, escaped for HTML.
     pub content: String,
 }
 
@@ -69,16 +71,17 @@ struct BlueprintPage {
     tags: Vec<(String, String)>,
     published: String,
     published_by: String,
-    readme: String,
+    readme: Arc<str>,
     modules: Vec<ModuleRow>,
     policies: Vec<PolicyRow>,
     contexts: Vec<ContextRow>,
     versions: Vec<VersionLink>,
+    /// Pretty-printed and escaped for HTML.
     schema: String,
     form_title: String,
     action: String,
     check: String,
-    fields: Vec<FormField>,
+    fields: Arc<Vec<FormField>>,
     general: Vec<String>,
     /// A secret was typed but the page came back: it must be typed again.
     secrets_cleared: bool,
@@ -235,7 +238,7 @@ async fn record(
         })
 }
 
-/// The policies' and contexts' files of a version, as text.
+/// The inputs schema and the policies' and contexts' files of a version, as escaped text.
 async fn archive_texts(
     registry: &Registry,
     record: &BlueprintRecord,
@@ -256,13 +259,15 @@ async fn archive_texts(
                 .iter()
                 .map(|context| context.file.as_str()),
         );
-    let texts: BTreeMap<String, String> = wanted
-        .filter_map(|file| {
-            let bytes = files.get(file)?;
-            Some((file.to_owned(), String::from_utf8_lossy(bytes).into_owned()))
-        })
-        .collect();
-    let texts = Arc::new(texts);
+    let texts = Arc::new(VersionTexts {
+        schema: escaped(&serde_json::to_string_pretty(&manifest.inputs).unwrap_or_default()),
+        files: wanted
+            .filter_map(|file| {
+                let bytes = files.get(file)?;
+                Some((file.to_owned(), escaped(&String::from_utf8_lossy(bytes))))
+            })
+            .collect(),
+    });
     registry
         .ui
         .store_archive_texts(record.version.id, texts.clone());
@@ -303,7 +308,8 @@ fn module_rows(document: &BlueprintDocument, resolutions: &Resolutions) -> Vec<M
 
 /// What the form shows: the fields, the messages that belong to no field.
 struct FormState {
-    fields: Vec<FormField>,
+    /// Shared with the kept fresh form when there are no answers yet.
+    fields: Arc<Vec<FormField>>,
     general: Vec<String>,
     secrets_cleared: bool,
 }
@@ -315,7 +321,7 @@ impl FormState {
             form::fields(schema, &Map::new(), &BTreeMap::new(), &BTreeMap::new())
         });
         Self {
-            fields: Vec::clone(&fields),
+            fields,
             general: Vec::new(),
             secrets_cleared: false,
         }
@@ -359,14 +365,7 @@ async fn blueprint_page(
             .collect(),
         published: when(&info.published_at),
         published_by: info.published_by.clone(),
-        readme: if document.readme.trim().is_empty() {
-            String::new()
-        } else {
-            registry
-                .ui
-                .readme_html(info.id, "", &document.readme)
-                .to_string()
-        },
+        readme: registry.ui.readme_html(info.id, "", &document.readme),
         modules: module_rows(&document, &resolutions),
         policies: manifest
             .policies
@@ -377,7 +376,7 @@ async fn blueprint_page(
                 description: policy.description.clone().unwrap_or_default(),
                 when: policy.when.clone().unwrap_or_default(),
                 file: policy.file.clone(),
-                source: texts.get(&policy.file).cloned().unwrap_or_default(),
+                source: texts.files.get(&policy.file).cloned().unwrap_or_default(),
             })
             .collect(),
         contexts: manifest
@@ -388,11 +387,11 @@ async fn blueprint_page(
                 file: context.file.clone(),
                 priority: context.priority.to_string(),
                 when: context.when.clone().unwrap_or_default(),
-                content: texts.get(&context.file).cloned().unwrap_or_default(),
+                content: texts.files.get(&context.file).cloned().unwrap_or_default(),
             })
             .collect(),
         versions: version_links(&record.history.versions, &base, &info.version),
-        schema: serde_json::to_string_pretty(&manifest.inputs).unwrap_or_default(),
+        schema: texts.schema.clone(),
         form_title: manifest
             .inputs
             .get("title")
@@ -613,7 +612,12 @@ pub async fn preview(
                     .is_some_and(|t| !t.is_empty())
         });
         let state = FormState {
-            fields: form::fields(&schema, &checked.answers, &submitted.texts, &checked.errors),
+            fields: Arc::new(form::fields(
+                &schema,
+                &checked.answers,
+                &submitted.texts,
+                &checked.errors,
+            )),
             general: checked.general,
             secrets_cleared,
         };

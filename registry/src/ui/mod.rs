@@ -180,7 +180,17 @@ pub fn grouped(number: i64) -> String {
 
 /// A time as pages show it: `2026-12-01 09:40 UTC`.
 pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    // Written out rather than through `format("%Y-…")`, which parses its pattern on every call:
+    // a list page shows a time per item.
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
 }
 
 #[cfg(test)]
@@ -194,5 +204,13 @@ mod tests {
         assert_eq!(grouped(1000), "1,000");
         assert_eq!(grouped(1234567), "1,234,567");
         assert_eq!(grouped(-12345), "-12,345");
+    }
+
+    #[test]
+    fn times_read_as_chrono_formats_them() {
+        for seconds in [0, 59, 86_399, 951_782_400, 1_796_160_000, 4_102_444_799] {
+            let at = chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+            assert_eq!(when(&at), at.format("%Y-%m-%d %H:%M UTC").to_string());
+        }
     }
 }

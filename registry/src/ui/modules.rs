@@ -14,6 +14,7 @@ use askama::Template;
 use quarry_core::address::{ArtifactAddress, ModuleAddress};
 use quarry_core::module::{ModuleInfo, Variable};
 use quarry_core::version::Version;
+use std::sync::Arc;
 
 /// A version in the version list.
 pub struct VersionLink {
@@ -82,7 +83,7 @@ pub struct Part {
     /// `""` for the root module.
     pub path: String,
     pub anchor: String,
-    pub readme: String,
+    pub readme: Arc<str>,
     pub inputs: Vec<Input>,
     pub outputs: Vec<(String, String, bool)>,
     pub providers: Vec<(String, String, String)>,
@@ -95,7 +96,7 @@ pub struct Part {
 pub struct ExampleView {
     pub name: String,
     pub anchor: String,
-    pub readme: String,
+    pub readme: Arc<str>,
     pub files: Vec<(String, String)>,
 }
 
@@ -206,13 +207,7 @@ fn part(state: &super::State, version_id: i32, info: &ModuleInfo, usage: String)
             info.path.replace('/', "-")
         },
         path: info.path.clone(),
-        readme: if info.readme.trim().is_empty() {
-            String::new()
-        } else {
-            state
-                .readme_html(version_id, &info.path, &info.readme)
-                .to_string()
-        },
+        readme: state.readme_html(version_id, &info.path, &info.readme),
         inputs: info
             .variables
             .iter()
@@ -317,13 +312,7 @@ async fn show(
         .map(|example| ExampleView {
             name: example.name().to_owned(),
             anchor: example.path.replace('/', "-"),
-            readme: if example.readme.trim().is_empty() {
-                String::new()
-            } else {
-                state
-                    .readme_html(info.id, &example.path, &example.readme)
-                    .to_string()
-            },
+            readme: state.readme_html(info.id, &example.path, &example.readme),
             files: example
                 .files
                 .iter()

@@ -78,8 +78,23 @@ pub struct Preview {
 /// How long a rendered stack stays downloadable.
 pub const PREVIEW_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-/// The text files of a blueprint version's archive the pages show (policies and contexts).
-pub type ArchiveTexts = Arc<BTreeMap<String, String>>;
+/// The texts a blueprint version's page shows, kept HTML-escaped (the version is immutable, and
+/// pretty-printing and escaping them was most of the page's time): the inputs schema, and the
+/// policies' and contexts' files by path.
+#[derive(Debug)]
+pub struct VersionTexts {
+    pub schema: String,
+    pub files: BTreeMap<String, String>,
+}
+
+pub type ArchiveTexts = Arc<VersionTexts>;
+
+/// `text` escaped for HTML, as the templates escape every value they show.
+pub fn escaped(text: &str) -> String {
+    askama::filters::escape(text, askama::filters::Html)
+        .map(|safe| safe.to_string())
+        .unwrap_or_default()
+}
 
 #[derive(Debug)]
 pub struct State {
@@ -101,8 +116,11 @@ impl Default for State {
 }
 
 impl State {
-    /// A README as HTML, rendered once per version and path.
+    /// A README as HTML, rendered once per version and path; empty when the README is blank.
     pub fn readme_html(&self, version_id: i32, path: &str, markdown: &str) -> Arc<str> {
+        if markdown.trim().is_empty() {
+            return Arc::from("");
+        }
         let key = (version_id, path.to_owned());
         if let Some(html) = self
             .readmes
@@ -129,10 +147,12 @@ impl State {
     }
 
     pub fn store_archive_texts(&self, version_id: i32, texts: ArchiveTexts) {
-        let size = texts
-            .iter()
-            .map(|(path, text)| path.len() + text.len())
-            .sum();
+        let size = texts.schema.len()
+            + texts
+                .files
+                .iter()
+                .map(|(path, text)| path.len() + text.len())
+                .sum::<usize>();
         self.archive_texts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
