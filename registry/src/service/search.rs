@@ -168,7 +168,7 @@ struct Compiled {
     lowered: Vec<Box<str>>,
     /// Entry positions (ascending) of every entry a trigram occurs in.
     postings: HashMap<[u8; 3], Vec<u32>>,
-    facets: Facets,
+    facets: Arc<Facets>,
     /// Top lists already ranked, by kind, ranking and length, and when: a home page asks for
     /// the same few on every view, and ranking walks every entry of the kind.
     tops: Mutex<HashMap<(u8, Ranking, usize), RankedList>>,
@@ -274,7 +274,7 @@ impl Compiled {
             entries,
             lowered,
             postings,
-            facets,
+            facets: Arc::new(facets),
             tops: Mutex::default(),
         }
     }
@@ -327,21 +327,25 @@ impl Compiled {
     }
 
     fn matches(&self, position: usize, filter: &Filter, needle: Option<&Finder>) -> bool {
+        // Each part is read only when the filter has it: a search with text alone reads the
+        // lowered text and never the entry (a cache miss per candidate).
         let listed = &self.entries[position];
-        let equal = |wanted: &Option<String>, value: &str| {
-            wanted.as_deref().is_none_or(|wanted| wanted == value)
+        let equal = |wanted: &Option<String>, value: fn(&Listed) -> &str| {
+            wanted
+                .as_deref()
+                .is_none_or(|wanted| wanted == value(listed))
         };
-        filter.kind.is_none_or(|kind| listed.kind() == kind)
-            && equal(&filter.namespace, listed.namespace())
-            && equal(&filter.name, listed.name())
-            && equal(&filter.system, listed.system())
+        needle.is_none_or(|needle| needle.find(self.lowered[position].as_bytes()).is_some())
+            && filter.kind.is_none_or(|kind| listed.kind() == kind)
+            && equal(&filter.namespace, Listed::namespace)
+            && equal(&filter.name, Listed::name)
+            && equal(&filter.system, Listed::system)
             && filter.tag.as_deref().is_none_or(|wanted| {
                 listed
                     .tags
                     .iter()
                     .any(|tag| tag.eq_ignore_ascii_case(wanted))
             })
-            && needle.is_none_or(|needle| needle.find(self.lowered[position].as_bytes()).is_some())
     }
 
     /// The entries matching `filter`, skipping `offset`, at most `limit`, whether more follow,
@@ -723,7 +727,7 @@ impl SearchIndex {
     }
 
     /// The namespaces, systems and tags of the listing, with how many artifacts each holds.
-    pub async fn facets(&self, db: &DatabaseConnection) -> Result<Facets, DbErr> {
+    pub async fn facets(&self, db: &DatabaseConnection) -> Result<Arc<Facets>, DbErr> {
         Ok(self.current(db).await?.facets.clone())
     }
 

@@ -42,8 +42,6 @@ pub struct PolicyRow {
     pub description: String,
     pub when: String,
     pub file: String,
-    /// The Rego, escaped for HTML.
-    pub source: String,
 }
 
 pub struct ContextRow {
@@ -51,8 +49,6 @@ pub struct ContextRow {
     pub file: String,
     pub priority: String,
     pub when: String,
-    /// The file, escaped for HTML.
-    pub content: String,
 }
 
 #[derive(Template)]
@@ -76,12 +72,13 @@ struct BlueprintPage {
     policies: Vec<PolicyRow>,
     contexts: Vec<ContextRow>,
     versions: Vec<VersionLink>,
-    /// Pretty-printed and escaped for HTML.
-    schema: String,
+    /// The schema and the policies' and contexts' files, escaped.
+    texts: ArchiveTexts,
     form_title: String,
     action: String,
     check: String,
-    fields: Arc<Vec<FormField>>,
+    /// The fields, as HTML.
+    fields: Arc<str>,
     general: Vec<String>,
     /// A secret was typed but the page came back: it must be typed again.
     secrets_cleared: bool,
@@ -308,23 +305,44 @@ fn module_rows(document: &BlueprintDocument, resolutions: &Resolutions) -> Vec<M
 
 /// What the form shows: the fields, the messages that belong to no field.
 struct FormState {
-    /// Shared with the kept fresh form when there are no answers yet.
-    fields: Arc<Vec<FormField>>,
+    /// The fields as HTML (shared with the kept fresh form when there are no answers yet).
+    fields: Arc<str>,
     general: Vec<String>,
     secrets_cleared: bool,
 }
 
+/// Fields as the form shows them.
+fn fields_html(fields: &[FormField]) -> Result<String, UiError> {
+    let mut html = String::new();
+    for field in fields {
+        FieldFragment { field }
+            .render_into(&mut html)
+            .map_err(|error| UiError::internal(&error))?;
+        html.push('\n');
+    }
+    Ok(html)
+}
+
 impl FormState {
     /// The form with no answers yet (made once per version).
-    fn fresh(registry: &Registry, record: &BlueprintRecord, schema: &Value) -> Self {
+    fn fresh(
+        registry: &Registry,
+        record: &BlueprintRecord,
+        schema: &Value,
+    ) -> Result<Self, UiError> {
         let fields = registry.ui.fresh_form(record.version.id, || {
-            form::fields(schema, &Map::new(), &BTreeMap::new(), &BTreeMap::new())
-        });
-        Self {
+            fields_html(&form::fields(
+                schema,
+                &Map::new(),
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+            ))
+        })?;
+        Ok(Self {
             fields,
             general: Vec::new(),
             secrets_cleared: false,
-        }
+        })
     }
 }
 
@@ -376,7 +394,6 @@ async fn blueprint_page(
                 description: policy.description.clone().unwrap_or_default(),
                 when: policy.when.clone().unwrap_or_default(),
                 file: policy.file.clone(),
-                source: texts.files.get(&policy.file).cloned().unwrap_or_default(),
             })
             .collect(),
         contexts: manifest
@@ -387,11 +404,10 @@ async fn blueprint_page(
                 file: context.file.clone(),
                 priority: context.priority.to_string(),
                 when: context.when.clone().unwrap_or_default(),
-                content: texts.files.get(&context.file).cloned().unwrap_or_default(),
             })
             .collect(),
         versions: version_links(&record.history.versions, &base, &info.version),
-        schema: texts.schema.clone(),
+        texts,
         form_title: manifest
             .inputs
             .get("title")
@@ -416,7 +432,7 @@ pub async fn latest(
 ) -> Result<HttpResponse, UiError> {
     let record = record(&registry, &path.0, &path.1, None).await?;
     let document = registry.blueprint_document(&record).await?;
-    let state = FormState::fresh(&registry, &record, &document.manifest.inputs);
+    let state = FormState::fresh(&registry, &record, &document.manifest.inputs)?;
     blueprint_page(&viewer, &registry, &record, StatusCode::OK, state).await
 }
 
@@ -428,7 +444,7 @@ pub async fn version(
 ) -> Result<HttpResponse, UiError> {
     let record = record(&registry, &path.0, &path.1, Some(&path.2)).await?;
     let document = registry.blueprint_document(&record).await?;
-    let state = FormState::fresh(&registry, &record, &document.manifest.inputs);
+    let state = FormState::fresh(&registry, &record, &document.manifest.inputs)?;
     blueprint_page(&viewer, &registry, &record, StatusCode::OK, state).await
 }
 
@@ -612,12 +628,13 @@ pub async fn preview(
                     .is_some_and(|t| !t.is_empty())
         });
         let state = FormState {
-            fields: Arc::new(form::fields(
+            fields: fields_html(&form::fields(
                 &schema,
                 &checked.answers,
                 &submitted.texts,
                 &checked.errors,
-            )),
+            ))?
+            .into(),
             general: checked.general,
             secrets_cleared,
         };

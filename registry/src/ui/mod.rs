@@ -181,16 +181,30 @@ pub fn grouped(number: i64) -> String {
 /// A time as pages show it: `2026-12-01 09:40 UTC`.
 pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    // Written out rather than through `format("%Y-…")`, which parses its pattern on every call:
-    // a list page shows a time per item.
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
+    let Ok(year) = u32::try_from(at.year()) else {
+        return at.format("%Y-%m-%d %H:%M UTC").to_string();
+    };
+    if year > 9999 {
+        return at.format("%Y-%m-%d %H:%M UTC").to_string();
+    }
+    // Digit by digit rather than through `format`: a list page shows a time per item, and
+    // chrono parses its pattern on every call.
+    let mut text = String::with_capacity(20);
+    for (value, digits, then) in [
+        (year, 4, '-'),
+        (at.month(), 2, '-'),
+        (at.day(), 2, ' '),
+        (at.hour(), 2, ':'),
+        (at.minute(), 2, ' '),
+    ] {
+        for place in (0..digits).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        text.push(then);
+    }
+    text.push_str("UTC");
+    text
 }
 
 #[cfg(test)]
@@ -208,7 +222,17 @@ mod tests {
 
     #[test]
     fn times_read_as_chrono_formats_them() {
-        for seconds in [0, 59, 86_399, 951_782_400, 1_796_160_000, 4_102_444_799] {
+        for seconds in [
+            -62_200_000_000,
+            -1,
+            0,
+            59,
+            86_399,
+            951_782_400,
+            1_796_160_000,
+            253_402_300_799,
+            253_402_300_800,
+        ] {
             let at = chrono::DateTime::from_timestamp(seconds, 0).unwrap();
             assert_eq!(when(&at), at.format("%Y-%m-%d %H:%M UTC").to_string());
         }

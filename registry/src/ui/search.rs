@@ -5,7 +5,7 @@ use super::session::Viewer;
 use super::{Layout, UiError, grouped, page};
 use crate::service::Registry;
 use crate::service::modules::Summary;
-use crate::service::search::{Facets, Filter};
+use crate::service::search::Filter;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -44,19 +44,26 @@ pub fn tag_href(tag: &str) -> String {
 
 /// The page of an artifact (its latest version).
 pub fn href(address: &ArtifactAddress) -> String {
-    match address {
-        ArtifactAddress::Module(module) => format!("/modules/{module}"),
-        ArtifactAddress::Blueprint(blueprint) => format!("/blueprints/{blueprint}"),
-        ArtifactAddress::Provider(provider) => format!("/providers/{provider}"),
-    }
+    href_of(address, &address.to_string())
+}
+
+/// [`href`] from the address already written out.
+fn href_of(address: &ArtifactAddress, written: &str) -> String {
+    let section = match address {
+        ArtifactAddress::Module(_) => "/modules/",
+        ArtifactAddress::Blueprint(_) => "/blueprints/",
+        ArtifactAddress::Provider(_) => "/providers/",
+    };
+    [section, written].concat()
 }
 
 fn item(summary: &Summary) -> Item {
     let listed = &summary.listed;
+    let address = listed.artifact.address.to_string();
     Item {
         kind: listed.kind().as_str(),
-        href: href(&listed.artifact.address),
-        address: listed.artifact.address.to_string(),
+        href: href_of(&listed.artifact.address, &address),
+        address,
         description: listed.artifact.description.clone(),
         version: listed.latest.version.to_string(),
         downloads: grouped(summary.downloads),
@@ -157,7 +164,7 @@ fn options(
             .map(|(value, count)| {
                 (
                     value.clone(),
-                    format!("{value} ({})", grouped(*count as i64)),
+                    [value, " (", &grouped(*count as i64), ")"].concat(),
                     chosen == Some(value.as_str()),
                 )
             })
@@ -276,7 +283,7 @@ async fn results_page(
         .list_artifacts(&filter, (page_number - 1) * PAGE_SIZE, PAGE_SIZE, true)
         .await?;
     let total = listing.total.unwrap_or_default();
-    let facets: Facets = registry.search.facets(&registry.db).await?;
+    let facets = registry.search.facets(&registry.db).await?;
     if let Some(fixed) = fixed_namespace
         && !facets
             .namespaces

@@ -87,6 +87,13 @@ pub struct VersionTexts {
     pub files: BTreeMap<String, String>,
 }
 
+impl VersionTexts {
+    /// A file's escaped text; empty when the archive lacks it.
+    pub fn file(&self, path: &str) -> &str {
+        self.files.get(path).map_or("", String::as_str)
+    }
+}
+
 pub type ArchiveTexts = Arc<VersionTexts>;
 
 /// `text` escaped for HTML, as the templates escape every value they show.
@@ -100,7 +107,7 @@ pub fn escaped(text: &str) -> String {
 pub struct State {
     readmes: Mutex<Bounded<(i32, String), Arc<str>>>,
     archive_texts: Mutex<Bounded<i32, ArchiveTexts>>,
-    forms: Mutex<Bounded<i32, Arc<Vec<super::form::FormField>>>>,
+    forms: Mutex<Bounded<i32, Arc<str>>>,
     previews: Mutex<Bounded<String, Preview>>,
 }
 
@@ -159,27 +166,27 @@ impl State {
             .insert(version_id, texts, size);
     }
 
-    /// A version's form as it first shows (no answers yet), made once by `make`.
-    pub fn fresh_form(
+    /// A version's form fields as they first show (no answers yet), as HTML made once by `make`.
+    pub fn fresh_form<E>(
         &self,
         version_id: i32,
-        make: impl FnOnce() -> Vec<super::form::FormField>,
-    ) -> Arc<Vec<super::form::FormField>> {
-        if let Some(fields) = self
+        make: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        if let Some(html) = self
             .forms
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&version_id)
         {
-            return fields;
+            return Ok(html);
         }
-        let fields = Arc::new(make());
-        let size = format!("{fields:?}").len();
+        let html: Arc<str> = make()?.into();
+        let size = html.len();
         self.forms
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(version_id, fields.clone(), size);
-        fields
+            .insert(version_id, html.clone(), size);
+        Ok(html)
     }
 
     /// Keeps a rendered stack; returns the id its download is found by.
