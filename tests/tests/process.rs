@@ -1,6 +1,6 @@
 //! How the real binary runs as a process: `quarry serve` starts itself again with glibc's
-//! allocator limited to one arena (the memory an idle server holds after loading its listing),
-//! in the same process, with the same arguments, unless the operator chose a limit.
+//! allocator limited to one arena per core (the memory an idle server holds after loading its
+//! listing), in the same process, with the same arguments, unless the operator chose a limit.
 #![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 use quarry_e2e::*;
@@ -23,10 +23,14 @@ fn arena_settings(pid: u32) -> Vec<String> {
 }
 
 #[test]
-fn the_server_runs_with_one_allocator_arena_unless_the_operator_chose_a_limit() {
+fn the_server_runs_with_one_allocator_arena_per_core_unless_the_operator_chose_a_limit() {
     let quarry = Quarry::start_with_env(&[], &[("MALLOC_ARENA_MAX", None)]).expect("quarry starts");
     // The process the test started is the one serving, started again with the setting…
-    assert_eq!(arena_settings(quarry.pid()), ["MALLOC_ARENA_MAX=1"]);
+    let cores = std::thread::available_parallelism().expect("cores");
+    assert_eq!(
+        arena_settings(quarry.pid()),
+        [format!("MALLOC_ARENA_MAX={cores}")]
+    );
     // …and with the arguments it was given.
     let arguments = proc_list(quarry.pid(), "cmdline");
     assert!(arguments[0].ends_with("quarry"), "{arguments:?}");
@@ -38,6 +42,6 @@ fn the_server_runs_with_one_allocator_arena_unless_the_operator_chose_a_limit() 
     assert_eq!(answer.status().as_u16(), 200);
 
     let chosen =
-        Quarry::start_with_env(&[], &[("MALLOC_ARENA_MAX", Some("4"))]).expect("quarry starts");
-    assert_eq!(arena_settings(chosen.pid()), ["MALLOC_ARENA_MAX=4"]);
+        Quarry::start_with_env(&[], &[("MALLOC_ARENA_MAX", Some("7"))]).expect("quarry starts");
+    assert_eq!(arena_settings(chosen.pid()), ["MALLOC_ARENA_MAX=7"]);
 }
