@@ -123,9 +123,6 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(quarry_registry::sandbox::worker::run());
     }
     let served = matches!(cli.command, Command::Serve(_));
-    if served {
-        one_allocator_arena_per_core();
-    }
     let result = actix_web::rt::System::new().block_on(run(cli));
     if served && result.is_ok() {
         // Work left on the runtime's blocking threads must not hold the exit after a shutdown.
@@ -133,47 +130,6 @@ fn main() -> anyhow::Result<()> {
     }
     result
 }
-
-/// Starts this process again with glibc's allocator limited to one arena per core, unless the
-/// operator chose a limit (or this is the start again).
-///
-/// By default glibc gives each thread that finds the allocator busy an arena of its own, up to
-/// eight per core, and memory freed in an arena stays with it. The listing's load reads every
-/// version row on SQLite's and the runtime's threads, and what it frees is then held by those
-/// arenas. Measured with `scripts/bench --growth` on 2 cores, idle RSS once the listing is loaded
-/// at 10,000 / 100,000 modules: 65.8 / 246.0 MiB with glibc's default, 53.2 / 216.8 MiB with one
-/// arena per core, the same p99s; one arena in all held 46.7 / 175.7 MiB but doubled the p99 of
-/// search and detail (every thread waits on one lock). The variable must be set before the
-/// allocator's first use, hence a start again (`exec`: same process id, same arguments); should
-/// that fail, the server runs with glibc's default.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn one_allocator_arena_per_core() {
-    use std::os::unix::process::CommandExt;
-    /// The variable glibc's allocator reads for the most arenas it keeps.
-    const ARENA_VARIABLE: &str = "MALLOC_ARENA_MAX";
-    if std::env::var_os(ARENA_VARIABLE).is_some() {
-        return;
-    }
-    let Ok(binary) = std::env::current_exe() else {
-        return;
-    };
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut arguments = std::env::args_os();
-    let mut command = std::process::Command::new(binary);
-    if let Some(name) = arguments.next() {
-        command.arg0(name);
-    }
-    let error = command
-        .args(arguments)
-        .env(ARENA_VARIABLE, cores.to_string())
-        .exec();
-    eprintln!(
-        "quarry: could not start again with {ARENA_VARIABLE}={cores} ({error}); going on without"
-    );
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn one_allocator_arena_per_core() {}
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let serve_args = match &cli.command {
