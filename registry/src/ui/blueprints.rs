@@ -9,8 +9,8 @@
 use super::form::{self, FormField};
 use super::modules::{Marks, VersionLink, module_href, version_links};
 use super::session::Viewer;
-use super::state::{ArchiveTexts, VersionTexts, escaped};
-use super::{Layout, UiError, page, when};
+use super::state::VersionTexts;
+use super::{Layout, UiError, escaped, page, when};
 use crate::http::blueprints::registry_host;
 use crate::service::Registry;
 use crate::service::blueprints::{BlueprintDocument, BlueprintRecord, RenderMode, StackError};
@@ -73,7 +73,7 @@ struct BlueprintPage {
     contexts: Vec<ContextRow>,
     versions: Vec<VersionLink>,
     /// The schema and the policies' and contexts' files, escaped.
-    texts: ArchiveTexts,
+    texts: Arc<VersionTexts>,
     form_title: String,
     action: String,
     check: String,
@@ -236,12 +236,12 @@ async fn record(
 }
 
 /// The inputs schema and the policies' and contexts' files of a version, as escaped text.
-async fn archive_texts(
+async fn version_texts(
     registry: &Registry,
     record: &BlueprintRecord,
     document: &BlueprintDocument,
-) -> Result<ArchiveTexts, UiError> {
-    if let Some(texts) = registry.ui.archive_texts(record.version.id) {
+) -> Result<Arc<VersionTexts>, UiError> {
+    if let Some(texts) = registry.ui.version_texts(record.version.id) {
         return Ok(texts);
     }
     let files = registry.blueprint_files(record).await?;
@@ -267,7 +267,7 @@ async fn archive_texts(
     });
     registry
         .ui
-        .store_archive_texts(record.version.id, texts.clone());
+        .store_version_texts(record.version.id, texts.clone());
     Ok(texts)
 }
 
@@ -355,7 +355,7 @@ async fn blueprint_page(
 ) -> Result<HttpResponse, UiError> {
     let document = registry.blueprint_document(record).await?;
     let resolutions = registry.resolve_module_versions(&document.manifest).await;
-    let texts = archive_texts(registry, record, &document).await?;
+    let texts = version_texts(registry, record, &document).await?;
     let address = &record.artifact().address;
     let info = &record.version;
     let manifest = &document.manifest;

@@ -178,15 +178,21 @@ pub fn grouped(number: i64) -> String {
     text
 }
 
+/// `text` escaped for HTML, as the templates escape every value they show: for text kept
+/// escaped and shown with `|safe`.
+pub fn escaped(text: &str) -> String {
+    askama::filters::escape(text, askama::filters::Html)
+        .map(|safe| safe.to_string())
+        .unwrap_or_default()
+}
+
 /// A time as pages show it: `2026-12-01 09:40 UTC`.
 pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    let Ok(year) = u32::try_from(at.year()) else {
+    // Years of four digits only; chrono writes the others with their sign.
+    let Some(year) = u32::try_from(at.year()).ok().filter(|year| *year <= 9999) else {
         return at.format("%Y-%m-%d %H:%M UTC").to_string();
     };
-    if year > 9999 {
-        return at.format("%Y-%m-%d %H:%M UTC").to_string();
-    }
     // Digit by digit rather than through `format`: a list page shows a time per item, and
     // chrono parses its pattern on every call.
     let mut text = String::with_capacity(20);

@@ -1,6 +1,7 @@
-//! What the web UI keeps between requests, shared by every worker: READMEs rendered to HTML and
-//! files read from blueprint archives (both per immutable version, so never stale), and the
-//! stacks a form rendered, kept a while for their download. Each store is bounded in bytes.
+//! What the web UI keeps between requests, shared by every worker: READMEs rendered to HTML, the
+//! escaped texts of blueprint versions and their forms' fields as first shown (all per immutable
+//! version, so never stale), and the stacks a form rendered, kept a while for their download.
+//! Each store is bounded in bytes.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -94,19 +95,10 @@ impl VersionTexts {
     }
 }
 
-pub type ArchiveTexts = Arc<VersionTexts>;
-
-/// `text` escaped for HTML, as the templates escape every value they show.
-pub fn escaped(text: &str) -> String {
-    askama::filters::escape(text, askama::filters::Html)
-        .map(|safe| safe.to_string())
-        .unwrap_or_default()
-}
-
 #[derive(Debug)]
 pub struct State {
     readmes: Mutex<Bounded<(i32, String), Arc<str>>>,
-    archive_texts: Mutex<Bounded<i32, ArchiveTexts>>,
+    version_texts: Mutex<Bounded<i32, Arc<VersionTexts>>>,
     forms: Mutex<Bounded<i32, Arc<str>>>,
     previews: Mutex<Bounded<String, Preview>>,
 }
@@ -115,7 +107,7 @@ impl Default for State {
     fn default() -> Self {
         Self {
             readmes: Mutex::new(Bounded::new(32 << 20)),
-            archive_texts: Mutex::new(Bounded::new(16 << 20)),
+            version_texts: Mutex::new(Bounded::new(16 << 20)),
             forms: Mutex::new(Bounded::new(16 << 20)),
             previews: Mutex::new(Bounded::new(64 << 20)),
         }
@@ -146,21 +138,21 @@ impl State {
         html
     }
 
-    pub fn archive_texts(&self, version_id: i32) -> Option<ArchiveTexts> {
-        self.archive_texts
+    pub fn version_texts(&self, version_id: i32) -> Option<Arc<VersionTexts>> {
+        self.version_texts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&version_id)
     }
 
-    pub fn store_archive_texts(&self, version_id: i32, texts: ArchiveTexts) {
+    pub fn store_version_texts(&self, version_id: i32, texts: Arc<VersionTexts>) {
         let size = texts.schema.len()
             + texts
                 .files
                 .iter()
                 .map(|(path, text)| path.len() + text.len())
                 .sum::<usize>();
-        self.archive_texts
+        self.version_texts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(version_id, texts, size);
