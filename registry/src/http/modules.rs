@@ -6,7 +6,6 @@ use super::artifacts::{self, MARK_VERBS};
 use super::error::ApiError;
 use super::upload;
 use crate::service::Registry;
-use crate::service::artifacts::VersionInfo;
 use crate::service::modules::ModuleDetail;
 use crate::service::search::Filter;
 use actix_web::http::{Method, header};
@@ -168,23 +167,31 @@ pub struct PublishQuery {
 }
 
 /// A module in a listing, in the public registry's shape.
+/// A version as a summary shows it: its number, who published it, and when.
+#[derive(Clone, Copy)]
+struct Published<'a> {
+    version: &'a quarry_core::version::Version,
+    by: &'a str,
+    at: &'a chrono::DateTime<chrono::Utc>,
+}
+
 fn summary(
     address: &ArtifactAddress,
     description: &str,
-    version: &VersionInfo,
+    version: Published<'_>,
     downloads: i64,
 ) -> api::ModuleSummary {
     let text = version.version.to_string();
     api::ModuleSummary {
         id: format!("{address}/{text}"),
-        owner: version.published_by.clone(),
+        owner: version.by.to_owned(),
         namespace: address.namespace().to_string(),
         name: address.name().to_string(),
         version: text,
         provider: address.system().to_owned(),
         description: description.to_owned(),
         source: String::new(),
-        published_at: version.published_at.to_rfc3339(),
+        published_at: version.at.to_rfc3339(),
         downloads,
         verified: false,
     }
@@ -239,7 +246,11 @@ async fn list(
             summary(
                 &listed.artifact.address,
                 &listed.artifact.description,
-                &listed.latest,
+                Published {
+                    version: &listed.latest.version,
+                    by: &listed.latest.published_by,
+                    at: &listed.latest.published_at,
+                },
                 item.downloads,
             )
         })
@@ -369,7 +380,11 @@ fn detail_body(address: &ModuleAddress, detail: &ModuleDetail) -> api::ModuleDet
         summary: summary(
             &artifact.address,
             &artifact.description,
-            version,
+            Published {
+                version: &version.version,
+                by: &version.published_by,
+                at: &version.published_at,
+            },
             detail.downloads,
         ),
         deprecated: version.deprecation.is_some(),

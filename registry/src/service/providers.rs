@@ -234,6 +234,27 @@ impl Registry {
         Ok(release)
     }
 
+    /// Every provider this registry holds (its own, not those a mirror caches), in the
+    /// database's order.
+    pub async fn provider_addresses(&self) -> Result<Vec<ProviderAddress>, super::Internal> {
+        use futures_util::TryStreamExt;
+        let rows = crate::db::artifacts::all_of_kind(
+            &self.db,
+            quarry_core::address::Kind::Provider.as_str(),
+        )
+        .await?
+        .try_filter_map(|row| async move {
+            Ok(row
+                .system
+                .is_empty()
+                .then(|| ProviderAddress::new(&row.namespace, &row.name).ok())
+                .flatten())
+        })
+        .try_collect()
+        .await?;
+        Ok(rows)
+    }
+
     /// A provider's visible versions with their releases, oldest first; `None` if unknown.
     pub async fn provider_versions(
         &self,

@@ -53,21 +53,33 @@ pub struct BlueprintUse {
     pub constraint: Constraint,
 }
 
-/// A listed artifact: the artifact, its latest version and the versions a listing counts
-/// downloads of.
+/// A listed artifact: the artifact, what a listing shows of its latest version and the versions
+/// a listing counts downloads of. Kept small (a listing of 100,000 modules holds 100,000): no
+/// copy of its key, no archive digest, no deprecation texts.
 #[derive(Debug)]
 pub struct Listed {
     pub artifact: Artifact,
     /// A blueprint's tags, as its latest version declares them.
-    pub tags: Vec<String>,
+    pub tags: Box<[String]>,
     /// The modules a blueprint's visible versions use.
-    pub uses: Vec<BlueprintUse>,
-    pub latest: VersionInfo,
+    pub uses: Box<[BlueprintUse]>,
+    pub latest: Latest,
     /// Versions that are not yanked (exactly sized: a listing of 100,000 modules holds two
     /// million).
     pub version_ids: Box<[i32]>,
     /// Downloads stored in the database when read, plus those this process has written since.
     stored_downloads: AtomicI64,
+}
+
+/// What listings show of an artifact's latest version.
+#[derive(Debug, Clone)]
+pub struct Latest {
+    pub version: Version,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+    /// Shared by every entry the same publisher published (a registry has a few publishers and
+    /// many artifacts).
+    pub published_by: Arc<str>,
+    pub deprecated: bool,
 }
 
 impl Listed {
@@ -105,38 +117,67 @@ fn rank(kind: Kind) -> u8 {
     }
 }
 
-/// The listed artifacts in listing order (kind, namespace, name, system).
-type Key = (u8, String, String, String);
+/// Where an entry sorts in listings: kind, namespace, name, system (borrowed from the entry).
+type Key<'a> = (u8, &'a str, &'a str, &'a str);
 
-fn key_of(address: &ArtifactAddress) -> Key {
+fn key_of(address: &ArtifactAddress) -> Key<'_> {
     (
         rank(address.kind()),
-        address.namespace().to_string(),
-        address.name().to_string(),
-        address.system().to_owned(),
+        address.namespace().as_str(),
+        address.name().as_str(),
+        address.system(),
     )
 }
 
+/// The listed artifacts: in listing order (found by a binary search over the entries' own
+/// addresses, so no key is copied beside them), and by artifact id.
 #[derive(Debug, Default)]
 struct Entries {
-    by_key: BTreeMap<Key, Arc<Listed>>,
+    ordered: Vec<Arc<Listed>>,
     /// By artifact id: where written download counts are added.
     by_artifact: HashMap<i32, Arc<Listed>>,
 }
 
 impl Entries {
-    fn remove(&mut self, key: &Key) {
-        if let Some(old) = self.by_key.remove(key) {
+    /// Where `address` stands in listing order: `Ok` when it is there.
+    fn position(&self, address: &ArtifactAddress) -> Result<usize, usize> {
+        let key = key_of(address);
+        self.ordered
+            .binary_search_by(|listed| key_of(&listed.artifact.address).cmp(&key))
+    }
+
+    fn remove(&mut self, address: &ArtifactAddress) {
+        if let Ok(position) = self.position(address) {
+            let old = self.ordered.remove(position);
             self.by_artifact.remove(&old.artifact.id);
         }
     }
 
     fn insert(&mut self, listed: Listed) {
-        let key = key_of(&listed.artifact.address);
-        self.remove(&key);
+        self.remove(&listed.artifact.address);
         let listed = Arc::new(listed);
         self.by_artifact.insert(listed.artifact.id, listed.clone());
-        self.by_key.insert(key, listed);
+        let position = self
+            .position(&listed.artifact.address)
+            .unwrap_or_else(|free| free);
+        self.ordered.insert(position, listed);
+    }
+
+    /// Every entry of a full load at once: sorted once, not inserted one by one (a database's
+    /// collation need not be listing order, and each insert in the middle moves the rest).
+    fn from_loaded(mut loaded: Vec<Listed>) -> Self {
+        loaded
+            .sort_unstable_by(|a, b| key_of(&a.artifact.address).cmp(&key_of(&b.artifact.address)));
+        loaded.dedup_by(|a, b| a.artifact.address == b.artifact.address);
+        let ordered: Vec<Arc<Listed>> = loaded.into_iter().map(Arc::new).collect();
+        let by_artifact = ordered
+            .iter()
+            .map(|listed| (listed.artifact.id, listed.clone()))
+            .collect();
+        Self {
+            ordered,
+            by_artifact,
+        }
     }
 }
 
@@ -217,7 +258,7 @@ fn counted(counts: BTreeMap<String, usize>) -> Vec<(String, usize)> {
 
 impl Compiled {
     fn build(entries: &Entries) -> Self {
-        let entries: Vec<Arc<Listed>> = entries.by_key.values().cloned().collect();
+        let entries = entries.ordered.clone();
         let mut lowered = Vec::with_capacity(entries.len());
         let mut postings: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
         let (mut namespaces, mut systems, mut tags) =
@@ -531,7 +572,12 @@ impl Gathered {
 
     /// The listed artifact, or `None` when no version is left to stand for it. A blueprint's
     /// tags and module uses come from its versions' documents.
-    fn into_listed(self, artifact: Artifact, documents: &HashMap<i32, Value>) -> Option<Listed> {
+    fn into_listed(
+        self,
+        artifact: Artifact,
+        documents: &HashMap<i32, Value>,
+        publishers: &mut Publishers,
+    ) -> Option<Listed> {
         let latest = self.latest?;
         let mut tags = Vec::new();
         let mut uses = Vec::new();
@@ -547,12 +593,32 @@ impl Gathered {
         }
         Some(Listed {
             artifact,
-            tags,
-            uses,
+            tags: tags.into_boxed_slice(),
+            uses: uses.into_boxed_slice(),
             version_ids: self.ids.into_boxed_slice(),
-            latest,
+            latest: Latest {
+                deprecated: latest.deprecation.is_some(),
+                published_by: publishers.shared(latest.published_by),
+                published_at: latest.published_at,
+                version: latest.version,
+            },
             stored_downloads: AtomicI64::new(self.downloads),
         })
+    }
+}
+
+/// The publishers' names the entries of one load share, each held once.
+#[derive(Default)]
+struct Publishers(std::collections::HashSet<Arc<str>>);
+
+impl Publishers {
+    fn shared(&mut self, name: String) -> Arc<str> {
+        if let Some(known) = self.0.get(name.as_str()) {
+            return known.clone();
+        }
+        let name: Arc<str> = name.into();
+        self.0.insert(name.clone());
+        name
     }
 }
 
@@ -610,14 +676,15 @@ async fn documents_of(
 /// heap fragmented after it).
 async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
     use futures_util::TryStreamExt;
-    let mut entries = Entries::default();
+    let mut loaded = Vec::new();
+    let mut publishers = Publishers::default();
     for kind in LISTED_KINDS {
         // By id, each taken when its run of versions ends.
         let mut artifacts: Vec<(i32, Option<Artifact>)> = queries::all_of_kind(db, kind.as_str())
             .await?
-            .into_iter()
-            .map(|row| (row.id, artifact_of(row)))
-            .collect();
+            .map_ok(|row| (row.id, artifact_of(row)))
+            .try_collect()
+            .await?;
         artifacts.sort_unstable_by_key(|(id, _)| *id);
         // Blueprints wait for their versions' documents, read together at the end.
         let mut waiting: Vec<(Artifact, Gathered)> = Vec::new();
@@ -631,8 +698,10 @@ async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
             };
             if kind == Kind::Blueprint {
                 waiting.push((artifact, gathered));
-            } else if let Some(listed) = gathered.into_listed(artifact, &HashMap::new()) {
-                entries.insert(listed);
+            } else if let Some(listed) =
+                gathered.into_listed(artifact, &HashMap::new(), &mut publishers)
+            {
+                loaded.push(listed);
             }
         };
         let mut current: Option<(i32, Gathered)> = None;
@@ -660,12 +729,12 @@ async fn load_all(db: &DatabaseConnection) -> Result<Entries, DbErr> {
             .collect();
         let documents = documents_of(db, ids).await?;
         for (artifact, gathered) in waiting {
-            if let Some(listed) = gathered.into_listed(artifact, &documents) {
-                entries.insert(listed);
+            if let Some(listed) = gathered.into_listed(artifact, &documents, &mut publishers) {
+                loaded.push(listed);
             }
         }
     }
-    Ok(entries)
+    Ok(Entries::from_loaded(loaded))
 }
 
 impl SearchIndex {
@@ -861,13 +930,15 @@ impl SearchIndex {
                 } else {
                     HashMap::new()
                 };
-                artifact_of(row).and_then(|artifact| gathered.into_listed(artifact, &documents))
+                artifact_of(row).and_then(|artifact| {
+                    gathered.into_listed(artifact, &documents, &mut Publishers::default())
+                })
             }
             None => None,
         };
         match listed {
             Some(listed) => entries.insert(listed),
-            None => entries.remove(&key_of(address)),
+            None => entries.remove(address),
         }
         drop(guard);
         self.note_change(address);
@@ -957,7 +1028,11 @@ mod tests {
             gathered.add(row(id * 10 + 1, id, "1.2.0"));
             entries.insert(
                 gathered
-                    .into_listed(module(id, namespace, name, description), &HashMap::new())
+                    .into_listed(
+                        module(id, namespace, name, description),
+                        &HashMap::new(),
+                        &mut Publishers::default(),
+                    )
                     .expect("listed"),
             );
         }
@@ -1121,7 +1196,11 @@ mod tests {
             gathered.add(row(id * 10 + 1, id, "1.2.0"));
             entries.insert(
                 gathered
-                    .into_listed(module(id, namespace, name, description), &HashMap::new())
+                    .into_listed(
+                        module(id, namespace, name, description),
+                        &HashMap::new(),
+                        &mut Publishers::default(),
+                    )
                     .expect("listed"),
             );
         }
@@ -1140,14 +1219,22 @@ mod tests {
         ]);
         entries.insert(
             gathered
-                .into_listed(blueprint(10, "platform", "web-service", "Web"), &documents)
+                .into_listed(
+                    blueprint(10, "platform", "web-service", "Web"),
+                    &documents,
+                    &mut Publishers::default(),
+                )
                 .expect("listed"),
         );
         let mut gathered = Gathered::new(Kind::Blueprint);
         gathered.add(row(200, 20, "0.1.0"));
         entries.insert(
             gathered
-                .into_listed(blueprint(20, "platform", "batch", "Jobs"), &HashMap::new())
+                .into_listed(
+                    blueprint(20, "platform", "batch", "Jobs"),
+                    &HashMap::new(),
+                    &mut Publishers::default(),
+                )
                 .expect("listed"),
         );
         Compiled::build(&entries)

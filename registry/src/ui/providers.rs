@@ -12,7 +12,7 @@ use crate::service::providers::Signer;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use quarry_core::address::{ArtifactAddress, Kind, ProviderAddress};
+use quarry_core::address::{ArtifactAddress, ProviderAddress};
 use quarry_core::provider::PlatformZip;
 use quarry_core::version::Version;
 
@@ -55,14 +55,8 @@ struct ProviderPage {
 
 /// `GET /providers`.
 pub async fn list(viewer: Viewer, registry: web::Data<Registry>) -> Result<HttpResponse, UiError> {
-    let rows = crate::db::artifacts::all_of_kind(&registry.db, Kind::Provider.as_str())
-        .await
-        .map_err(|error| UiError::internal(&error))?;
     let mut providers = Vec::new();
-    for row in rows.into_iter().filter(|row| row.system.is_empty()) {
-        let Ok(address) = ProviderAddress::new(&row.namespace, &row.name) else {
-            continue;
-        };
+    for address in registry.provider_addresses().await? {
         let Some(listed) = registry.provider_versions(&address).await? else {
             continue;
         };

@@ -73,7 +73,7 @@ fn item(summary: &Summary) -> Item {
             .iter()
             .map(|tag| (tag.clone(), tag_href(tag)))
             .collect(),
-        deprecated: listed.latest.deprecation.is_some(),
+        deprecated: listed.latest.deprecated,
     }
 }
 
