@@ -166,7 +166,6 @@ pub struct PublishQuery {
     description: Option<String>,
 }
 
-/// A module in a listing, in the public registry's shape.
 /// A version as a summary shows it: its number, who published it, and when.
 #[derive(Clone, Copy)]
 struct Published<'a> {
@@ -175,6 +174,7 @@ struct Published<'a> {
     at: &'a chrono::DateTime<chrono::Utc>,
 }
 
+/// A module in a listing, in the public registry's shape.
 fn summary(
     address: &ArtifactAddress,
     description: &str,

@@ -238,21 +238,20 @@ impl Registry {
     /// database's order.
     pub async fn provider_addresses(&self) -> Result<Vec<ProviderAddress>, super::Internal> {
         use futures_util::TryStreamExt;
-        let rows = crate::db::artifacts::all_of_kind(
-            &self.db,
-            quarry_core::address::Kind::Provider.as_str(),
-        )
-        .await?
-        .try_filter_map(|row| async move {
-            Ok(row
-                .system
-                .is_empty()
-                .then(|| ProviderAddress::new(&row.namespace, &row.name).ok())
-                .flatten())
-        })
-        .try_collect()
-        .await?;
-        Ok(rows)
+        let kind = quarry_core::address::Kind::Provider.as_str();
+        let addresses = crate::db::artifacts::all_of_kind(&self.db, kind)
+            .await?
+            // A provider with a host is one a mirror caches.
+            .try_filter_map(|row| async move {
+                if row.system.is_empty() {
+                    Ok(ProviderAddress::new(&row.namespace, &row.name).ok())
+                } else {
+                    Ok(None)
+                }
+            })
+            .try_collect()
+            .await?;
+        Ok(addresses)
     }
 
     /// A provider's visible versions with their releases, oldest first; `None` if unknown.
