@@ -1039,6 +1039,93 @@ mod tests {
         Compiled::build(&entries)
     }
 
+    /// A module entry with one version, published by `publisher`.
+    fn listed(id: i32, namespace: &str, name: &str, publishers: &mut Publishers) -> Listed {
+        let mut gathered = Gathered::new(Kind::Module);
+        let mut version = row(id * 10, id, "1.0.0");
+        version.published_by = format!("publisher-{}", id % 2);
+        gathered.add(version);
+        gathered
+            .into_listed(module(id, namespace, name, ""), &HashMap::new(), publishers)
+            .expect("listed")
+    }
+
+    fn order(entries: &Entries) -> Vec<String> {
+        let ordered: Vec<String> = entries
+            .ordered
+            .iter()
+            .map(|listed| {
+                format!(
+                    "{}/{}#{}",
+                    listed.namespace(),
+                    listed.name(),
+                    listed.artifact.id
+                )
+            })
+            .collect();
+        // Every entry is found by its id too, and nothing else is.
+        assert_eq!(entries.by_artifact.len(), entries.ordered.len());
+        for listed in &entries.ordered {
+            assert!(Arc::ptr_eq(
+                &entries.by_artifact[&listed.artifact.id],
+                listed
+            ));
+        }
+        ordered
+    }
+
+    #[test]
+    fn entries_stay_in_listing_order_whatever_order_they_come_in() {
+        let names = [("b", "x"), ("a", "z"), ("b", "a"), ("a", "a"), ("c", "m")];
+        let mut publishers = Publishers::default();
+        let loaded: Vec<Listed> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (namespace, name))| listed(i as i32 + 1, namespace, name, &mut publishers))
+            .collect();
+        // A full load sorts what the database returned, in any order.
+        let mut entries = Entries::from_loaded(loaded);
+        let expected = ["a/a#4", "a/z#2", "b/a#3", "b/x#1", "c/m#5"];
+        assert_eq!(order(&entries), expected);
+        // One publisher's name is held once across the load's entries.
+        let by = |position: usize| entries.ordered[position].latest.published_by.clone();
+        assert_eq!(&*by(0), "publisher-0");
+        assert!(Arc::ptr_eq(&by(0), &by(1)));
+        assert!(!Arc::ptr_eq(&by(0), &by(3)));
+
+        // One at a time: at the front, in the middle, at the end, and in place of itself.
+        entries.insert(listed(6, "0", "first", &mut publishers));
+        entries.insert(listed(7, "b", "m", &mut publishers));
+        entries.insert(listed(8, "d", "last", &mut publishers));
+        entries.insert(listed(2, "a", "z", &mut publishers));
+        assert_eq!(
+            order(&entries),
+            [
+                "0/first#6",
+                "a/a#4",
+                "a/z#2",
+                "b/a#3",
+                "b/m#7",
+                "b/x#1",
+                "c/m#5",
+                "d/last#8"
+            ]
+        );
+        // A new artifact row under an address already listed replaces it, by id too.
+        entries.insert(listed(9, "b", "m", &mut publishers));
+        assert_eq!(order(&entries)[4], "b/m#9");
+        assert_eq!(order(&entries).len(), 8);
+        // Removing what is not there changes nothing.
+        let gone = module(99, "zz", "nothing", "").address;
+        entries.remove(&gone);
+        entries.remove(&module(0, "0", "first", "").address);
+        entries.remove(&module(0, "c", "m", "").address);
+        assert_eq!(
+            order(&entries),
+            ["a/a#4", "a/z#2", "b/a#3", "b/m#9", "b/x#1", "d/last#8"]
+        );
+    }
+
     fn names(page: &Page) -> Vec<String> {
         page.items
             .iter()
