@@ -71,7 +71,20 @@ pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Starts the ceiling on a free port, on its own thread and actix system; returns its URL.
-pub fn start_ceiling(body: Vec<u8>) -> anyhow::Result<String> {
+/// The ceiling answering with the `versions` body of the first seeded module of the registry
+/// at `url`, started and given a moment to listen; returns its URL.
+pub fn ceiling_beside(url: &str) -> anyhow::Result<String> {
+    let versions_url = format!("{url}/v1/modules/team00/mod00000/aws/versions");
+    let body = reqwest::blocking::get(&versions_url)
+        .and_then(reqwest::blocking::Response::error_for_status)
+        .and_then(reqwest::blocking::Response::bytes)
+        .with_context(|| format!("GET {versions_url}"))?;
+    let ceiling = start_ceiling(body.to_vec())?;
+    std::thread::sleep(Duration::from_millis(200));
+    Ok(ceiling)
+}
+
+fn start_ceiling(body: Vec<u8>) -> anyhow::Result<String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
     std::thread::spawn(move || {

@@ -2,7 +2,8 @@
 //! (× the versions per module), each size started fresh and measured (after a second of
 //! warm-up per endpoint) for start-to-ready, idle
 //! RSS once the listing is in memory, the listing's reload time, and the p99 of `versions`,
-//! search and detail. The largest size is judged against its targets.
+//! search and detail, beside the p99 of a bare server answering from memory under the same load
+//! (what the machine allows at that moment). The largest size is judged against its targets.
 
 use crate::{MIB, Options, Quarry, Scale, module_paths, rss_kib, search_paths, seed_registry, wrk};
 use anyhow::Context;
@@ -59,10 +60,13 @@ pub fn table(runtime: &tokio::runtime::Runtime, options: &Options) -> anyhow::Re
         &[10_000, 30_000, 100_000]
     };
     println!(
-        "\n| modules × versions | seeding | listing reload | start to ready | listing loaded after | idle RSS | versions p99 | search p99 | detail p99 |"
+        "\n| modules × versions | seeding | listing reload | start to ready | listing loaded after | idle RSS | versions p99 | search p99 | detail p99 | ceiling p99 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut missed = Vec::new();
+    // The bare server answering from memory, started at the first size: its p99 under the same
+    // load at each size is what the machine allows then, beside which the p99s are read.
+    let mut ceiling: Option<String> = None;
     for (index, &modules) in sizes.iter().enumerate() {
         let scale = Scale {
             modules,
@@ -75,6 +79,9 @@ pub fn table(runtime: &tokio::runtime::Runtime, options: &Options) -> anyhow::Re
         std::thread::sleep(Duration::from_millis(500));
         let idle_mib =
             rss_kib(quarry.pid(), "VmRSS:").context("reading quarry's RSS")? as f64 * 1024.0 / MIB;
+        if ceiling.is_none() {
+            ceiling = Some(crate::endpoints::ceiling_beside(&quarry.url)?);
+        }
         let get = |paths| wrk::Requests::get(&quarry.url, paths);
         let p99 = |requests: wrk::Requests| -> anyhow::Result<Duration> {
             wrk::load(&requests, crate::WRK_THREADS, scale.connections, 1)?;
@@ -90,8 +97,12 @@ pub fn table(runtime: &tokio::runtime::Runtime, options: &Options) -> anyhow::Re
         let versions = p99(get(module_paths(&scale, "/versions")))?;
         let search = p99(get(search_paths("/v1/modules/search")))?;
         let detail = p99(get(module_paths(&scale, "")))?;
+        let bare = p99(wrk::Requests::get(
+            ceiling.as_deref().unwrap_or_default(),
+            vec!["/v1/modules/x/y/z/versions".to_owned()],
+        ))?;
         println!(
-            "| {modules} × {} | {:.1} s | {} | {} | {} | {idle_mib:.1} MiB | {} | {} | {} |",
+            "| {modules} × {} | {:.1} s | {} | {} | {} | {idle_mib:.1} MiB | {} | {} | {} | {} |",
             scale.versions,
             seeded.took.as_secs_f64(),
             ms(seeded.listing_reload),
@@ -100,6 +111,7 @@ pub fn table(runtime: &tokio::runtime::Runtime, options: &Options) -> anyhow::Re
             ms(versions),
             ms(search),
             ms(detail),
+            ms(bare),
         );
         if index + 1 == sizes.len() {
             let checks = [

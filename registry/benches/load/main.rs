@@ -455,14 +455,7 @@ fn main() -> anyhow::Result<()> {
     let loaded = growth::listing_loaded(&url, scale.modules - 1)?;
     std::thread::sleep(Duration::from_millis(500));
     let idle_rss = rss_kib(quarry.pid(), "VmRSS:").context("reading quarry's idle RSS")?;
-    let versions_url = format!("{url}/v1/modules/team00/mod00000/aws/versions");
-    let versions_body = reqwest::blocking::get(&versions_url)
-        .and_then(reqwest::blocking::Response::error_for_status)
-        .and_then(reqwest::blocking::Response::bytes)
-        .with_context(|| format!("GET {versions_url}"))?
-        .to_vec();
-    let ceiling = endpoints::start_ceiling(versions_body)?;
-    std::thread::sleep(Duration::from_millis(200));
+    let ceiling = endpoints::ceiling_beside(&url)?;
 
     let mut report = Report::start();
     let ceiling_rps = ceiling_rate(&mut report, &runtime, scale, &ceiling)?;
