@@ -1,6 +1,7 @@
 //! Quarry's registry: a Terraform module registry over HTTP. `http` answers requests, `service`
 //! decides, `db` and `storage` keep the state.
 
+mod bounded;
 pub mod config;
 pub mod db;
 pub mod http;

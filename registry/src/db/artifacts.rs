@@ -116,21 +116,19 @@ pub async fn all_of_kind<'a>(
         .await
 }
 
-/// The systems under `namespace/name` of `kind` (a module's siblings, for its detail).
-pub async fn systems_of(
+/// The artifacts of a kind under one namespace and name, one per system, by system (one read
+/// for a module's detail, which shows its own row and its siblings' systems).
+pub async fn named(
     db: &impl ConnectionTrait,
     kind: &str,
     namespace: &str,
     name: &str,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<ArtifactRow>, DbErr> {
     artifact::Entity::find()
-        .select_only()
-        .column(artifact::Column::System)
         .filter(artifact::Column::Kind.eq(kind))
         .filter(artifact::Column::Namespace.eq(namespace))
         .filter(artifact::Column::Name.eq(name))
         .order_by_asc(artifact::Column::System)
-        .into_tuple::<String>()
         .all(db)
         .await
 }

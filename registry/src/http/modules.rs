@@ -5,6 +5,7 @@
 use super::artifacts::{self, MARK_VERBS};
 use super::error::ApiError;
 use super::upload;
+use crate::bounded::Bounded;
 use crate::service::Registry;
 use crate::service::modules::ModuleDetail;
 use crate::service::search::Filter;
@@ -12,9 +13,11 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use quarry_core::address::{ArtifactAddress, Kind, ModuleAddress, ModuleName, Namespace};
 use quarry_core::api;
-use quarry_core::module::ModuleInfo;
+use quarry_core::module::{ModuleAnalysis, ModuleInfo};
 use quarry_core::version::Version;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::{RawValue, to_raw_value};
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config.default_service(web::to(dispatch));
@@ -371,12 +374,108 @@ fn contents(info: &ModuleInfo, name: &str) -> api::ModuleContents {
     }
 }
 
-/// The detail answer of a version.
-fn detail_body(address: &ModuleAddress, detail: &ModuleDetail) -> api::ModuleDetail {
+/// What a version's detail shows of its analysis (its examples, root module and submodules),
+/// as JSON made once per version: versions are immutable, and building and serializing these
+/// was most of the detail's time. The rest of the answer changes with publishes, marks and
+/// downloads, and is made for each request.
+#[derive(Debug)]
+pub struct Contents {
+    examples: Box<RawValue>,
+    root: Box<RawValue>,
+    submodules: Box<RawValue>,
+}
+
+impl Contents {
+    fn of(address: &ModuleAddress, analysis: &ModuleAnalysis) -> serde_json::Result<Self> {
+        let examples: Vec<serde_json::Value> = analysis
+            .examples
+            .iter()
+            .map(|example| {
+                serde_json::json!({
+                    "path": example.path,
+                    "name": example.name(),
+                    "readme": example.readme,
+                })
+            })
+            .collect();
+        let submodules: Vec<api::ModuleContents> = analysis
+            .submodules
+            .iter()
+            .map(|sub| contents(sub, sub.path.rsplit('/').next().unwrap_or(&sub.path)))
+            .collect();
+        Ok(Self {
+            examples: to_raw_value(&examples)?,
+            root: to_raw_value(&contents(&analysis.root, address.name.as_str()))?,
+            submodules: to_raw_value(&submodules)?,
+        })
+    }
+
+    fn size(&self) -> usize {
+        [&self.examples, &self.root, &self.submodules]
+            .iter()
+            .map(|part| part.get().len())
+            .sum()
+    }
+}
+
+/// The [`Contents`] of the versions answered lately, by version row, bounded in bytes.
+#[derive(Debug)]
+pub struct KeptContents(Mutex<Bounded<i32, Arc<Contents>>>);
+
+impl Default for KeptContents {
+    fn default() -> Self {
+        Self(Mutex::new(Bounded::new(32 << 20)))
+    }
+}
+
+impl KeptContents {
+    fn of(
+        &self,
+        address: &ModuleAddress,
+        detail: &ModuleDetail,
+    ) -> serde_json::Result<Arc<Contents>> {
+        let id = detail.version.id;
+        if let Some(kept) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+        {
+            return Ok(kept);
+        }
+        let made = Arc::new(Contents::of(address, &detail.analysis)?);
+        let size = made.size();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, made.clone(), size);
+        Ok(made)
+    }
+}
+
+/// The detail answer of a version: [`api::ModuleDetail`] with its analysis's parts as made once
+/// (see [`Contents`]). `wire_format`'s snapshot keeps its shape, and the OpenAPI check holds it
+/// to `api::ModuleDetail`'s schema.
+#[derive(Serialize)]
+struct DetailBody<'a> {
+    #[serde(flatten)]
+    summary: api::ModuleSummary,
+    deprecated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deprecation: Option<api::Deprecation>,
+    yanked: bool,
+    examples: &'a RawValue,
+    providers: &'a [String],
+    versions: Vec<String>,
+    archive: api::ArchiveInfo,
+    root: &'a RawValue,
+    submodules: &'a RawValue,
+}
+
+fn detail_body<'a>(detail: &'a ModuleDetail, contents: &'a Contents) -> DetailBody<'a> {
     let version = &detail.version;
     let artifact = &detail.state.history.artifact;
-    let analysis = &detail.analysis;
-    api::ModuleDetail {
+    DetailBody {
         summary: summary(
             &artifact.address,
             &artifact.description,
@@ -390,29 +489,15 @@ fn detail_body(address: &ModuleAddress, detail: &ModuleDetail) -> api::ModuleDet
         deprecated: version.deprecation.is_some(),
         deprecation: artifacts::deprecation(version),
         yanked: version.yanked(),
-        examples: analysis
-            .examples
-            .iter()
-            .map(|example| {
-                serde_json::json!({
-                    "path": example.path,
-                    "name": example.name(),
-                    "readme": example.readme,
-                })
-            })
-            .collect(),
-        providers: detail.state.systems.clone(),
+        examples: &contents.examples,
+        providers: &detail.state.systems,
         versions: detail.visible.iter().map(ToString::to_string).collect(),
         archive: api::ArchiveInfo {
             sha256: version.archive.to_hex(),
             size: version.archive_size,
         },
-        root: contents(&analysis.root, address.name.as_str()),
-        submodules: analysis
-            .submodules
-            .iter()
-            .map(|sub| contents(sub, sub.path.rsplit('/').next().unwrap_or(&sub.path)))
-            .collect(),
+        root: &contents.root,
+        submodules: &contents.submodules,
     }
 }
 
@@ -428,5 +513,9 @@ async fn detail(
             Some(version) => ApiError::not_found(format!("{address} has no version {version}")),
             None => ApiError::not_found(format!("module {address} not found")),
         })?;
-    Ok(HttpResponse::Ok().json(detail_body(address, &detail)))
+    let contents = registry
+        .kept_contents
+        .of(address, &detail)
+        .map_err(|error| ApiError::internal(&error))?;
+    Ok(HttpResponse::Ok().json(detail_body(&detail, &contents)))
 }

@@ -155,6 +155,15 @@ impl Registry {
         let Some(row) = queries::find(&self.db, key(address)).await? else {
             return Ok(None);
         };
+        self.history_of(row).await
+    }
+
+    /// An artifact's row with all its versions, oldest first; `None` for a row no address is
+    /// made of.
+    pub(crate) async fn history_of(
+        &self,
+        row: ArtifactRow,
+    ) -> Result<Option<History>, super::Internal> {
         let Some(artifact) = artifact_of(row) else {
             return Ok(None);
         };

@@ -59,6 +59,8 @@ pub struct Registry {
     pub render_output_bytes: usize,
     /// What the web UI keeps between requests (rendered READMEs, stacks rendered for download).
     pub ui: std::sync::Arc<crate::ui::State>,
+    /// What the module detail answer keeps between requests (its analysis's parts, serialized).
+    pub kept_contents: std::sync::Arc<crate::http::modules::KeptContents>,
     /// Whether every request is logged (otherwise only errors, refused writes and slow ones).
     pub access_log: bool,
     /// Archive downloads redirect to presigned object-store URLs valid this long.
@@ -189,6 +191,7 @@ impl Registry {
             render_budget: config.render_budget().map_err(budget_error)?,
             render_output_bytes: settings.render_output_bytes,
             ui: std::sync::Arc::default(),
+            kept_contents: std::sync::Arc::default(),
             access_log: settings.access_log,
             archive_redirect: settings
                 .archive_redirect

@@ -74,16 +74,24 @@ impl Registry {
             return Ok(Some(cached));
         }
         let read_in = self.caches.generation();
-        let Some(history) = self.history(&key).await? else {
-            return Ok(None);
-        };
-        let systems = crate::db::artifacts::systems_of(
+        // The module's row and its siblings' (for their systems) in one read.
+        let named = crate::db::artifacts::named(
             &self.db,
             Kind::Module.as_str(),
             address.namespace.as_str(),
             address.name.as_str(),
         )
         .await?;
+        let systems: Vec<String> = named.iter().map(|row| row.system.clone()).collect();
+        let Some(row) = named
+            .into_iter()
+            .find(|row| row.system == address.system.as_str())
+        else {
+            return Ok(None);
+        };
+        let Some(history) = self.history_of(row).await? else {
+            return Ok(None);
+        };
         let state = Arc::new(ModuleState { history, systems });
         let written = self.caches.store_state(&key, read_in, state.clone());
         Ok(Some((state, written)))
