@@ -553,8 +553,9 @@ fn measure_endpoint(
     endpoint: &Endpoint,
     ceiling_rps: f64,
 ) -> anyhow::Result<f64> {
-    // A second of warm-up first, so the figures are a running registry's, not a cold start's
-    // (the cold figures have their own row).
+    // Each request once and a second of warm-up first, so the figures are a running
+    // registry's, not a cold start's (the cold figures have their own row).
+    wrk::prime(&endpoint.requests).with_context(|| format!("priming {}", endpoint.name))?;
     wrk::load(&endpoint.requests, WRK_THREADS, scale.connections, 1)
         .with_context(|| format!("warming up {}", endpoint.name))?;
     let measured = wrk::load(
