@@ -209,11 +209,11 @@ pub async fn download(
 }
 
 /// Answers a `versions` request: 304 when the client's `If-None-Match` holds the tag, else the
-/// body with the tag, revalidated on every use (`no-cache`).
+/// body `body` gives with the tag, revalidated on every use (`no-cache`).
 fn versions_answer(
     request: &HttpRequest,
     etag: &str,
-    body: impl serde::Serialize,
+    body: impl FnOnce() -> Result<bytes::Bytes, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let revalidated = request
         .headers()
@@ -225,16 +225,17 @@ fn versions_answer(
             .insert_header((header::ETAG, etag.to_owned()))
             .finish());
     }
-    let body = serde_json::to_vec(&body).map_err(|error| ApiError::internal(&error))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::ETAG, etag.to_owned()))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(body))
+        .body(body()?))
 }
 
 /// `GET …/versions` of any kind: 404 for an unknown artifact, else the versions clients may
 /// choose from, in the answer `body` makes of the list (each kind names its key), with its ETag.
+/// The serialized answer is kept with the cached list (an address is of one kind, so `body` is
+/// the same for every request of it).
 pub async fn versions<T: serde::Serialize>(
     request: &HttpRequest,
     registry: &Registry,
@@ -245,17 +246,23 @@ pub async fn versions<T: serde::Serialize>(
         .visible_versions(address)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{} not found", address.subject_of_kind())))?;
-    let list = api::VersionList {
-        source: address.to_string(),
-        versions: visible
-            .versions
-            .iter()
-            .map(|version| api::VersionEntry {
-                version: version.to_string(),
-            })
-            .collect(),
-    };
-    versions_answer(request, &visible.etag, body(list))
+    versions_answer(request, &visible.etag, || {
+        if let Some(answer) = visible.answer.get() {
+            return Ok(answer.clone());
+        }
+        let list = api::VersionList {
+            source: address.to_string(),
+            versions: visible
+                .versions
+                .iter()
+                .map(|version| api::VersionEntry {
+                    version: version.to_string(),
+                })
+                .collect(),
+        };
+        let answer = serde_json::to_vec(&body(list)).map_err(|error| ApiError::internal(&error))?;
+        Ok(visible.answer.get_or_init(|| answer.into()).clone())
+    })
 }
 
 /// A deprecation as the API shows it.

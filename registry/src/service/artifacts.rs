@@ -210,10 +210,10 @@ impl Registry {
         let versions: Vec<Version> = history.visible().map(|v| v.version.clone()).collect();
         let text: Vec<String> = versions.iter().map(ToString::to_string).collect();
         let digest = Sha256::of(text.join("\n").as_bytes()).to_hex();
-        let answer = Arc::new(super::cache::VisibleVersions {
+        let answer = Arc::new(super::cache::VisibleVersions::new(
             versions,
-            etag: format!("\"{}\"", &digest[..32]),
-        });
+            format!("\"{}\"", &digest[..32]),
+        ));
         self.caches.store_versions(address, read_in, answer.clone());
         Ok(Some(answer))
     }

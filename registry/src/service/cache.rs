@@ -65,6 +65,20 @@ struct Resolutions {
 pub struct VisibleVersions {
     pub versions: Vec<Version>,
     pub etag: String,
+    /// The `versions` answer's body, serialized by the first request that needs it and kept
+    /// for as long as the list is: formatting each version again for every request was a
+    /// tenth of the hottest endpoint's time (see docs/PERFORMANCE.md).
+    pub answer: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl VisibleVersions {
+    pub fn new(versions: Vec<Version>, etag: String) -> Self {
+        Self {
+            versions,
+            etag,
+            answer: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 /// An artifact's visible versions, and when they lapse.
@@ -488,10 +502,10 @@ mod tests {
         let caches = Caches::default();
         let key = state(0).history.artifact.address.clone();
         let list = |v: &str| {
-            Arc::new(VisibleVersions {
-                versions: vec![Version::parse(v).unwrap()],
-                etag: v.into(),
-            })
+            Arc::new(VisibleVersions::new(
+                vec![Version::parse(v).unwrap()],
+                v.into(),
+            ))
         };
 
         // Read, then a publish commits and forgets, then the old read is stored.
