@@ -84,14 +84,7 @@ pub fn table(runtime: &tokio::runtime::Runtime, options: &Options) -> anyhow::Re
         }
         let get = |paths| wrk::Requests::get(&quarry.url, paths);
         let p99 = |requests: wrk::Requests| -> anyhow::Result<Duration> {
-            wrk::prime(&requests)?;
-            wrk::load(&requests, crate::WRK_THREADS, scale.connections, 1)?;
-            let measured = wrk::load(
-                &requests,
-                crate::WRK_THREADS,
-                scale.connections,
-                scale.seconds,
-            )?;
+            let measured = wrk::warmed(&requests, scale.connections, scale.seconds)?;
             anyhow::ensure!(measured.errors == 0, "{} failed requests", measured.errors);
             Ok(measured.p99)
         };

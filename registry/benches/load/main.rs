@@ -2,8 +2,9 @@
 //! versions, 500 blueprints, one module with a 200 MiB archive, the repository's examples),
 //! starts the real `quarry` binary on it and a bare actix-web server that returns the same
 //! `versions` bytes from memory (the ceiling), and measures:
-//! - requests/s, p50 and p99 per read endpoint, against the ceiling, with the same in-tree load
-//!   generator; start-to-ready time and idle RSS;
+//! - requests/s, p50 and p99 per read endpoint under wrk, each against what it is compared with
+//!   (the ceiling; a token read's public twin; a PostgreSQL read's SQLite twin), the two
+//!   loaded in turn a second at a time; start-to-ready time and idle RSS;
 //! - 8 clients downloading the 200 MiB archive, and the server's RSS growth meanwhile;
 //! - publishing a 50 MiB module over HTTP against `tar -xzf` of the same archive;
 //! - rendering a blueprint of 300 templates in-process;
@@ -458,9 +459,9 @@ fn main() -> anyhow::Result<()> {
     let ceiling = endpoints::ceiling_beside(&url)?;
 
     let mut report = Report::start();
-    let ceiling_rps = ceiling_rate(&mut report, &runtime, scale, &ceiling)?;
-    let public = request_rates(&mut report, scale, &url, ceiling_rps, &seeded.digest)?;
-    token_rates(&mut report, scale, data, &token, ceiling_rps, public.hot())?;
+    ceiling_rate(&mut report, &runtime, scale, &ceiling)?;
+    request_rates(&mut report, scale, &url, &ceiling, &seeded.digest)?;
+    token_rates(&mut report, scale, data, &token, &url, &seeded.digest)?;
     let ready_ms = quarry.ready.as_secs_f64() * 1000.0;
     report.judge(
         Row {
@@ -499,10 +500,10 @@ fn main() -> anyhow::Result<()> {
     terraform_replay(&mut report, &runtime, scale, &url, "");
     render_time(&mut report, &runtime, scale);
     scaffold_time(&mut report, scale, &url);
-    drop(quarry);
     if let Some(database) = &options.postgres {
-        postgres_figures(&mut report, &runtime, scale, database, ceiling_rps, &public);
+        postgres_figures(&mut report, &runtime, scale, database, &ceiling, &url);
     }
+    drop(quarry);
 
     if report.missed.is_empty() {
         println!("\nall measured targets met");
@@ -519,91 +520,123 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a row's rate is compared with, measured under the same load in the same seconds as the
+/// row (in turn, see [`wrk::interleaved`]): this machine's speed changes by 2× within an hour
+/// and by a quarter from one second to the next, and against a reference measured minutes
+/// earlier a token-checked read came out at 245% of its public twin.
+struct Reference {
+    /// How the row names it: `ceiling`, `public`, `SQLite`.
+    name: &'static str,
+    requests: wrk::Requests,
+    /// The share of its rate the row must reach (0: shown, no target).
+    target: f64,
+}
+
+impl Reference {
+    /// The bare server at `ceiling` answering `versions` from memory.
+    fn ceiling(ceiling: &str, target: f64) -> Self {
+        Self {
+            name: "ceiling",
+            requests: wrk::Requests::get(ceiling, vec![CEILING_PATH.to_owned()]),
+            target,
+        }
+    }
+}
+
+/// The path the ceiling is asked (it answers every path alike).
+const CEILING_PATH: &str = "/v1/modules/x/y/z/versions";
+
 /// One read endpoint's load: what is sent and what it must reach.
 struct Endpoint {
     name: String,
     requests: wrk::Requests,
-    /// At least this share of the ceiling's rate (0: no target).
-    ratio_target: f64,
     /// p99 under this (zero: no target).
     p99_target: Duration,
-    /// For a token-checked variant: its public twin's rate, of which it must reach 80%.
-    public_rps: Option<f64>,
+    references: Vec<Reference>,
 }
 
 impl Endpoint {
-    fn new(name: &str, requests: wrk::Requests, ratio_target: f64, p99_ms: u64) -> Self {
+    fn new(name: &str, requests: wrk::Requests, p99_ms: u64) -> Self {
         Self {
             name: name.to_owned(),
             requests,
-            ratio_target,
             p99_target: Duration::from_millis(p99_ms),
-            public_rps: None,
+            references: Vec::new(),
         }
+    }
+
+    fn against(mut self, reference: Reference) -> Self {
+        self.references.push(reference);
+        self
     }
 }
 
 /// Share of the public twin's rate a token-checked read must reach.
 const TOKEN_RATIO: f64 = 0.80;
 
-/// Loads `endpoint` with wrk and prints its row against the ceiling's rate; returns its rate.
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Loads `endpoint` and each of its references in turn with wrk (see [`wrk::interleaved`]), and
+/// prints its row against them; returns its figures.
 fn measure_endpoint(
     report: &mut Report,
     scale: &Scale,
     endpoint: &Endpoint,
-    ceiling_rps: f64,
-) -> anyhow::Result<f64> {
-    // Each request once and a second of warm-up first, so the figures are a running
-    // registry's, not a cold start's (the cold figures have their own row).
-    wrk::prime(&endpoint.requests).with_context(|| format!("priming {}", endpoint.name))?;
-    wrk::load(&endpoint.requests, WRK_THREADS, scale.connections, 1)
-        .with_context(|| format!("warming up {}", endpoint.name))?;
-    let measured = wrk::load(
-        &endpoint.requests,
-        WRK_THREADS,
-        scale.connections,
-        scale.seconds,
-    )
-    .with_context(|| format!("loading {}", endpoint.name))?;
-    let ratio = measured.requests_per_second / f64::max(ceiling_rps, 1.0);
+) -> anyhow::Result<endpoints::Measured> {
+    let runs: Vec<&wrk::Requests> = std::iter::once(&endpoint.requests)
+        .chain(
+            endpoint
+                .references
+                .iter()
+                .map(|reference| &reference.requests),
+        )
+        .collect();
+    let mut figures = wrk::interleaved(&runs, scale.connections, scale.seconds)
+        .with_context(|| format!("loading {}", endpoint.name))?
+        .into_iter();
+    let measured = figures.next().context("no figures for the endpoint")?;
+    let references: Vec<_> = endpoint.references.iter().zip(figures).collect();
     let mut targets = Vec::new();
     let mut misses = Vec::new();
-    let mut of_reference = if ceiling_rps > 0.0 {
-        format!("{:.0}% of ceiling", ratio * 100.0)
-    } else {
-        "the reference".to_owned()
-    };
-    if endpoint.ratio_target > 0.0 {
-        targets.push(format!(
-            "≥ {:.0}% of ceiling",
-            endpoint.ratio_target * 100.0
+    let mut compared = Vec::new();
+    for (reference, figures) in &references {
+        let ratio = measured.requests_per_second / figures.requests_per_second.max(1.0);
+        compared.push(format!(
+            "{:.0}% of {} ({:.0} req/s, p99 {})",
+            ratio * 100.0,
+            reference.name,
+            figures.requests_per_second,
+            millis(figures.p99)
         ));
-        if ratio < endpoint.ratio_target {
-            misses.push(format!(
-                "{:.0}% of the ceiling (target {:.0}%)",
-                ratio * 100.0,
-                endpoint.ratio_target * 100.0
+        if reference.target > 0.0 {
+            targets.push(format!(
+                "≥ {:.0}% of {}",
+                reference.target * 100.0,
+                reference.name
             ));
-        }
-    }
-    if let Some(public) = endpoint.public_rps {
-        let of_public = measured.requests_per_second / f64::max(public, 1.0);
-        of_reference.push_str(&format!(", {:.0}% of public", of_public * 100.0));
-        targets.push(format!("≥ {:.0}% of public", TOKEN_RATIO * 100.0));
-        if of_public < TOKEN_RATIO {
-            misses.push(format!(
-                "{:.0}% of the public read (target {:.0}%)",
-                of_public * 100.0,
-                TOKEN_RATIO * 100.0
-            ));
+            if ratio < reference.target {
+                misses.push(format!(
+                    "{:.0}% of the {}'s rate (target {:.0}%)",
+                    ratio * 100.0,
+                    reference.name,
+                    reference.target * 100.0
+                ));
+            }
         }
     }
     if endpoint.p99_target > Duration::ZERO {
         targets.push(format!("p99 < {} ms", endpoint.p99_target.as_millis()));
         if measured.p99 >= endpoint.p99_target {
+            let beside = references
+                .iter()
+                .find(|(reference, _)| reference.name == "ceiling")
+                .map(|(_, ceiling)| format!("; the ceiling's meanwhile: {}", millis(ceiling.p99)))
+                .unwrap_or_default();
             misses.push(format!(
-                "p99 {:.2} ms (target < {} ms)",
-                measured.p99.as_secs_f64() * 1000.0,
+                "p99 {} (target < {} ms{beside})",
+                millis(measured.p99),
                 endpoint.p99_target.as_millis()
             ));
         }
@@ -614,9 +647,13 @@ fn measure_endpoint(
     let row = Row {
         name: endpoint.name.clone(),
         figure: format!("{:.0} req/s", measured.requests_per_second),
-        p50: format!("{:.2} ms", measured.p50.as_secs_f64() * 1000.0),
-        p99: format!("{:.2} ms", measured.p99.as_secs_f64() * 1000.0),
-        of_reference,
+        p50: millis(measured.p50),
+        p99: millis(measured.p99),
+        of_reference: if compared.is_empty() {
+            "the reference".to_owned()
+        } else {
+            compared.join(", ")
+        },
         target: targets.join(", "),
     };
     if targets.is_empty() && misses.is_empty() {
@@ -624,32 +661,26 @@ fn measure_endpoint(
     } else {
         report.judge_misses(row, misses);
     }
-    Ok(measured.requests_per_second)
+    Ok(measured)
 }
 
-/// wrk's threads: one, so the server keeps the other core of a 2-core machine.
-const WRK_THREADS: usize = 1;
-
 /// The ceiling (a bare actix server answering from memory) driven by wrk and by the in-tree
-/// reqwest driver: wrk must be the faster, or the figures would measure the driver. Returns the
-/// ceiling's rate under wrk, the reference of every ratio.
+/// reqwest driver: wrk must be the faster, or the figures would measure the driver.
 fn ceiling_rate(
     report: &mut Report,
     runtime: &tokio::runtime::Runtime,
     scale: &Scale,
     ceiling: &str,
-) -> anyhow::Result<f64> {
-    let path = vec!["/v1/modules/x/y/z/versions".to_owned()];
+) -> anyhow::Result<()> {
     let endpoint = Endpoint::new(
         "ceiling: versions from memory (wrk)",
-        wrk::Requests::get(ceiling, path.clone()),
-        0.0,
+        Reference::ceiling(ceiling, 0.0).requests,
         0,
     );
-    let ceiling_rps = measure_endpoint(report, scale, &endpoint, 0.0)?;
+    let ceiling_rps = measure_endpoint(report, scale, &endpoint)?.requests_per_second;
     let in_tree = runtime
         .block_on(endpoints::load(
-            vec![format!("{ceiling}{}", path[0])],
+            vec![format!("{ceiling}{CEILING_PATH}")],
             scale.connections,
             scale.seconds,
         ))
@@ -658,8 +689,8 @@ fn ceiling_rate(
         Row {
             name: "the in-tree reqwest driver on the same ceiling".into(),
             figure: format!("{:.0} req/s", in_tree.requests_per_second),
-            p50: format!("{:.2} ms", in_tree.p50.as_secs_f64() * 1000.0),
-            p99: format!("{:.2} ms", in_tree.p99.as_secs_f64() * 1000.0),
+            p50: millis(in_tree.p50),
+            p99: millis(in_tree.p99),
             of_reference: format!(
                 "{:.0}% of wrk's",
                 in_tree.requests_per_second / ceiling_rps.max(1.0) * 100.0
@@ -668,7 +699,7 @@ fn ceiling_rate(
         },
         ceiling_rps >= in_tree.requests_per_second,
     );
-    Ok(ceiling_rps)
+    Ok(())
 }
 
 /// The paths of the first (up to) 1,000 seeded modules, with `suffix`.
@@ -684,107 +715,132 @@ fn search_paths(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each endpoint's requests/s, by name.
-struct Rates(Vec<(String, f64)>);
-
-impl Rates {
-    fn of(&self, name: &str) -> f64 {
-        self.0
-            .iter()
-            .find(|(measured, _)| measured == name)
-            .map_or(0.0, |(_, rate)| *rate)
-    }
-
-    /// `versions`, `download` and the archive GET: what token-checked reads are compared with.
-    fn hot(&self) -> [f64; 3] {
-        ["versions", "download", "archive GET (small archive)"].map(|name| self.of(name))
-    }
+/// The download path of the latest seeded version.
+fn latest_download(scale: &Scale) -> String {
+    format!("/1.{}.0/download", scale.versions - 1)
 }
 
-/// Requests/s, p50 and p99 of each read endpoint of the public registry at `url`, against the
-/// ceiling's rate.
+/// The API's reads of a registry at `url` the other runs repeat (with a token, on PostgreSQL):
+/// `versions`, `download`, search and module detail, by name.
+fn api_reads(scale: &Scale, url: &str) -> [(&'static str, wrk::Requests); 4] {
+    let get = |paths| wrk::Requests::get(url, paths);
+    [
+        ("versions", get(module_paths(scale, "/versions"))),
+        (
+            "download",
+            get(module_paths(scale, &latest_download(scale))),
+        ),
+        ("search", get(search_paths("/v1/modules/search"))),
+        ("module detail", get(module_paths(scale, ""))),
+    ]
+}
+
+/// A small archive of the registry at `url`, by its digest.
+fn archive_get(url: &str, digest: &str) -> wrk::Requests {
+    wrk::Requests::get(url, vec![format!("/v1/archives/{digest}.tar.gz")])
+}
+
+/// Requests/s, p50 and p99 of each read endpoint of the public registry at `url`, each against
+/// the ceiling at `ceiling` measured in turn with it.
 fn request_rates(
     report: &mut Report,
     scale: &Scale,
     url: &str,
-    ceiling_rps: f64,
+    ceiling: &str,
     digest: &str,
-) -> anyhow::Result<Rates> {
+) -> anyhow::Result<()> {
     let get = |paths| wrk::Requests::get(url, paths);
-    let latest = format!("/1.{}.0/download", scale.versions - 1);
-    // The first second of `versions` on the freshly started server, every cache empty.
+    // The first second of `versions` on the freshly started server, every cache empty, against
+    // the ceiling's second just before it.
+    let ceiling_second = wrk::load(
+        &Reference::ceiling(ceiling, 0.0).requests,
+        wrk::THREADS,
+        scale.connections,
+        1,
+    )?;
     let cold = wrk::load(
         &get(module_paths(scale, "/versions")),
-        WRK_THREADS,
+        wrk::THREADS,
         scale.connections,
         1,
     )?;
     report.info(Row {
         name: "versions, cold caches (the first second after start)".into(),
         figure: format!("{:.0} req/s", cold.requests_per_second),
-        p50: format!("{:.2} ms", cold.p50.as_secs_f64() * 1000.0),
-        p99: format!("{:.2} ms", cold.p99.as_secs_f64() * 1000.0),
+        p50: millis(cold.p50),
+        p99: millis(cold.p99),
         of_reference: format!(
-            "{:.0}% of ceiling",
-            cold.requests_per_second / ceiling_rps.max(1.0) * 100.0
+            "{:.0}% of ceiling ({:.0} req/s)",
+            cold.requests_per_second / ceiling_second.requests_per_second.max(1.0) * 100.0,
+            ceiling_second.requests_per_second
         ),
         ..Row::default()
     });
+    let [versions, download, search, detail] = api_reads(scale, url);
+    // Each with the share of the ceiling's rate it must reach (0: shown, no target).
     let endpoints = [
-        Endpoint::new("versions", get(module_paths(scale, "/versions")), 0.60, 5),
-        Endpoint::new("download", get(module_paths(scale, &latest)), 0.60, 5),
-        Endpoint::new("search", get(search_paths("/v1/modules/search")), 0.0, 10),
-        Endpoint::new("module detail", get(module_paths(scale, "")), 0.0, 10),
-        Endpoint::new("UI: home page", get(vec!["/".into()]), 0.0, 10),
-        Endpoint::new("UI: search page", get(search_paths("/search")), 0.0, 10),
-        Endpoint::new(
-            "UI: module page",
-            get((0..scale.modules.min(1000))
-                .map(|i| format!("/modules/team{:02}/mod{i:05}/aws", i % 50))
-                .collect()),
+        (Endpoint::new(versions.0, versions.1, 5), 0.60),
+        (Endpoint::new(download.0, download.1, 5), 0.60),
+        (Endpoint::new(search.0, search.1, 10), 0.0),
+        (Endpoint::new(detail.0, detail.1, 10), 0.0),
+        (
+            Endpoint::new("UI: home page", get(vec!["/".into()]), 10),
             0.0,
-            10,
         ),
-        Endpoint::new(
-            "UI: blueprint page",
-            get((0..scale.blueprints.min(100))
-                .map(|i| format!("/blueprints/platform/golden{i:04}"))
-                .collect()),
+        (
+            Endpoint::new("UI: search page", get(search_paths("/search")), 10),
             0.0,
-            10,
         ),
-        Endpoint::new(
-            "archive GET (small archive)",
-            get(vec![format!("/v1/archives/{digest}.tar.gz")]),
+        (
+            Endpoint::new(
+                "UI: module page",
+                get((0..scale.modules.min(1000))
+                    .map(|i| format!("/modules/team{:02}/mod{i:05}/aws", i % 50))
+                    .collect()),
+                10,
+            ),
             0.0,
-            0,
+        ),
+        (
+            Endpoint::new(
+                "UI: blueprint page",
+                get((0..scale.blueprints.min(100))
+                    .map(|i| format!("/blueprints/platform/golden{i:04}"))
+                    .collect()),
+                10,
+            ),
+            0.0,
+        ),
+        (
+            Endpoint::new("archive GET (small archive)", archive_get(url, digest), 0),
+            0.0,
         ),
     ];
-    let mut rates = Vec::new();
-    for endpoint in &endpoints {
-        let rate = measure_endpoint(report, scale, endpoint, ceiling_rps)?;
-        rates.push((endpoint.name.clone(), rate));
+    for (endpoint, share) in endpoints {
+        let endpoint = endpoint.against(Reference::ceiling(ceiling, share));
+        measure_endpoint(report, scale, &endpoint)?;
     }
-    Ok(Rates(rates))
+    Ok(())
 }
 
 /// The same reads on the same data served with `--read-access token`: `versions` and
 /// `download` with a bearer token, and the archive GET through the signed URL a download
-/// answer names (terraform sends no token there). Each must reach 80% of its public twin.
+/// answer names (terraform sends no token there). Each must reach 80% of its public twin on the
+/// public registry at `public`, measured in turn with it.
 fn token_rates(
     report: &mut Report,
     scale: &Scale,
     data_dir: &Path,
     token: &str,
-    ceiling_rps: f64,
-    public: [f64; 3],
+    public: &str,
+    digest: &str,
 ) -> anyhow::Result<()> {
     let quarry = Quarry::start(data_dir, &["--read-access", "token"])?;
-    let latest = format!("/1.{}.0/download", scale.versions - 1);
     let download = reqwest::blocking::Client::new()
         .get(format!(
-            "{}/v1/modules/team00/mod00000/aws{latest}",
-            quarry.url
+            "{}/v1/modules/team00/mod00000/aws{}",
+            quarry.url,
+            latest_download(scale)
         ))
         .bearer_auth(token)
         .send()?
@@ -795,29 +851,35 @@ fn token_rates(
         .and_then(|value| value.to_str().ok())
         .context("the token download answer names no archive URL")?
         .to_owned();
+    let [versions, download, ..] = api_reads(scale, &quarry.url);
+    let [public_versions, public_download, ..] = api_reads(scale, public);
+    let twin = |requests| Reference {
+        name: "public",
+        requests,
+        target: TOKEN_RATIO,
+    };
     let endpoints = [
-        (
+        Endpoint::new(
             "versions, with a token (--read-access token)",
-            wrk::Requests::get(&quarry.url, module_paths(scale, "/versions")).with_token(token),
-            public[0],
-        ),
-        (
+            versions.1.with_token(token),
+            0,
+        )
+        .against(twin(public_versions.1)),
+        Endpoint::new(
             "download, with a token (--read-access token)",
-            wrk::Requests::get(&quarry.url, module_paths(scale, &latest)).with_token(token),
-            public[1],
-        ),
-        (
+            download.1.with_token(token),
+            0,
+        )
+        .against(twin(public_download.1)),
+        Endpoint::new(
             "archive GET, signed URL (--read-access token)",
             wrk::Requests::get(&quarry.url, vec![signed]),
-            public[2],
-        ),
+            0,
+        )
+        .against(twin(archive_get(public, digest))),
     ];
-    for (name, requests, public_rps) in endpoints {
-        let endpoint = Endpoint {
-            public_rps: Some(public_rps),
-            ..Endpoint::new(name, requests, 0.0, 0)
-        };
-        measure_endpoint(report, scale, &endpoint, ceiling_rps)?;
+    for endpoint in endpoints {
+        measure_endpoint(report, scale, &endpoint)?;
     }
     Ok(())
 }
@@ -964,12 +1026,7 @@ fn blueprint_api(report: &mut Report, scale: &Scale, url: &str) {
             )],
         )
         .post_json(WEB_SERVICE_INPUTS.to_owned());
-        let measured = wrk::load(
-            &requests,
-            WRK_THREADS,
-            scale.connections.min(16),
-            scale.seconds,
-        );
+        let measured = wrk::warmed(&requests, scale.connections.min(16), scale.seconds);
         match measured {
             Ok(measured) => {
                 let row = Row {
@@ -1040,14 +1097,14 @@ fn terraform_replay(
 const POSTGRES_RATIO: f64 = 0.90;
 
 /// The cached reads, publishes and the terraform replay again on PostgreSQL; each read within
-/// 10% of SQLite's rate.
+/// 10% of the same read on the SQLite registry at `sqlite`, measured in turn with it.
 fn postgres_figures(
     report: &mut Report,
     runtime: &tokio::runtime::Runtime,
     scale: &Scale,
     database: &str,
-    ceiling_rps: f64,
-    sqlite: &Rates,
+    ceiling: &str,
+    sqlite: &str,
 ) {
     let on = " on PostgreSQL";
     let mut run = || -> anyhow::Result<()> {
@@ -1061,42 +1118,18 @@ fn postgres_figures(
         let data = seeded.dir.path();
         let token = create_token(data, Some(database))?;
         let quarry = Quarry::start_on(data, Some(database), &[])?;
-        let get = |paths| wrk::Requests::get(&quarry.url, paths);
-        let latest = format!("/1.{}.0/download", scale.versions - 1);
-        let reads = [
-            ("versions", get(module_paths(scale, "/versions"))),
-            ("download", get(module_paths(scale, &latest))),
-            ("search", get(search_paths("/v1/modules/search"))),
-            ("module detail", get(module_paths(scale, ""))),
-        ];
-        for (name, requests) in reads {
-            let sqlite_rps = sqlite.of(name);
-            let measured = wrk::load(&requests, WRK_THREADS, scale.connections, scale.seconds)?;
-            let ratio = measured.requests_per_second / sqlite_rps.max(1.0);
-            let row = Row {
-                name: format!("{name}{on}"),
-                figure: format!("{:.0} req/s", measured.requests_per_second),
-                p50: format!("{:.2} ms", measured.p50.as_secs_f64() * 1000.0),
-                p99: format!("{:.2} ms", measured.p99.as_secs_f64() * 1000.0),
-                of_reference: format!(
-                    "{:.0}% of SQLite, {:.0}% of ceiling",
-                    ratio * 100.0,
-                    measured.requests_per_second / ceiling_rps.max(1.0) * 100.0
-                ),
-                target: format!("≥ {:.0}% of SQLite", POSTGRES_RATIO * 100.0),
-            };
-            let mut misses = Vec::new();
-            if ratio < POSTGRES_RATIO {
-                misses.push(format!(
-                    "{:.0}% of SQLite's rate (target {:.0}%)",
-                    ratio * 100.0,
-                    POSTGRES_RATIO * 100.0
-                ));
-            }
-            if measured.errors > 0 {
-                misses.push(format!("{} failed requests", measured.errors));
-            }
-            report.judge_misses(row, misses);
+        let reads = api_reads(scale, &quarry.url)
+            .into_iter()
+            .zip(api_reads(scale, sqlite));
+        for ((name, requests), (_, on_sqlite)) in reads {
+            let endpoint = Endpoint::new(&format!("{name}{on}"), requests, 0)
+                .against(Reference {
+                    name: "SQLite",
+                    requests: on_sqlite,
+                    target: POSTGRES_RATIO,
+                })
+                .against(Reference::ceiling(ceiling, 0.0));
+            measure_endpoint(report, scale, &endpoint)?;
         }
         publish_throughput(report, runtime, scale, &quarry.url, &token, on);
         terraform_replay(report, runtime, scale, &quarry.url, on);
