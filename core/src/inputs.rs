@@ -5,6 +5,7 @@
 use jsonschema::{Draft, PatternOptions, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// One validation failure: where (a JSON pointer into the document, `""` for the whole document)
 /// and what rule it broke.
@@ -48,6 +49,54 @@ pub fn compile(schema: &Value) -> Result<Validator, Vec<InputError>> {
                 message: error.to_string(),
             }]
         })
+}
+
+/// Schemas compiled by [`compiled`] kept at most; past that the cache starts over (simple, and
+/// bounded: each was compiled within one job's memory budget, and a sandbox worker that grows
+/// too large retires after its job).
+const MAX_COMPILED: usize = 32;
+
+/// Compiled schemas by the digest of their text.
+#[derive(Default)]
+struct Compiled(std::collections::HashMap<crate::digest::Sha256, Arc<Validator>>);
+
+impl Compiled {
+    fn get(&self, key: &crate::digest::Sha256) -> Option<Arc<Validator>> {
+        self.0.get(key).cloned()
+    }
+
+    fn keep(&mut self, key: crate::digest::Sha256, validator: Arc<Validator>) {
+        if self.0.len() >= MAX_COMPILED {
+            self.0.clear();
+        }
+        self.0.insert(key, validator);
+    }
+}
+
+/// [`compile`], kept for the life of the process by the schema's content: a render checks its
+/// inputs against the blueprint's schema and each module's inputs against that module's, and
+/// compiling them again for every render (meta-validation, then every pattern's regex) was about
+/// two fifths of a render through the API (see docs/PERFORMANCE.md). Errors are not kept.
+pub fn compiled(schema: &Value) -> Result<Arc<Validator>, Vec<InputError>> {
+    static CACHE: Mutex<Option<Compiled>> = Mutex::new(None);
+    compiled_in(&CACHE, schema)
+}
+
+fn compiled_in(
+    cache: &Mutex<Option<Compiled>>,
+    schema: &Value,
+) -> Result<Arc<Validator>, Vec<InputError>> {
+    let key = crate::digest::Sha256::of(schema.to_string().as_bytes());
+    let lock = || cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(validator) = lock().as_ref().and_then(|kept| kept.get(&key)) {
+        return Ok(validator);
+    }
+    // Compiled outside the lock: another render's schema need not wait for this one's.
+    let validator = Arc::new(compile(schema)?);
+    lock()
+        .get_or_insert_with(Compiled::default)
+        .keep(key, validator.clone());
+    Ok(validator)
 }
 
 /// Every way `document` breaks `validator`, in document order.
@@ -114,6 +163,47 @@ pub fn depth(value: &Value) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_schema_compiled_once_is_kept_by_its_content_and_a_broken_one_is_not() {
+        let cache = Mutex::new(None);
+        let names = json!({ "type": "string", "pattern": "^[a-z]+$" });
+        let first = compiled_in(&cache, &names).expect("valid");
+        let again = compiled_in(&cache, &names.clone()).expect("valid");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same schema is compiled once"
+        );
+        assert!(first.is_valid(&json!("web")) && !first.is_valid(&json!("Web")));
+
+        let numbers = compiled_in(&cache, &json!({ "type": "integer" })).expect("valid");
+        assert!(!Arc::ptr_eq(&first, &numbers));
+        assert!(numbers.is_valid(&json!(3)) && !numbers.is_valid(&json!("web")));
+
+        let broken = json!({ "type": "string", "pattern": "(" });
+        assert!(compiled_in(&cache, &broken).is_err());
+        assert!(compiled_in(&cache, &broken).is_err());
+        let kept = cache
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|kept: &Compiled| kept.0.len());
+        assert_eq!(kept, Some(2), "errors are not kept");
+    }
+
+    #[test]
+    fn the_kept_schemas_are_bounded() {
+        let cache = Mutex::new(None);
+        for length in 0..MAX_COMPILED * 3 {
+            compiled_in(&cache, &json!({ "type": "string", "maxLength": length })).expect("valid");
+            let kept = cache
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map_or(0, |kept: &Compiled| kept.0.len());
+            assert!((1..=MAX_COMPILED).contains(&kept), "{kept} kept");
+        }
+    }
 
     #[test]
     fn reports_every_error_with_its_path() {

@@ -169,7 +169,7 @@ struct CheckedInputs {
 }
 
 fn check_inputs(manifest: &Manifest, given: &Value) -> Result<CheckedInputs, RenderError> {
-    let validator = inputs::compile(&manifest.inputs).map_err(RenderError)?;
+    let validator = inputs::compiled(&manifest.inputs).map_err(RenderError)?;
     let secrets = crate::secrets::find(&manifest.inputs).map_err(|problems| {
         RenderError(
             problems
@@ -271,7 +271,7 @@ fn render_modules(
                 continue;
             }
         };
-        match inputs::compile(&given_values_schema(&resolved.inputs_schema)) {
+        match inputs::compiled(&given_values_schema(&resolved.inputs_schema)) {
             Ok(module_validator) => {
                 for failure in inputs::validate(&module_validator, &rendered_inputs) {
                     problems.push(error(
