@@ -5,7 +5,7 @@
 use jsonschema::{Draft, PatternOptions, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 /// One validation failure: where (a JSON pointer into the document, `""` for the whole document)
 /// and what rule it broke.
@@ -78,24 +78,19 @@ impl Compiled {
 /// compiling them again for every render (meta-validation, then every pattern's regex) was about
 /// two fifths of a render through the API (see docs/PERFORMANCE.md). Errors are not kept.
 pub fn compiled(schema: &Value) -> Result<Arc<Validator>, Vec<InputError>> {
-    static CACHE: Mutex<Option<Compiled>> = Mutex::new(None);
+    static CACHE: LazyLock<Mutex<Compiled>> = LazyLock::new(Mutex::default);
     compiled_in(&CACHE, schema)
 }
 
-fn compiled_in(
-    cache: &Mutex<Option<Compiled>>,
-    schema: &Value,
-) -> Result<Arc<Validator>, Vec<InputError>> {
+fn compiled_in(cache: &Mutex<Compiled>, schema: &Value) -> Result<Arc<Validator>, Vec<InputError>> {
     let key = crate::digest::Sha256::of(schema.to_string().as_bytes());
     let lock = || cache.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(validator) = lock().as_ref().and_then(|kept| kept.get(&key)) {
+    if let Some(validator) = lock().get(&key) {
         return Ok(validator);
     }
     // Compiled outside the lock: another render's schema need not wait for this one's.
     let validator = Arc::new(compile(schema)?);
-    lock()
-        .get_or_insert_with(Compiled::default)
-        .keep(key, validator.clone());
+    lock().keep(key, validator.clone());
     Ok(validator)
 }
 
@@ -166,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_schema_compiled_once_is_kept_by_its_content_and_a_broken_one_is_not() {
-        let cache = Mutex::new(None);
+        let cache = Mutex::default();
         let names = json!({ "type": "string", "pattern": "^[a-z]+$" });
         let first = compiled_in(&cache, &names).expect("valid");
         let again = compiled_in(&cache, &names.clone()).expect("valid");
@@ -183,24 +178,16 @@ mod tests {
         let broken = json!({ "type": "string", "pattern": "(" });
         assert!(compiled_in(&cache, &broken).is_err());
         assert!(compiled_in(&cache, &broken).is_err());
-        let kept = cache
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|kept: &Compiled| kept.0.len());
-        assert_eq!(kept, Some(2), "errors are not kept");
+        let kept = cache.lock().unwrap().0.len();
+        assert_eq!(kept, 2, "errors are not kept");
     }
 
     #[test]
     fn the_kept_schemas_are_bounded() {
-        let cache = Mutex::new(None);
+        let cache = Mutex::default();
         for length in 0..MAX_COMPILED * 3 {
             compiled_in(&cache, &json!({ "type": "string", "maxLength": length })).expect("valid");
-            let kept = cache
-                .lock()
-                .unwrap()
-                .as_ref()
-                .map_or(0, |kept: &Compiled| kept.0.len());
+            let kept = cache.lock().unwrap().0.len();
             assert!((1..=MAX_COMPILED).contains(&kept), "{kept} kept");
         }
     }

@@ -777,47 +777,35 @@ fn request_rates(
         ..Row::default()
     });
     let [versions, download, search, detail] = api_reads(scale, url);
-    // Each with the share of the ceiling's rate it must reach (0: shown, no target).
+    // Each against the ceiling, with the share of its rate it must reach (0: shown, no target).
+    let on_ceiling = |share| Reference::ceiling(ceiling, share);
     let endpoints = [
-        (Endpoint::new(versions.0, versions.1, 5), 0.60),
-        (Endpoint::new(download.0, download.1, 5), 0.60),
-        (Endpoint::new(search.0, search.1, 10), 0.0),
-        (Endpoint::new(detail.0, detail.1, 10), 0.0),
-        (
-            Endpoint::new("UI: home page", get(vec!["/".into()]), 10),
-            0.0,
-        ),
-        (
-            Endpoint::new("UI: search page", get(search_paths("/search")), 10),
-            0.0,
-        ),
-        (
-            Endpoint::new(
-                "UI: module page",
-                get((0..scale.modules.min(1000))
-                    .map(|i| format!("/modules/team{:02}/mod{i:05}/aws", i % 50))
-                    .collect()),
-                10,
-            ),
-            0.0,
-        ),
-        (
-            Endpoint::new(
-                "UI: blueprint page",
-                get((0..scale.blueprints.min(100))
-                    .map(|i| format!("/blueprints/platform/golden{i:04}"))
-                    .collect()),
-                10,
-            ),
-            0.0,
-        ),
-        (
-            Endpoint::new("archive GET (small archive)", archive_get(url, digest), 0),
-            0.0,
-        ),
+        Endpoint::new(versions.0, versions.1, 5).against(on_ceiling(0.60)),
+        Endpoint::new(download.0, download.1, 5).against(on_ceiling(0.60)),
+        Endpoint::new(search.0, search.1, 10).against(on_ceiling(0.0)),
+        Endpoint::new(detail.0, detail.1, 10).against(on_ceiling(0.0)),
+        Endpoint::new("UI: home page", get(vec!["/".into()]), 10).against(on_ceiling(0.0)),
+        Endpoint::new("UI: search page", get(search_paths("/search")), 10).against(on_ceiling(0.0)),
+        Endpoint::new(
+            "UI: module page",
+            get((0..scale.modules.min(1000))
+                .map(|i| format!("/modules/team{:02}/mod{i:05}/aws", i % 50))
+                .collect()),
+            10,
+        )
+        .against(on_ceiling(0.0)),
+        Endpoint::new(
+            "UI: blueprint page",
+            get((0..scale.blueprints.min(100))
+                .map(|i| format!("/blueprints/platform/golden{i:04}"))
+                .collect()),
+            10,
+        )
+        .against(on_ceiling(0.0)),
+        Endpoint::new("archive GET (small archive)", archive_get(url, digest), 0)
+            .against(on_ceiling(0.0)),
     ];
-    for (endpoint, share) in endpoints {
-        let endpoint = endpoint.against(Reference::ceiling(ceiling, share));
+    for endpoint in endpoints {
         measure_endpoint(report, scale, &endpoint)?;
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! In-memory caches for the hot read paths, and download counts gathered in memory. They hold
-//! values (version lists, states, analyses), never answers: bodies are built by `http`.
+//! values (version lists, states, analyses); bodies are built by `http`, which keeps the one it
+//! makes of a version list beside the list ([`VisibleVersions::answer`]), so both lapse together.
 //! What a version resolves to, and what its kind made of it, never change (versions are
 //! immutable), so they are kept indefinitely (bounded). An artifact's version list and state
 //! change on publish, deprecate and yank: this process drops its entries at once when it changes
