@@ -45,6 +45,9 @@ pub fn fixture_module(name: &str) -> PathBuf {
 /// A running `quarry serve`, stopped when dropped.
 pub struct Quarry {
     child: Child,
+    /// Whether `child` is a wrapper (strace, say) leading its own process group: killing the
+    /// wrapper alone would leave the server running, detached from it.
+    wrapped: bool,
     pub url: String,
     pub data_dir: tempfile::TempDir,
     logs: std::sync::Mutex<mpsc::Receiver<String>>,
@@ -95,6 +98,7 @@ impl Quarry {
             Some((program, args)) => {
                 let mut command = Command::new(program);
                 command.args(args).arg(&quarry);
+                std::os::unix::process::CommandExt::process_group(&mut command, 0);
                 command
             }
             None => Command::new(&quarry),
@@ -150,6 +154,7 @@ impl Quarry {
                     .to_owned();
                 return Ok(Self {
                     child,
+                    wrapped: !wrapper.is_empty(),
                     url,
                     data_dir,
                     logs: std::sync::Mutex::new(logs),
@@ -330,6 +335,12 @@ impl Quarry {
 
 impl Drop for Quarry {
     fn drop(&mut self) {
+        if self.wrapped {
+            // The whole group: the wrapper and the server it runs (whose workers die with it).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
